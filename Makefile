@@ -1,0 +1,42 @@
+# Atrium: `make run` starts the whole platform locally, `make test` installs what the tests
+# need and runs them all. See README.md.
+GO        ?= go
+BIN       ?= bin/atrium
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/atrium-live/atrium/pkg/version.Version=$(VERSION)
+# Packages whose concurrency the race detector must vouch for.
+RACE_PKGS ?= ./sfu/... ./signaling/... ./turn/... ./pkg/...
+TEST_TIMEOUT ?= 20m
+
+.PHONY: run build test test-deps test-go test-race lint bench services clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/atrium
+
+run: build services
+	./$(BIN) dev
+
+services:
+	./scripts/services.sh up
+
+# test-deps installs, idempotently, everything the tests need on a fresh machine.
+test-deps: services
+	./scripts/test-deps.sh
+
+test: test-deps lint test-go test-race
+
+test-go:
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-race:
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin .run
