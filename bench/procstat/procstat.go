@@ -1,0 +1,148 @@
+// Package procstat samples a process's CPU time and resident memory from Linux /proc, so
+// the load tester can report what a server (and the tester itself) cost during a run.
+package procstat
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime/stime in /proc/PID/stat. It is 100 on every
+// Linux architecture Go supports (sysconf(_SC_CLK_TCK) reports the same constant).
+const clockTicks = 100
+
+// Sample is one reading of a process.
+type Sample struct {
+	CPU time.Duration // user + system time since the process started, all threads
+	RSS int64         // resident set size in bytes
+}
+
+// Read reads pid's current CPU time and RSS from /proc/PID/stat (proc(5)).
+func Read(pid int) (Sample, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return Sample{}, fmt.Errorf("procstat: %w", err)
+	}
+	return parseStat(raw)
+}
+
+func parseStat(raw []byte) (Sample, error) {
+	// The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return Sample{}, errors.New("procstat: malformed stat line")
+	}
+	f := bytes.Fields(raw[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 22 {
+		return Sample{}, errors.New("procstat: short stat line")
+	}
+	num := func(field int) (int64, error) {
+		return strconv.ParseInt(string(f[field-3]), 10, 64)
+	}
+	utime, err1 := num(14)
+	stime, err2 := num(15)
+	rss, err3 := num(24)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return Sample{}, fmt.Errorf("procstat: stat fields: %w", err)
+	}
+	return Sample{
+		CPU: time.Duration(utime+stime) * time.Second / clockTicks,
+		RSS: rss * int64(os.Getpagesize()),
+	}, nil
+}
+
+// Summary is what a Sampler measured between Start and Stop.
+type Summary struct {
+	Wall       time.Duration
+	CPU        time.Duration // CPU time used during the window
+	CPUPercent float64       // CPU / Wall * 100 (100 = one core busy)
+	PeakRSS    int64         // bytes, highest sampled
+	StartRSS   int64         // bytes, at Start
+}
+
+// Sampler reads a process periodically until Stop. Safe for concurrent use.
+type Sampler struct {
+	pid    int
+	start  time.Time
+	first  Sample
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu   sync.Mutex
+	last Sample
+	peak int64
+	err  error
+}
+
+// Start takes a first reading of pid (failing if the process cannot be read) and then one
+// every interval until Stop or ctx ends.
+func Start(ctx context.Context, pid int, interval time.Duration) (*Sampler, error) {
+	first, err := Read(pid)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Sampler{pid: pid, start: time.Now(), first: first, last: first, peak: first.RSS,
+		cancel: cancel, done: make(chan struct{})}
+	go s.loop(ctx, interval)
+	return s, nil
+}
+
+func (s *Sampler) loop(ctx context.Context, interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sample()
+		}
+	}
+}
+
+func (s *Sampler) sample() {
+	cur, err := Read(s.pid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if s.err == nil {
+			s.err = err
+		}
+		return
+	}
+	s.last = cur
+	s.peak = max(s.peak, cur.RSS)
+}
+
+// Now returns the summary so far without stopping.
+func (s *Sampler) Now() Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wall := time.Since(s.start)
+	cpu := s.last.CPU - s.first.CPU
+	sum := Summary{Wall: wall, CPU: cpu, PeakRSS: s.peak, StartRSS: s.first.RSS}
+	if wall > 0 {
+		sum.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
+	}
+	return sum
+}
+
+// Stop takes a last reading and returns the summary. err is the first read error after
+// Start (the process exited, for instance); the summary then covers what was read.
+func (s *Sampler) Stop() (Summary, error) {
+	s.cancel()
+	<-s.done
+	s.sample()
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	return s.Now(), err
+}

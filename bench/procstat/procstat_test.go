@@ -1,0 +1,56 @@
+package procstat
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestParseStat(t *testing.T) {
+	page := int64(os.Getpagesize())
+	tests := []struct {
+		line    string
+		cpu     time.Duration
+		rss     int64
+		wantErr bool
+	}{
+		{"1234 (atrium) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 1000000 2560 18446744073709551615",
+			3 * time.Second, 2560 * page, false},
+		{"99 (a (weird) name) R 1 1 1 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 1 1 10 0", 100 * time.Millisecond, 10 * page, false},
+		{"no paren", 0, 0, true},
+		{"1 (x) S 1 2 3", 0, 0, true},
+	}
+	for _, tc := range tests {
+		got, err := parseStat([]byte(tc.line))
+		if (err != nil) != tc.wantErr {
+			t.Errorf("parseStat(%q) error = %v, wantErr %v", tc.line, err, tc.wantErr)
+			continue
+		}
+		if !tc.wantErr && (got.CPU != tc.cpu || got.RSS != tc.rss) {
+			t.Errorf("parseStat(%q) = %+v, want CPU %v RSS %d", tc.line, got, tc.cpu, tc.rss)
+		}
+	}
+}
+
+func TestSamplerMeasuresBusyLoop(t *testing.T) {
+	s, err := Start(context.Background(), os.Getpid(), 20*time.Millisecond)
+	if err != nil {
+		t.Fatalf("Start(self): %v", err)
+	}
+	deadline := time.Now().Add(300 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	sum, err := s.Stop()
+	if err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if sum.CPU < 100*time.Millisecond || sum.CPUPercent < 30 || sum.PeakRSS <= 0 {
+		t.Errorf("busy 300 ms: summary %+v (x=%d), want CPU >= 100ms, >= 30%%, RSS > 0", sum, x)
+	}
+	if _, err := Start(context.Background(), 1<<30, time.Second); err == nil {
+		t.Error("Start(nonexistent pid) = nil error, want error")
+	}
+}
