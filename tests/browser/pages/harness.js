@@ -1,0 +1,270 @@
+// Page side of the browser tests: a thin, observable wrapper around livekit-client, driven by
+// runner.js through page.evaluate. Every function returns plain JSON-able values, so the runner
+// can hand them to the Go test unchanged. Nothing here asserts: the Go test does.
+(function () {
+  'use strict';
+  const LK = window.LivekitClient;
+  const logLines = [];
+  const received = []; // data packets received, in arrival order
+
+  // log keeps a bounded copy of what the SDK and the harness said, and streams it to runner.js
+  // (window.__atriumLog is a binding the runner exposes) for the test output. The SDK also
+  // prints to the console itself; the runner keeps only console warnings and errors, so lines
+  // are not doubled.
+  function log(level, msg, ctx) {
+    let line = `[${new Date().toISOString().slice(11, 23)}] ${level} ${msg}`;
+    if (ctx !== undefined) {
+      try {
+        line += ' ' + JSON.stringify(ctx);
+      } catch (e) {
+        line += ' (context not serialisable)';
+      }
+    }
+    if (logLines.length < 5000) logLines.push(line);
+    if (typeof window.__atriumLog === 'function') window.__atriumLog(line).catch(() => {});
+  }
+
+  if (LK) {
+    // SDK logs at debug level, each with its structured context, into our log. The extension
+    // replaces loglevel's own console output for the SDK's loggers.
+    LK.setLogLevel('debug');
+    LK.setLogExtension((level, msg, ctx) => {
+      log(['trace', 'debug', 'info', 'warn', 'error', 'silent'][level] || String(level), msg, ctx);
+    });
+  }
+
+  let room = null;
+
+  function trackSummary(pub) {
+    return {
+      sid: pub.trackSid,
+      kind: pub.kind,
+      source: pub.source,
+      subscribed: !!pub.track,
+      muted: pub.isMuted,
+      simulcasted: !!pub.simulcasted,
+    };
+  }
+
+  // statsOf reduces an RTCStatsReport to the figures the tests assert on, including the ICE
+  // candidate types of the selected pair (to prove relay use).
+  function statsOf(report) {
+    const out = { rtp: [], localCandidateType: '', remoteCandidateType: '', localAddress: '', remoteAddress: '' };
+    let pairId = '';
+    const byId = new Map();
+    report.forEach((s) => byId.set(s.id, s));
+    report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' || s.type === 'outbound-rtp') {
+        out.rtp.push({
+          type: s.type,
+          kind: s.kind,
+          rid: s.rid || '',
+          ssrc: s.ssrc,
+          packets: s.type === 'inbound-rtp' ? s.packetsReceived : s.packetsSent,
+          bytes: s.type === 'inbound-rtp' ? s.bytesReceived : s.bytesSent,
+          packetsLost: s.packetsLost || 0,
+          framesDecoded: s.framesDecoded || 0,
+          framesEncoded: s.framesEncoded || 0,
+          keyFramesDecoded: s.keyFramesDecoded || 0,
+          frameWidth: s.frameWidth || 0,
+          frameHeight: s.frameHeight || 0,
+          framesPerSecond: s.framesPerSecond || 0,
+          audioLevel: s.audioLevel || 0,
+          totalAudioEnergy: s.totalAudioEnergy || 0,
+          qualityLimitationReason: s.qualityLimitationReason || '',
+          active: s.active,
+          codec: (byId.get(s.codecId) || {}).mimeType || '',
+          nackCount: s.nackCount || 0,
+          pliCount: s.pliCount || 0,
+        });
+      }
+    });
+    const pair = byId.get(pairId);
+    if (pair) {
+      const l = byId.get(pair.localCandidateId) || {};
+      const r = byId.get(pair.remoteCandidateId) || {};
+      out.localCandidateType = l.candidateType || '';
+      out.remoteCandidateType = r.candidateType || '';
+      out.localAddress = `${l.address || l.ip || ''}:${l.port || ''}`;
+      out.remoteAddress = `${r.address || r.ip || ''}:${r.port || ''}`;
+    }
+    return out;
+  }
+
+  const atrium = {
+    version: () => (LK ? LK.version : ''),
+    logs: () => logLines.slice(),
+    net: () => ({ ...window.__atriumNet }),
+
+    // connect joins the room; options are passed to the Room and to connect() unchanged.
+    async connect({ url, token, roomOptions, connectOptions }) {
+      room = new LK.Room(Object.assign({ adaptiveStream: false, dynacast: false }, roomOptions || {}));
+      const E = LK.RoomEvent;
+      room
+        .on(E.ParticipantConnected, (p) => log('harness', 'participant connected', { identity: p.identity }))
+        .on(E.ParticipantDisconnected, (p) => log('harness', 'participant disconnected', { identity: p.identity }))
+        .on(E.TrackSubscribed, (track, pub, p) => {
+          log('harness', 'track subscribed', { identity: p.identity, sid: pub.trackSid, kind: track.kind });
+          // Attach so Chromium plays (and keeps decoding) the media as a real page would.
+          const el = track.attach();
+          el.muted = true;
+          el.id = `${p.identity}-${pub.trackSid}`;
+          document.getElementById('media').appendChild(el);
+        })
+        .on(E.TrackSubscriptionFailed, (sid, p, reason) =>
+          log('harness', 'track subscription failed', { sid, identity: p && p.identity, reason: String(reason) }))
+        .on(E.SignalConnected, () => log('harness', 'signal connected'))
+        .on(E.Reconnecting, () => log('harness', 'reconnecting'))
+        .on(E.Reconnected, () => log('harness', 'reconnected'))
+        .on(E.Disconnected, (reason) => log('harness', 'disconnected', { reason }))
+        .on(E.ConnectionStateChanged, (s) => log('harness', 'connection state', { state: s }))
+        .on(E.MediaDevicesError, (e) => log('harness', 'media devices error', { error: String(e) }))
+        .on(E.DataReceived, (payload, participant, kind, topic) => {
+          received.push({
+            from: participant ? participant.identity : '',
+            kind: kind === undefined ? -1 : kind,
+            topic: topic || '',
+            text: new TextDecoder().decode(payload),
+            at: Date.now(),
+          });
+        });
+      const t0 = performance.now();
+      await room.connect(url, token, connectOptions || {});
+      const ms = performance.now() - t0;
+      log('harness', 'connected', { ms, sid: room.localParticipant.sid, serverInfo: room.serverInfo });
+      return { connectMs: ms, participantSid: room.localParticipant.sid, roomName: room.name, serverInfo: room.serverInfo || null };
+    },
+
+    // publish enables the fake camera and microphone. video: TrackPublishOptions (simulcast,
+    // videoSimulcastLayers...), capture: VideoCaptureOptions (resolution).
+    async publish({ camera, microphone, capture, video }) {
+      const lp = room.localParticipant;
+      if (microphone) await lp.setMicrophoneEnabled(true);
+      const v = Object.assign({}, video || {});
+      // Simulcast layers arrive as preset names ("h180"), since classes do not cross evaluate().
+      if (Array.isArray(v.videoSimulcastLayers)) {
+        v.videoSimulcastLayers = v.videoSimulcastLayers.map((name) => {
+          const preset = LK.VideoPresets[name] || LK.VideoPresets43[name];
+          if (!preset) throw new Error(`unknown video preset ${name}`);
+          return preset;
+        });
+      }
+      if (camera) await lp.setCameraEnabled(true, capture || {}, v);
+      return atrium.localTracks();
+    },
+
+    localTracks() {
+      return Array.from(room.localParticipant.trackPublications.values()).map(trackSummary);
+    },
+
+    participants() {
+      return Array.from(room.remoteParticipants.values()).map((p) => ({
+        identity: p.identity,
+        sid: p.sid,
+        tracks: Array.from(p.trackPublications.values()).map(trackSummary),
+      }));
+    },
+
+    // inbound returns receive stats for every subscribed remote track.
+    async inbound() {
+      const out = [];
+      for (const p of room.remoteParticipants.values()) {
+        for (const pub of p.trackPublications.values()) {
+          const track = pub.track;
+          if (!track || !track.receiver) continue;
+          const s = statsOf(await track.receiver.getStats());
+          const el = document.getElementById(`${p.identity}-${pub.trackSid}`);
+          out.push(Object.assign(s, {
+            from: p.identity,
+            sid: pub.trackSid,
+            kind: pub.kind,
+            source: pub.source,
+            elementWidth: el && el.videoWidth ? el.videoWidth : 0,
+          }));
+        }
+      }
+      return out;
+    },
+
+    // outbound returns send stats (one rtp entry per simulcast layer) for every local track.
+    async outbound() {
+      const out = [];
+      for (const pub of room.localParticipant.trackPublications.values()) {
+        const track = pub.track;
+        if (!track || !track.sender) continue;
+        const s = statsOf(await track.sender.getStats());
+        out.push(Object.assign(s, { sid: pub.trackSid, kind: pub.kind, source: pub.source }));
+      }
+      return out;
+    },
+
+    // setVideoQuality asks for a simulcast quality (LOW, MEDIUM, HIGH) of every remote video track.
+    setVideoQuality(quality) {
+      const q = LK.VideoQuality[quality];
+      if (q === undefined) throw new Error(`unknown quality ${quality}`);
+      let n = 0;
+      for (const p of room.remoteParticipants.values()) {
+        for (const pub of p.trackPublications.values()) {
+          if (pub.kind === 'video') {
+            pub.setVideoQuality(q);
+            n++;
+          }
+        }
+      }
+      return n;
+    },
+
+    async sendData({ text, reliable, destinationIdentities, topic }) {
+      await room.localParticipant.publishData(new TextEncoder().encode(text), {
+        reliable: !!reliable,
+        destinationIdentities: destinationIdentities || [],
+        topic: topic || '',
+      });
+    },
+
+    received: () => received.slice(),
+
+    async disconnect() {
+      if (room) await room.disconnect();
+    },
+
+    // selfTest checks the browser alone, without any server: the fake devices deliver audio and
+    // 20 fps video, and two loopback-only peer connections in this page carry and decode it.
+    // It separates "Chromium or the harness is broken" from "the SFU is broken".
+    async selfTest({ width, height, minFrames, timeoutMs }) {
+      const stream = await navigator.mediaDevices.getUserMedia({
+        audio: true,
+        video: { width: { ideal: width }, height: { ideal: height } },
+      });
+      const settings = stream.getVideoTracks()[0].getSettings();
+      const a = new RTCPeerConnection();
+      const b = new RTCPeerConnection();
+      a.addEventListener('icecandidate', (e) => e.candidate && b.addIceCandidate(e.candidate));
+      b.addEventListener('icecandidate', (e) => e.candidate && a.addIceCandidate(e.candidate));
+      stream.getTracks().forEach((t) => a.addTrack(t, stream));
+      const offer = await a.createOffer();
+      await a.setLocalDescription(offer);
+      await b.setRemoteDescription(offer);
+      const answer = await b.createAnswer();
+      await b.setLocalDescription(answer);
+      await a.setRemoteDescription(answer);
+      const deadline = performance.now() + timeoutMs;
+      let last = null;
+      while (performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        last = statsOf(await b.getStats());
+        const v = last.rtp.find((s) => s.kind === 'video');
+        const au = last.rtp.find((s) => s.kind === 'audio');
+        if (v && v.framesDecoded > minFrames && au && au.packets > 20) break;
+      }
+      stream.getTracks().forEach((t) => t.stop());
+      a.close();
+      b.close();
+      return { settings, stats: last, net: atrium.net(), sdkVersion: atrium.version() };
+    },
+  };
+  window.atrium = atrium;
+})();

@@ -1,0 +1,59 @@
+'use strict';
+// simulcast: A publishes 1280x720 with three simulcast layers; B asks for LOW, then HIGH, and
+// the decoded frame width is recorded after each request.
+//
+// data: connectA, connectB, outboundA (A's layers once all three were encoding),
+// phases: [{quality, reached, ms, width, series: [{ms, width, framesDecoded}]}], inboundFinal.
+module.exports = async function simulcast(r, data, say) {
+  const c = r.cfg;
+  await r.open('A');
+  await r.open('B');
+  data.connectA = await r.connect('A');
+  data.published = await r.call('A', 'publish', {
+    camera: true,
+    microphone: false,
+    capture: { resolution: { width: 1280, height: 720, frameRate: 20 } },
+    video: { simulcast: true, videoSimulcastLayers: ['h180', 'h360'] },
+  });
+  const layers = await r.poll('A encodes three layers', () => r.call('A', 'outbound'), (s) => {
+    const v = (s || []).find((x) => x.kind === 'video');
+    return !!v && v.rtp.filter((l) => l.framesEncoded > 0).length >= 3;
+  }, c.waitMs || 15000);
+  data.outboundA = layers.value;
+  say(`A layers ${JSON.stringify(data.outboundA)}`);
+  data.connectB = await r.connect('B');
+
+  const width = (s) => {
+    const v = (s || []).find((x) => x.kind === 'video');
+    return v && v.rtp.length > 0 ? v.rtp[0].frameWidth : 0;
+  };
+  const frames = (s) => {
+    const v = (s || []).find((x) => x.kind === 'video');
+    return v && v.rtp.length > 0 ? v.rtp[0].framesDecoded : 0;
+  };
+  const first = await r.poll('B decodes', () => r.call('B', 'inbound'), (s) => frames(s) > 10, c.waitMs || 15000);
+  data.initialWidth = width(first.value);
+
+  data.phases = [];
+  for (const phase of c.phases || []) {
+    const n = await r.call('B', 'setVideoQuality', phase.quality);
+    const t0 = Date.now();
+    const series = [];
+    const got = await r.poll(`B at ${phase.quality}`, async () => {
+      const s = await r.call('B', 'inbound');
+      series.push({ ms: Date.now() - t0, width: width(s), framesDecoded: frames(s) });
+      return s;
+    }, (s) => {
+      const w = width(s);
+      return w > 0 && (phase.maxWidth ? w <= phase.maxWidth : true) && (phase.minWidth ? w >= phase.minWidth : true);
+    }, phase.waitMs || 15000);
+    // Hold a little longer: the width must stay, not flicker past the threshold.
+    await new Promise((res) => setTimeout(res, 1000));
+    const held = await r.call('B', 'inbound');
+    series.push({ ms: Date.now() - t0, width: width(held), framesDecoded: frames(held) });
+    data.phases.push({ quality: phase.quality, tracks: n, reached: got.done, ms: got.ms, width: width(held), series });
+    say(`B at ${phase.quality}: width ${width(held)} (reached=${got.done} in ${got.ms} ms)`);
+  }
+  data.inboundFinal = await r.call('B', 'inbound');
+  data.outboundFinal = await r.call('A', 'outbound');
+};
