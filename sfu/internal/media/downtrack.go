@@ -1,0 +1,627 @@
+package media
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/atrium-live/atrium/sfu/internal/forwarder"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// DownTrackParams configures a DownTrack.
+type DownTrackParams struct {
+	SubscriberID string // "PA_..." of the subscriber
+	StreamID     string // "PA_<publisher sid>|TR_<track sid>"
+	// Codecs the subscriber PC may negotiate for this kind (usually
+	// Codecs(kind)); the DownTrack picks the publisher's codec among them.
+	Codecs []webrtc.RTPCodecParameters
+	Logger *slog.Logger
+}
+
+// DownTrackStats is a snapshot of one DownTrack's counters.
+type DownTrackStats struct {
+	Packets      uint64
+	Bytes        uint64
+	Retransmits  uint64
+	NacksRecv    uint64
+	PLIsRecv     uint64
+	Dropped      uint64  // packets of the current layer not forwarded (pause, mute, waiting for keyframe)
+	FractionLost float64 // from the subscriber's last receiver report, 0..1
+	Jitter       uint32  // from the last receiver report, RTP units
+	RTT          time.Duration
+	Layer        int // layer being forwarded, -1 when none
+}
+
+// scratch is where a DownTrack builds the outgoing header. One per writer
+// goroutine: each layer's fan-out has its own, retransmissions take one from
+// a pool.
+type scratch struct {
+	hdr  rtp.Header
+	abs  [3]byte
+	data []byte // retransmissions copy the stored packet here
+}
+
+func newScratch() scratch {
+	return scratch{hdr: rtp.Header{Extensions: make([]rtp.Extension, 0, 8)}}
+}
+
+// binding is what pion negotiated for the DownTrack on the subscriber PC.
+type binding struct {
+	ssrc   uint32
+	pt     uint8
+	writer webrtc.TrackLocalWriter
+	codec  webrtc.RTPCodecParameters
+	// extMap maps a publisher header extension id to the subscriber's id
+	// for the extensions that are forwarded as they are (0: drop).
+	extMap   [256]uint8
+	fwdIDs   []uint8 // publisher ids with a mapping, to avoid scanning 255
+	absSend  uint8   // subscriber's abs-send-time id, set by us per packet
+	bindTime time.Time
+}
+
+// forwardedExtensions are the header extensions copied from publisher to
+// subscriber (with their ids rewritten). Transport-wide CC and abs-send-time
+// describe the subscriber's own transport and are generated on that PC; mid,
+// rid and repaired-rid are the subscriber PC's business (and rid would be
+// wrong after a layer switch).
+var forwardedExtensions = map[string]bool{ //nolint:gochecknoglobals // read-only table
+	sdp.AudioLevelURI:   true,
+	videoOrientationURI: true,
+	playoutDelayURI:     true,
+}
+
+// DownTrack sends one published track to one subscriber. It implements
+// webrtc.TrackLocal: add it to the subscriber's PeerConnection and pion calls
+// Bind/Unbind. Safe for concurrent use.
+type DownTrack struct {
+	r   *Receiver
+	p   DownTrackParams
+	log *slog.Logger
+
+	bound  atomic.Pointer[binding]
+	closed atomic.Bool
+
+	mu        sync.Mutex // guards the fields below; never held across a write
+	fwd       *forwarder.Forwarder
+	maxLayer  int // from the subscriber's track settings
+	allocated int // from the Allocator
+	alloc     *Allocator
+
+	packets, bytes, retransmits, nacks, plis, dropped atomic.Uint64
+	fractionLost                                       atomic.Uint32 // 8.24 fixed point as in RR
+	jitter, rtt                                        atomic.Int64
+
+	retransPool sync.Pool
+}
+
+func newDownTrack(r *Receiver, p DownTrackParams) *DownTrack {
+	log := p.Logger
+	if log == nil {
+		log = r.log
+	}
+	d := &DownTrack{
+		r:         r,
+		p:         p,
+		log:       log.With("track", r.p.TrackID, "subscriber", p.SubscriberID),
+		fwd:       forwarder.New(forwarder.Params{Kind: r.kind, ClockRate: r.p.Codec.ClockRate}),
+		maxLayer:  MaxLayers - 1,
+		allocated: MaxLayers - 1,
+	}
+	d.retransPool.New = func() any {
+		s := newScratch()
+		s.data = make([]byte, maxPacket)
+		return &s
+	}
+	return d
+}
+
+// ID is the track id (the published track's "TR_..." id).
+func (d *DownTrack) ID() string { return d.r.p.TrackID }
+
+// StreamID is "PA_<publisher>|TR_<track>" as LiveKit clients expect.
+func (d *DownTrack) StreamID() string { return d.p.StreamID }
+
+// RID is empty: a subscriber receives one layer on one SSRC.
+func (d *DownTrack) RID() string { return "" }
+
+// Kind is the published track's kind.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.r.p.Kind }
+
+// SubscriberID returns the subscriber's participant id.
+func (d *DownTrack) SubscriberID() string { return d.p.SubscriberID }
+
+// Receiver returns the Receiver feeding d.
+func (d *DownTrack) Receiver() *Receiver { return d.r }
+
+// CodecPreferences returns, from DownTrackParams.Codecs, the codec matching
+// the publisher's and its RTX: pass it to
+// RTPTransceiver.SetCodecPreferences so that the subscriber negotiates a codec
+// the DownTrack can forward. Empty when nothing matches.
+func (d *DownTrack) CodecPreferences() []webrtc.RTPCodecParameters {
+	c, ok := matchCodec(d.r.p.Codec, d.p.Codecs)
+	if !ok {
+		return nil
+	}
+	out := []webrtc.RTPCodecParameters{c}
+	apt := fmt.Sprintf("apt=%d", c.PayloadType)
+	for _, x := range d.p.Codecs {
+		if strings.EqualFold(x.MimeType, webrtc.MimeTypeRTX) && x.SDPFmtpLine == apt {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// matchCodec finds in list the codec the publisher's pub can be forwarded as:
+// same MIME type and, for H.264, the same profile and packetization mode.
+func matchCodec(pub webrtc.RTPCodecParameters, list []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+	var fallback *webrtc.RTPCodecParameters
+	for i, c := range list {
+		if !strings.EqualFold(c.MimeType, pub.MimeType) {
+			continue
+		}
+		if !strings.EqualFold(pub.MimeType, webrtc.MimeTypeH264) {
+			return c, true
+		}
+		if h264Compatible(pub.SDPFmtpLine, c.SDPFmtpLine) {
+			return c, true
+		}
+		if fallback == nil {
+			fallback = &list[i]
+		}
+	}
+	if fallback != nil {
+		return *fallback, true
+	}
+	return webrtc.RTPCodecParameters{}, false
+}
+
+// h264Compatible compares profile (profile_idc and constraint flags, the first
+// four hex digits of profile-level-id) and packetization-mode, RFC 6184 §8.1.
+func h264Compatible(a, b string) bool {
+	pa, ma := h264Params(a)
+	pb, mb := h264Params(b)
+	return pa == pb && ma == mb
+}
+
+func h264Params(fmtp string) (profile, mode string) {
+	mode = "0"
+	for _, kv := range strings.Split(fmtp, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		switch strings.ToLower(k) {
+		case "profile-level-id":
+			if len(v) >= 4 {
+				profile = strings.ToLower(v[:4])
+			}
+		case "packetization-mode":
+			mode = v
+		}
+	}
+	return profile, mode
+}
+
+// Bind is called by pion when the subscriber PC negotiated the track. It
+// picks the codec, learns the SSRC and header extension ids, and requests a
+// keyframe so a late joiner sees video within about one round trip.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	codec, ok := matchCodec(d.r.p.Codec, ctx.CodecParameters())
+	if !ok {
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("bind %s: no codec matching %s: %w",
+			d.r.p.TrackID, d.r.p.Codec.MimeType, webrtc.ErrUnsupportedCodec)
+	}
+	b := &binding{
+		ssrc:     uint32(ctx.SSRC()),
+		pt:       uint8(codec.PayloadType),
+		writer:   ctx.WriteStream(),
+		codec:    codec,
+		bindTime: time.Now(),
+	}
+	sub := map[string]int{}
+	for _, e := range ctx.HeaderExtensions() {
+		sub[e.URI] = e.ID
+	}
+	if id := sub[sdp.ABSSendTimeURI]; id > 0 && id < 256 {
+		b.absSend = uint8(id)
+	}
+	for _, e := range d.r.p.HeaderExtensions {
+		if !forwardedExtensions[e.URI] || e.ID <= 0 || e.ID > 255 {
+			continue
+		}
+		if id := sub[e.URI]; id > 0 && id < 256 {
+			b.extMap[e.ID] = uint8(id)
+			b.fwdIDs = append(b.fwdIDs, uint8(e.ID))
+		}
+	}
+	d.bound.Store(b)
+	if d.r.kind == forwarder.Video {
+		d.mu.Lock()
+		target := d.fwd.TargetLayer()
+		d.mu.Unlock()
+		d.r.RequestKeyframe(d.r.availableLayer(target))
+	}
+	return codec, nil
+}
+
+// Unbind is called by pion when the track is removed from the subscriber PC.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.bound.Store(nil)
+	return nil
+}
+
+// writeRTP forwards one fanned-out packet. Called from the layer's fan-out
+// goroutine with that goroutine's scratch.
+func (d *DownTrack) writeRTP(s *scratch, p *packet) {
+	b := d.bound.Load()
+	if b == nil || d.closed.Load() {
+		return
+	}
+	d.mu.Lock()
+	prev := d.fwd.CurrentLayer()
+	res := d.fwd.Forward(forwarder.Packet{
+		Layer: p.layer, ExtSeq: p.extSeq, TS: p.hdr.Timestamp, Arrival: p.arrival, Keyframe: p.keyframe,
+	})
+	d.mu.Unlock()
+	if res.NeedKeyframe {
+		d.r.RequestKeyframe(res.KeyframeLayer)
+	}
+	if !res.Forward {
+		if p.layer == prev {
+			d.dropped.Add(1)
+		}
+		return
+	}
+	if res.Switched && prev >= 0 && prev != p.layer {
+		if m := d.r.p.Metrics; m != nil {
+			m.LayerSwitch.Inc()
+		}
+	}
+	n, err := d.send(s, b, p.hdr, p.payload, p.padding, res.Seq, res.TS)
+	if err != nil {
+		d.log.Debug("write rtp", "err", err)
+		return
+	}
+	d.packets.Add(1)
+	d.bytes.Add(uint64(n))
+	if m := d.r.p.Metrics; m != nil {
+		m.PacketsOut.Inc()
+		m.BytesOut.Add(float64(n))
+		m.ForwardDelay.Observe(float64(d.r.now()-p.arrival) / 1e9)
+	}
+}
+
+// send rewrites in (SSRC, payload type, sequence number, timestamp, header
+// extension ids) into s and writes it with payload.
+func (d *DownTrack) send(s *scratch, b *binding, in *rtp.Header, payload []byte, padding byte, seq uint16, ts uint32) (int, error) {
+	h := &s.hdr
+	*h = rtp.Header{
+		Version:        2,
+		Padding:        padding > 0,
+		PaddingSize:    padding,
+		Marker:         in.Marker,
+		PayloadType:    b.pt,
+		SequenceNumber: seq,
+		Timestamp:      ts,
+		SSRC:           b.ssrc,
+		Extensions:     h.Extensions[:0],
+	}
+	for _, id := range b.fwdIDs {
+		if v := in.GetExtension(id); v != nil {
+			_ = h.SetExtension(b.extMap[id], v) // invalid ids or sizes are dropped
+		}
+	}
+	if b.absSend != 0 {
+		putAbsSendTime(&s.abs, time.Now())
+		_ = h.SetExtension(b.absSend, s.abs[:])
+	}
+	return b.writer.WriteRTP(h, payload)
+}
+
+// putAbsSendTime encodes t as a 6.18 fixed-point number of seconds, 24 bits
+// (abs-send-time, http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time).
+func putAbsSendTime(dst *[3]byte, t time.Time) {
+	ns := uint64(t.UnixNano())
+	v := ((ns/1e9)<<18 | ((ns%1e9)<<18)/1e9) & 0xffffff
+	dst[0], dst[1], dst[2] = byte(v>>16), byte(v>>8), byte(v)
+}
+
+// HandleRTCP consumes RTCP the subscriber sent for this track (the session
+// layer reads it from the RTPSender): NACKs are answered from the shared
+// buffer, PLI/FIR are forwarded upstream (throttled per layer), receiver
+// reports update Stats, REMB feeds the subscriber's Allocator.
+func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
+	b := d.bound.Load()
+	if b == nil || d.closed.Load() {
+		return
+	}
+	for _, pkt := range pkts {
+		switch p := pkt.(type) {
+		case *rtcp.TransportLayerNack:
+			if p.MediaSSRC != b.ssrc {
+				continue
+			}
+			for _, pair := range p.Nacks {
+				d.retransmit(b, pair.PacketID)
+				for i := uint16(0); i < 16; i++ {
+					if pair.LostPackets&(1<<i) != 0 {
+						d.retransmit(b, pair.PacketID+i+1)
+					}
+				}
+			}
+		case *rtcp.PictureLossIndication:
+			if p.MediaSSRC == b.ssrc {
+				d.keyframeRequested()
+			}
+		case *rtcp.FullIntraRequest:
+			if p.MediaSSRC == b.ssrc {
+				d.keyframeRequested()
+			}
+		case *rtcp.ReceiverReport:
+			d.receiverReport(b, p.Reports)
+		case *rtcp.SenderReport:
+			d.receiverReport(b, p.Reports)
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			d.mu.Lock()
+			a := d.alloc
+			d.mu.Unlock()
+			if a != nil {
+				a.SetREMB(int(p.Bitrate))
+			}
+		}
+	}
+}
+
+func (d *DownTrack) keyframeRequested() {
+	d.plis.Add(1)
+	if m := d.r.p.Metrics; m != nil {
+		m.PLIsRecv.Inc()
+	}
+	d.mu.Lock()
+	l := d.fwd.CurrentLayer()
+	if l < 0 {
+		l = d.fwd.TargetLayer()
+	}
+	d.mu.Unlock()
+	d.r.RequestKeyframe(d.r.availableLayer(l))
+}
+
+// retransmit resends the packet the subscriber knows as seq from the shared
+// buffer, rewritten exactly as it was first sent, on the main SSRC.
+func (d *DownTrack) retransmit(b *binding, seq uint16) {
+	d.nacks.Add(1)
+	if m := d.r.p.Metrics; m != nil {
+		m.NacksRecv.Inc()
+	}
+	d.mu.Lock()
+	o, ok := d.fwd.Lookup(seq)
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	l, err := d.r.layer(o.Layer)
+	if err != nil {
+		return
+	}
+	s := d.retransPool.Get().(*scratch)
+	defer d.retransPool.Put(s)
+	n, ok := l.buf.Copy(o.ExtSeq, s.data)
+	if !ok {
+		return
+	}
+	var in rtp.Header
+	hl, err := in.Unmarshal(s.data[:n])
+	if err != nil {
+		return
+	}
+	body := s.data[hl:n]
+	var pad byte
+	if in.Padding && len(body) > 0 {
+		pad = body[len(body)-1]
+		if int(pad) > len(body) {
+			return
+		}
+		body = body[:len(body)-int(pad)]
+	}
+	w, err := d.send(s, b, &in, body, pad, seq, in.Timestamp-o.TSOffset)
+	if err != nil {
+		d.log.Debug("retransmit", "seq", seq, "err", err)
+		return
+	}
+	d.retransmits.Add(1)
+	d.packets.Add(1)
+	d.bytes.Add(uint64(w))
+	if m := d.r.p.Metrics; m != nil {
+		m.Retransmits.Inc()
+		m.PacketsOut.Inc()
+		m.BytesOut.Add(float64(w))
+	}
+}
+
+// receiverReport records loss, jitter and RTT (RFC 3550 §6.4.1: RTT = now -
+// LSR - DLSR in NTP short format) for the DownTrack's SSRC.
+func (d *DownTrack) receiverReport(b *binding, reports []rtcp.ReceptionReport) {
+	for _, rr := range reports {
+		if rr.SSRC != b.ssrc {
+			continue
+		}
+		d.fractionLost.Store(uint32(rr.FractionLost))
+		d.jitter.Store(int64(rr.Jitter))
+		if rr.LastSenderReport != 0 {
+			now := ntpShort(time.Now())
+			if rtt := now - rr.LastSenderReport - rr.Delay; int32(rtt) > 0 {
+				d.rtt.Store(int64(rtt) * int64(time.Second) >> 16)
+			}
+		}
+	}
+}
+
+// ntpShort is the middle 32 bits of the NTP timestamp of t (RFC 3550 §4).
+func ntpShort(t time.Time) uint32 {
+	const ntpEpochOffset = 2208988800
+	ns := t.UnixNano()
+	sec := uint64(ns/1e9) + ntpEpochOffset
+	frac := (uint64(ns%1e9) << 32) / 1e9
+	return uint32(sec<<16) | uint32(frac>>16)
+}
+
+// SetEnabled pauses (false) or resumes (true) forwarding: the subscriber's
+// UpdateTrackSettings.disabled or a paused subscription. Resumed video waits
+// for a keyframe, which is requested.
+func (d *DownTrack) SetEnabled(on bool) {
+	d.mu.Lock()
+	d.fwd.SetEnabled(on)
+	target := d.fwd.TargetLayer()
+	a := d.alloc
+	d.mu.Unlock()
+	if on && d.r.kind == forwarder.Video && d.bound.Load() != nil {
+		d.r.RequestKeyframe(d.r.availableLayer(target))
+	}
+	if a != nil {
+		a.reallocate()
+	}
+}
+
+// Enabled reports whether the subscriber wants the track.
+func (d *DownTrack) Enabled() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fwd.Enabled()
+}
+
+func (d *DownTrack) setMuted(muted bool) {
+	d.mu.Lock()
+	d.fwd.SetMuted(muted)
+	d.mu.Unlock()
+}
+
+// SetMaxLayer caps the simulcast layer (0..2) the subscriber receives, from
+// UpdateTrackSettings quality or dimensions. The switch happens at the next
+// keyframe of the new layer, which is requested.
+func (d *DownTrack) SetMaxLayer(layer int) {
+	if layer < 0 {
+		layer = 0
+	}
+	if layer >= MaxLayers {
+		layer = MaxLayers - 1
+	}
+	d.mu.Lock()
+	d.maxLayer = layer
+	a := d.alloc
+	d.mu.Unlock()
+	if a != nil {
+		a.reallocate()
+		return
+	}
+	d.updateTarget()
+}
+
+// MaxLayer returns the cap set by SetMaxLayer.
+func (d *DownTrack) MaxLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.maxLayer
+}
+
+// setAllocated records the Allocator's choice.
+func (d *DownTrack) setAllocated(layer int) {
+	d.mu.Lock()
+	d.allocated = layer
+	d.mu.Unlock()
+	d.updateTarget()
+}
+
+// updateTarget points the Forwarder at min(maxLayer, allocated), lowered to
+// the highest layer the publisher is actually sending, and asks for a
+// keyframe there if that changes the layer.
+func (d *DownTrack) updateTarget() {
+	d.mu.Lock()
+	want := min(d.maxLayer, d.allocated)
+	d.mu.Unlock()
+	target := d.r.availableLayer(want)
+	d.mu.Lock()
+	changed := d.fwd.TargetLayer() != target
+	d.fwd.SetTargetLayer(target)
+	cur := d.fwd.CurrentLayer()
+	d.mu.Unlock()
+	if changed && cur != target && d.r.kind == forwarder.Video && d.bound.Load() != nil {
+		d.r.RequestKeyframe(target)
+	}
+}
+
+// CurrentLayer returns the layer being forwarded, -1 when none.
+func (d *DownTrack) CurrentLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fwd.CurrentLayer()
+}
+
+// TargetLayer returns the layer the DownTrack is switching to (or on).
+func (d *DownTrack) TargetLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fwd.TargetLayer()
+}
+
+// Stats returns a snapshot of the DownTrack's counters.
+func (d *DownTrack) Stats() DownTrackStats {
+	return DownTrackStats{
+		Packets:      d.packets.Load(),
+		Bytes:        d.bytes.Load(),
+		Retransmits:  d.retransmits.Load(),
+		NacksRecv:    d.nacks.Load(),
+		PLIsRecv:     d.plis.Load(),
+		Dropped:      d.dropped.Load(),
+		FractionLost: float64(d.fractionLost.Load()) / 256,
+		Jitter:       uint32(d.jitter.Load()),
+		RTT:          time.Duration(d.rtt.Load()),
+		Layer:        d.CurrentLayer(),
+	}
+}
+
+// Close stops forwarding to the subscriber and detaches d from its Receiver
+// and Allocator. It does not remove the track from the PeerConnection (the
+// session layer does). Idempotent.
+func (d *DownTrack) Close() {
+	d.r.Unsubscribe(d)
+}
+
+func (d *DownTrack) markClosed() {
+	if d.closed.Swap(true) {
+		return
+	}
+	d.bound.Store(nil)
+	d.mu.Lock()
+	a := d.alloc
+	d.mu.Unlock()
+	if a != nil {
+		a.Remove(d)
+	}
+}
+
+// IsClosed reports whether Close (or the Receiver's Close) was called.
+func (d *DownTrack) IsClosed() bool { return d.closed.Load() }
+
+var _ webrtc.TrackLocal = (*DownTrack)(nil)
+
+// availableLayer returns the highest layer <= want that is receiving, else
+// the lowest receiving layer above want, else want itself (nothing has
+// arrived yet, so whatever comes first may start the subscriber).
+func (r *Receiver) availableLayer(want int) int {
+	for l := want; l >= 0; l-- {
+		if active, _ := r.layerInfo(l); active {
+			return l
+		}
+	}
+	for l := want + 1; l < MaxLayers; l++ {
+		if active, _ := r.layerInfo(l); active {
+			return l
+		}
+	}
+	return want
+}

@@ -1,0 +1,179 @@
+package media
+
+import (
+	"fmt"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Header extension URIs the SFU negotiates beyond those pion names in sdp.
+const (
+	dependencyDescriptorURI = "https://aomedia.org/av1-rtp-spec/#dependency-descriptor-rtp-header-extension"
+	videoOrientationURI     = "urn:3gpp:video-orientation"
+	playoutDelayURI         = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+)
+
+// Codec parameters the SFU offers and accepts. Payload types follow pion's and
+// Chrome's customary numbering so SDP diffs stay readable.
+func videoFeedback() []webrtc.RTCPFeedback {
+	return []webrtc.RTCPFeedback{
+		{Type: webrtc.TypeRTCPFBGoogREMB},
+		{Type: webrtc.TypeRTCPFBTransportCC},
+		{Type: webrtc.TypeRTCPFBCCM, Parameter: "fir"},
+		{Type: webrtc.TypeRTCPFBNACK},
+		{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"},
+	}
+}
+
+// Codecs returns the codecs ConfigureMediaEngine registers for kind, in
+// preference order. Callers use it to fill DownTrackParams.Codecs.
+func Codecs(kind webrtc.RTPCodecType) []webrtc.RTPCodecParameters {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return []webrtc.RTPCodecParameters{{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+				SDPFmtpLine:  "minptime=10;useinbandfec=1",
+				RTCPFeedback: []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}},
+			},
+			PayloadType: 111,
+		}}
+	}
+	fb := videoFeedback()
+	video := func(mime, fmtp string, pt webrtc.PayloadType) webrtc.RTPCodecParameters {
+		return webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: fb},
+			PayloadType:        pt,
+		}
+	}
+	const h264 = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id="
+	return []webrtc.RTPCodecParameters{
+		video(webrtc.MimeTypeVP8, "", 96),
+		video(webrtc.MimeTypeH264, h264+"42e01f", 106), // constrained baseline
+		video(webrtc.MimeTypeH264, h264+"42001f", 102), // baseline
+		video(webrtc.MimeTypeH264, h264+"4d001f", 127), // main
+		video(webrtc.MimeTypeH264, h264+"64001f", 112), // high
+		video(webrtc.MimeTypeVP9, "profile-id=0", 98),
+		video(webrtc.MimeTypeAV1, "", 45),
+	}
+}
+
+// ConfigureMediaEngine registers the codecs (Opus; VP8, H.264 constrained
+// baseline/baseline/main/high with packetization-mode=1, VP9 profile 0, AV1,
+// each video codec with RTX) and the header extensions the SFU negotiates on
+// every PeerConnection it creates. m must be fresh (not yet used by an API).
+func ConfigureMediaEngine(m *webrtc.MediaEngine) error {
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		for _, c := range Codecs(kind) {
+			if err := m.RegisterCodec(c, kind); err != nil {
+				return fmt.Errorf("register codec %s/%d: %w", c.MimeType, c.PayloadType, err)
+			}
+			if kind != webrtc.RTPCodecTypeVideo {
+				continue
+			}
+			rtx := webrtc.RTPCodecParameters{
+				RTPCodecCapability: webrtc.RTPCodecCapability{
+					MimeType: webrtc.MimeTypeRTX, ClockRate: 90000,
+					SDPFmtpLine: fmt.Sprintf("apt=%d", c.PayloadType),
+				},
+				PayloadType: c.PayloadType + 1,
+			}
+			if c.PayloadType == 127 {
+				rtx.PayloadType = 125
+			}
+			if err := m.RegisterCodec(rtx, kind); err != nil {
+				return fmt.Errorf("register rtx for %d: %w", c.PayloadType, err)
+			}
+		}
+	}
+	exts := []struct {
+		uri   string
+		kinds []webrtc.RTPCodecType
+	}{
+		{sdp.AudioLevelURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio}},
+		{sdp.SDESMidURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
+		{sdp.SDESRTPStreamIDURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{sdp.SDESRepairRTPStreamIDURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{sdp.ABSSendTimeURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{sdp.TransportCCURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}},
+		{videoOrientationURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{playoutDelayURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+		{dependencyDescriptorURI, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}},
+	}
+	for _, e := range exts {
+		for _, k := range e.kinds {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, k); err != nil {
+				return fmt.Errorf("register header extension %s: %w", e.uri, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ConfigureInterceptors registers the interceptors of every SFU
+// PeerConnection, in this order:
+//
+//   - RTCP receiver and sender reports (pion report), so publishers learn
+//     loss/jitter and subscribers can compute RTT and A/V sync;
+//   - TWCC feedback for incoming streams (pion twcc sender), so publishers'
+//     congestion control works;
+//   - the send-side bandwidth estimator (pion cc + gcc, no pacer: the SFU
+//     forwards as packets arrive) whose estimate feeds the subscriber's
+//     Allocator; onEstimator is called synchronously from
+//     webrtc.API.NewPeerConnection with pion's PeerConnection id and the
+//     estimator. As that id is not visible on the PeerConnection, build one
+//     webrtc.API per PeerConnection to know which estimator is whose;
+//   - transport-wide sequence numbers on outgoing packets (pion twcc header
+//     extension), which gcc and the subscriber's feedback rely on.
+//
+// Deliberately absent: pion's NACK generator and responder. NACKs upstream are
+// generated by the Receiver's buffer (one per layer, shared by all
+// subscribers, batched with retry limits), and subscribers' NACKs are answered
+// by the DownTrack from that same buffer, so a responder would only keep a
+// second copy of every packet per subscriber. The nack/pli feedback types are
+// still negotiated (they are part of Codecs).
+func ConfigureInterceptors(m *webrtc.MediaEngine, r *interceptor.Registry, onEstimator func(id string, est cc.BandwidthEstimator)) error {
+	if err := webrtc.ConfigureRTCPReports(r); err != nil {
+		return fmt.Errorf("rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, r); err != nil {
+		return fmt.Errorf("twcc sender: %w", err)
+	}
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return newEstimator()
+	})
+	if err != nil {
+		return fmt.Errorf("congestion controller: %w", err)
+	}
+	if onEstimator != nil {
+		ccf.OnNewPeerConnection(onEstimator)
+	}
+	r.Add(ccf)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, r); err != nil {
+		return fmt.Errorf("twcc header extension: %w", err)
+	}
+	return nil
+}
+
+// Bandwidth estimator bounds (bits per second).
+const (
+	estimateInitial = 1_000_000
+	estimateMin     = 100_000
+	estimateMax     = 20_000_000
+)
+
+func newEstimator() (cc.BandwidthEstimator, error) {
+	bwe, err := gcc.NewSendSideBWE(
+		gcc.SendSideBWEInitialBitrate(estimateInitial),
+		gcc.SendSideBWEMinBitrate(estimateMin),
+		gcc.SendSideBWEMaxBitrate(estimateMax),
+		gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("gcc: %w", err)
+	}
+	return bwe, nil
+}
