@@ -95,8 +95,8 @@ type DownTrack struct {
 	alloc     *Allocator
 
 	packets, bytes, retransmits, nacks, plis, dropped atomic.Uint64
-	fractionLost                                       atomic.Uint32 // 8.24 fixed point as in RR
-	jitter, rtt                                        atomic.Int64
+	fractionLost                                      atomic.Uint32 // 8.24 fixed point as in RR
+	jitter, rtt                                       atomic.Int64
 
 	retransPool sync.Pool
 }
