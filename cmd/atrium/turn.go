@@ -2,10 +2,43 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/turn"
 )
 
-// runTURN is not implemented yet; its owner replaces this file.
-func runTURN(_ context.Context, _ []string) error {
-	return errors.New("not implemented yet")
+// runTURN runs the TURN relay: defaults, then --config YAML, then ATRIUM_* environment
+// (ATRIUM_AUTH_SECRET carries the secret shared with the SFU), then validation. It serves
+// until ctx is cancelled (SIGINT/SIGTERM) and then drains (see turn.Server.Run).
+func runTURN(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("turn", flag.ContinueOnError)
+	path := fs.String("config", "", "YAML configuration file (see config/turn.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg := turn.DefaultConfig()
+	if err := config.Load(&cfg, *path, "ATRIUM", os.LookupEnv); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: turnLogLevel(cfg.LogLevel)}))
+	srv, err := turn.New(cfg, turn.Deps{Logger: log})
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+func turnLogLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
 }
