@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(benchChildEnv) == "1" {
+		os.Exit(runBenchChild())
+	}
 	goleak.VerifyTestMain(m,
 		// net/http keep-alive goroutines of the default client used against /readyz.
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
