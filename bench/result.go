@@ -1,0 +1,312 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/atrium-live/atrium/bench/procstat"
+	"github.com/atrium-live/atrium/bench/stats"
+)
+
+// Result is everything one run measured. Durations are in milliseconds, rates per second,
+// sizes in bytes, as the JSON names say.
+type Result struct {
+	Scenario  string    `json:"scenario"`
+	Server    string    `json:"server"`
+	Room      string    `json:"room"`
+	StartedAt time.Time `json:"started_at"`
+	DurationS float64   `json:"duration_s"`
+	// SteadyS is the window, from settle after the last join to the end, over which rates,
+	// CPU and per-packet costs are computed (the whole run when there was none).
+	SteadyS      float64 `json:"steady_window_s"`
+	Participants int     `json:"participants"`
+	Publishers   int     `json:"publishers"`
+	Subscribers  int     `json:"subscribers"`
+
+	Joins Joins      `json:"joins"`
+	Audio KindResult `json:"audio"`
+	Video KindResult `json:"video"`
+
+	LossPercent float64 `json:"loss_percent"`
+	Latency     Latency `json:"latency_ms"`
+	JitterMs    float64 `json:"jitter_ms"`
+
+	BitrateIn      float64 `json:"bitrate_in_bps"`  // sent by publishers, steady window
+	BitrateOut     float64 `json:"bitrate_out_bps"` // received by subscribers, steady window
+	PacketsInPerS  float64 `json:"packets_in_per_s"`
+	PacketsOutPerS float64 `json:"packets_out_per_s"`
+
+	KeyframeRequests uint64 `json:"keyframe_requests"` // PLI/FIR received by publishers
+	Keyframes        uint64 `json:"keyframes_sent"`
+
+	ServerProcess *ServerResult `json:"server_process,omitempty"`
+	Tester        TesterResult  `json:"tester"`
+	Warnings      []string      `json:"warnings,omitempty"`
+}
+
+// Joins reports join outcomes and times.
+type Joins struct {
+	OK     int      `json:"ok"`
+	Failed int      `json:"failed"`
+	Errors []string `json:"errors,omitempty"` // up to 5 distinct
+	// WebSocket dial start -> joined (join response, ICE, publications done).
+	WSToJoinedMs Percentiles `json:"ws_to_joined_ms"`
+	// joined -> first media packet received, for subscribing participants.
+	JoinedToFirstMediaMs Percentiles `json:"joined_to_first_media_ms"`
+	// WebSocket dial start -> first media packet received.
+	WSToFirstMediaMs Percentiles `json:"ws_to_first_media_ms"`
+	NoMedia          int         `json:"subscribers_without_media"`
+}
+
+// Percentiles of a small exact sample set.
+type Percentiles struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+}
+
+// Latency is one-way latency publisher -> server -> subscriber, in milliseconds.
+type Latency struct {
+	Samples uint64  `json:"samples"`
+	P50     float64 `json:"p50"`
+	P90     float64 `json:"p90"`
+	P99     float64 `json:"p99"`
+	Max     float64 `json:"max"`
+	Mean    float64 `json:"mean"`
+}
+
+// KindResult is the media of one kind (audio or video).
+type KindResult struct {
+	SentPackets     uint64  `json:"sent_packets"` // all simulcast layers
+	SentBytes       uint64  `json:"sent_bytes"`
+	ReceivedPackets uint64  `json:"received_packets"` // over all subscribers
+	ReceivedBytes   uint64  `json:"received_bytes"`
+	Tracks          int     `json:"subscribed_tracks"`
+	Expected        uint64  `json:"expected_packets"` // from stamped sequences
+	Lost            uint64  `json:"lost_packets"`
+	LossPercent     float64 `json:"loss_percent"`
+	Duplicates      uint64  `json:"duplicate_packets"`
+	Unstamped       uint64  `json:"unstamped_packets,omitempty"`
+	Padding         uint64  `json:"padding_packets,omitempty"`
+	Latency         Latency `json:"latency_ms"`
+	JitterMs        float64 `json:"jitter_ms"` // mean over tracks
+}
+
+// ServerResult is the server process's cost, from /proc.
+type ServerResult struct {
+	PID              int     `json:"pid"`
+	CPUSeconds       float64 `json:"cpu_s"`       // steady window
+	CPUPercent       float64 `json:"cpu_percent"` // steady window; 100 = one core
+	CPUSecondsTotal  float64 `json:"cpu_s_total"` // whole run, joins included
+	PeakRSS          int64   `json:"peak_rss_bytes"`
+	RSSGrowth        int64   `json:"rss_growth_bytes"` // peak minus at start
+	RSSPerSubscriber int64   `json:"rss_per_subscriber_bytes"`
+	// Forwarded packets (received by subscribers) per server CPU-second, steady window.
+	ForwardedPerCPUSecond float64 `json:"forwarded_packets_per_cpu_s"`
+	CPUMicrosPerPacket    float64 `json:"cpu_us_per_forwarded_packet"`
+}
+
+// TesterResult is the tester's own cost: when it is saturated, the figures measure the
+// tester rather than the server.
+type TesterResult struct {
+	CPUSeconds float64 `json:"cpu_s"`
+	CPUPercent float64 `json:"cpu_percent"` // steady window; 100 = one core
+	Cores      int     `json:"cores"`       // CPUs it may run on (taskset)
+	Saturated  bool    `json:"saturated"`
+}
+
+// saturation is the share of its cores above which the tester is said to be saturated.
+const saturation = 0.85
+
+type snapshot struct {
+	at              time.Time
+	sentPkts, sentB [2]uint64
+	recvPkts, recvB [2]uint64
+	server, tester  procstat.Summary
+	hasServer       bool
+}
+
+func (r *run) snapshot(server, tester *procstat.Sampler) *snapshot {
+	s := &snapshot{at: time.Now()}
+	for k := range 2 {
+		s.sentPkts[k] = r.cnt.sentPkts[k].Load()
+		s.sentB[k] = r.cnt.sentBytes[k].Load()
+		s.recvPkts[k] = r.cnt.recvPkts[k].Load()
+		s.recvB[k] = r.cnt.recvBytes[k].Load()
+	}
+	if server != nil {
+		s.server, s.hasServer = server.Now(), true
+	}
+	s.tester = tester.Now()
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func latencyOf(h *stats.Histogram) Latency {
+	return Latency{Samples: h.Count(), P50: ms(h.Percentile(0.50)), P90: ms(h.Percentile(0.90)),
+		P99: ms(h.Percentile(0.99)), Max: ms(h.Max()), Mean: ms(h.Mean())}
+}
+
+func percentilesOf(samples []time.Duration) Percentiles {
+	p := stats.Percentiles(samples, 0.50, 0.95, 0.99)
+	return Percentiles{N: len(samples), P50: ms(p[0]), P95: ms(p[1]), P99: ms(p[2])}
+}
+
+func usableCores() int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err == nil && set.Count() > 0 {
+		return set.Count()
+	}
+	return runtime.NumCPU()
+}
+
+// result turns the final snapshot (and the steady one, if any) into a Result.
+func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
+	res := &Result{Scenario: r.scn.Name, Server: r.opts.Target.URL, Room: r.room, StartedAt: r.start,
+		DurationS: final.at.Sub(r.start).Seconds(), Participants: len(r.parts)}
+
+	// Joins.
+	var wsJoined, joinedFirst, wsFirst []time.Duration
+	seen := map[string]bool{}
+	subscribersJoined := 0
+	for _, p := range r.parts {
+		if p.publishes() {
+			res.Publishers++
+		}
+		if p.group.Subscribe {
+			res.Subscribers++
+		}
+		ws, joined, err, done := p.outcome()
+		switch {
+		case !done && ws.IsZero():
+			continue // never started: the run ended first
+		case !done:
+			err = fmt.Errorf("join still in progress when the run ended")
+		}
+		if err != nil {
+			res.Joins.Failed++
+			if msg := err.Error(); !seen[msg] && len(res.Joins.Errors) < 5 {
+				seen[msg] = true
+				res.Joins.Errors = append(res.Joins.Errors, msg)
+			}
+			continue
+		}
+		res.Joins.OK++
+		wsJoined = append(wsJoined, joined.Sub(ws))
+		if !p.group.Subscribe {
+			continue
+		}
+		subscribersJoined++
+		if first := p.firstMedia.Load(); first != 0 {
+			at := time.Unix(0, first)
+			joinedFirst = append(joinedFirst, max(at.Sub(joined), 0))
+			wsFirst = append(wsFirst, at.Sub(ws))
+		} else {
+			res.Joins.NoMedia++
+		}
+	}
+	if notStarted := len(r.parts) - res.Joins.OK - res.Joins.Failed; notStarted > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d participants never started joining: the run ended first", notStarted))
+	}
+	res.Joins.WSToJoinedMs = percentilesOf(wsJoined)
+	res.Joins.JoinedToFirstMediaMs = percentilesOf(joinedFirst)
+	res.Joins.WSToFirstMediaMs = percentilesOf(wsFirst)
+
+	// Media per kind.
+	r.mu.Lock()
+	tracks := append([]*trackStats(nil), r.tracks...)
+	r.mu.Unlock()
+	var kt [2]kindTotals
+	var all stats.Histogram
+	for _, ts := range tracks {
+		kt[ts.kind].add(ts, true)
+	}
+	kinds := [2]*KindResult{&res.Audio, &res.Video}
+	var expected, received uint64
+	var jitterSum time.Duration
+	var nTracks int
+	for k, kr := range kinds {
+		t := &kt[k]
+		*kr = KindResult{SentPackets: final.sentPkts[k], SentBytes: final.sentB[k],
+			ReceivedPackets: final.recvPkts[k], ReceivedBytes: final.recvB[k], Tracks: t.tracks,
+			Expected: t.expected, Duplicates: t.duplicates, Unstamped: t.unstamped, Padding: t.padding,
+			Latency: latencyOf(&t.latency)}
+		if t.expected > t.received {
+			kr.Lost = t.expected - t.received
+		}
+		kr.LossPercent = stats.LossPercent(t.expected, t.received)
+		if t.tracks > 0 {
+			kr.JitterMs = ms(t.jitterSum / time.Duration(t.tracks))
+		}
+		expected += t.expected
+		received += t.received
+		jitterSum += t.jitterSum
+		nTracks += t.tracks
+		all.Merge(&t.latency)
+	}
+	res.LossPercent = stats.LossPercent(expected, received)
+	res.Latency = latencyOf(&all)
+	if nTracks > 0 {
+		res.JitterMs = ms(jitterSum / time.Duration(nTracks))
+	}
+	res.KeyframeRequests = r.cnt.keyframeRequests.Load()
+	res.Keyframes = r.cnt.keyframes.Load()
+
+	// Rates and costs over the steady window.
+	from := steady
+	if from == nil || final.at.Sub(from.at) < time.Second {
+		if rampEnded {
+			res.Warnings = append(res.Warnings, "no steady window after the joins (duration too short for the ramp): rates and CPU cover the whole run")
+		} else {
+			res.Warnings = append(res.Warnings, "not every join finished before the end: rates and CPU cover the whole run")
+		}
+		from = &snapshot{at: r.start}
+	}
+	win := final.at.Sub(from.at).Seconds()
+	res.SteadyS = win
+	var outPkts float64
+	if win > 0 {
+		for k := range 2 {
+			res.BitrateIn += float64(final.sentB[k]-from.sentB[k]) * 8 / win
+			res.BitrateOut += float64(final.recvB[k]-from.recvB[k]) * 8 / win
+			res.PacketsInPerS += float64(final.sentPkts[k]-from.sentPkts[k]) / win
+			outPkts += float64(final.recvPkts[k] - from.recvPkts[k])
+		}
+		res.PacketsOutPerS = outPkts / win
+	}
+	cores := usableCores()
+	testerCPU := final.tester.CPU - from.tester.CPU
+	res.Tester = TesterResult{CPUSeconds: testerCPU.Seconds(), Cores: cores}
+	if win > 0 {
+		res.Tester.CPUPercent = 100 * testerCPU.Seconds() / win
+	}
+	if res.Tester.CPUPercent > saturation*100*float64(cores) {
+		res.Tester.Saturated = true
+		res.Warnings = append(res.Warnings, fmt.Sprintf(
+			"tester saturated: %.0f%% CPU of %d core(s); latency, loss and throughput measure the tester, not the server",
+			res.Tester.CPUPercent, cores))
+	}
+	if final.hasServer {
+		cpu := final.server.CPU - from.server.CPU
+		sr := &ServerResult{PID: r.opts.ServerPID, CPUSeconds: cpu.Seconds(),
+			CPUSecondsTotal: final.server.CPU.Seconds(), PeakRSS: final.server.PeakRSS,
+			RSSGrowth: final.server.PeakRSS - final.server.StartRSS}
+		if win > 0 {
+			sr.CPUPercent = 100 * cpu.Seconds() / win
+		}
+		if cpu > 0 && outPkts > 0 {
+			sr.ForwardedPerCPUSecond = outPkts / cpu.Seconds()
+			sr.CPUMicrosPerPacket = cpu.Seconds() * 1e6 / outPkts
+		}
+		if subscribersJoined > 0 {
+			sr.RSSPerSubscriber = sr.RSSGrowth / int64(subscribersJoined)
+		}
+		res.ServerProcess = sr
+	}
+	return res
+}

@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/atrium-live/atrium/bench/stats"
+	"github.com/atrium-live/atrium/bench/synth"
+)
+
+// trackStats is what one subscriber measured on one received track. The reading
+// goroutine updates it under mu; the runner reads it under mu.
+type trackStats struct {
+	kind int
+
+	mu        sync.Mutex
+	loss      stats.Loss
+	jitter    stats.Jitter
+	latency   stats.Histogram
+	unstamped uint64 // media packets without a stamp (not from this tester)
+	padding   uint64 // padding-only packets (bandwidth probes)
+}
+
+// readTrack reads RTP from track until it fails (the subscriber left), recording each
+// stamped packet. first is called once, with the arrival time of the first media packet.
+func readTrack(track *webrtc.TrackRemote, ts *trackStats, c *counters, first func(time.Time)) {
+	buf := make([]byte, 1500)
+	var seen bool
+	for {
+		n, _, err := track.Read(buf)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		payload, ok := synth.RTPPayload(buf[:n])
+		if !ok {
+			ts.mu.Lock()
+			ts.padding++
+			ts.mu.Unlock()
+			continue
+		}
+		if !seen {
+			seen = true
+			first(now)
+		}
+		c.recvPkts[ts.kind].Add(1)
+		c.recvBytes[ts.kind].Add(uint64(len(payload)))
+		st, ok := synth.ReadStamp(payload)
+		ts.mu.Lock()
+		if ok {
+			ts.loss.Push(st.Layer, st.Seq)
+			ts.jitter.Push(st.Sent, now)
+			ts.latency.Record(now.Sub(st.Sent))
+		} else {
+			ts.unstamped++
+		}
+		ts.mu.Unlock()
+	}
+}
+
+// kindTotals aggregates trackStats of one kind.
+type kindTotals struct {
+	tracks             int
+	expected, received uint64
+	duplicates         uint64
+	unstamped, padding uint64
+	jitterSum          time.Duration
+	latency            stats.Histogram
+}
+
+func (k *kindTotals) add(ts *trackStats, withLatency bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	e, r := ts.loss.Totals()
+	k.tracks++
+	k.expected += e
+	k.received += r
+	k.duplicates += ts.loss.Duplicates()
+	k.unstamped += ts.unstamped
+	k.padding += ts.padding
+	k.jitterSum += ts.jitter.Value()
+	if withLatency {
+		k.latency.Merge(&ts.latency)
+	}
+}
+
+// participant is one virtual participant and its timings.
+type participant struct {
+	identity string
+	group    *Group
+
+	firstMedia atomic.Int64 // unix nanos of the first media packet received, 0 before
+
+	mu      sync.Mutex
+	wsStart time.Time // when the WebSocket dial began
+	joined  time.Time // zero until the join (and publication) succeeded
+	err     error
+	done    bool
+}
+
+func (p *participant) started(at time.Time) {
+	p.mu.Lock()
+	p.wsStart = at
+	p.mu.Unlock()
+}
+
+func (p *participant) finish(joined time.Time, err error) {
+	p.mu.Lock()
+	p.joined, p.err, p.done = joined, err, true
+	p.mu.Unlock()
+}
+
+// outcome returns the join timings; done is false while the join is still in progress.
+func (p *participant) outcome() (wsStart, joined time.Time, err error, done bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wsStart, p.joined, p.err, p.done
+}
+
+func (p *participant) publishes() bool { return p.group.PublishAudio || p.group.PublishVideo }
