@@ -100,12 +100,10 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		c.m.droppedBandwidth.Inc()
 		return len(p), nil
 	}
-	n, err := c.PacketConn.WriteTo(p, addr)
-	if err == nil {
-		c.m.toPeerPackets.Inc()
-		c.m.toPeerBytes.Add(float64(n))
-	}
-	return n, err
+	// Counted before the write so the count never lags what a peer has seen.
+	c.m.toPeerPackets.Inc()
+	c.m.toPeerBytes.Add(float64(len(p)))
+	return c.PacketConn.WriteTo(p, addr)
 }
 
 // Close closes the socket and gives back the allocation's quota slot, once.
