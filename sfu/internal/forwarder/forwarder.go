@@ -176,6 +176,14 @@ func (f *Forwarder) SetMuted(muted bool) {
 	}
 }
 
+// Restart forgets everything forwarded so far, keeping the settings (enabled,
+// muted, target layer). Use it only when nothing forwarded reached the
+// subscriber (its transport was not ready yet), so that the stream starts
+// afresh at the next keyframe with no sequence gap.
+func (f *Forwarder) Restart() {
+	*f = Forwarder{p: f.p, enabled: f.enabled, muted: f.muted, target: f.target, current: -1}
+}
+
 func (f *Forwarder) pause() {
 	f.current = -1
 	f.resync = true

@@ -85,8 +85,9 @@ type DownTrack struct {
 	p   DownTrackParams
 	log *slog.Logger
 
-	bound  atomic.Pointer[binding]
-	closed atomic.Bool
+	bound     atomic.Pointer[binding]
+	closed    atomic.Bool
+	delivered atomic.Bool // a packet reached the subscriber's transport
 
 	mu        sync.Mutex // guards the fields below; never held across a write
 	fwd       *forwarder.Forwarder
@@ -264,9 +265,23 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 	}
 	d.mu.Lock()
 	prev := d.fwd.CurrentLayer()
+	want := min(d.maxLayer, d.allocated)
+	if p.keyframe && p.layer != d.fwd.TargetLayer() && p.layer <= want {
+		// A keyframe on a layer we may prefer: the set of layers the
+		// publisher sends may have changed.
+		d.fwd.SetTargetLayer(d.r.availableLayer(want))
+	}
 	res := d.fwd.Forward(forwarder.Packet{
 		Layer: p.layer, ExtSeq: p.extSeq, TS: p.hdr.Timestamp, Arrival: p.arrival, Keyframe: p.keyframe,
 	})
+	if res.NeedKeyframe {
+		// Aim at a layer that is actually being sent, not the wish.
+		if t := d.r.availableLayer(want); t != res.KeyframeLayer {
+			d.fwd.SetTargetLayer(t)
+			res.KeyframeLayer = t
+			res.NeedKeyframe = t != d.fwd.CurrentLayer()
+		}
+	}
 	d.mu.Unlock()
 	if res.NeedKeyframe {
 		d.r.RequestKeyframe(res.KeyframeLayer)
@@ -287,6 +302,18 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 		d.log.Debug("write rtp", "err", err)
 		return
 	}
+	if n == 0 {
+		// pion drops writes silently until the subscriber's DTLS/SRTP is up.
+		// If nothing has reached the subscriber yet, start again at the next
+		// keyframe so that the first packet it sees is decodable.
+		if !d.delivered.Load() {
+			d.mu.Lock()
+			d.fwd.Restart()
+			d.mu.Unlock()
+		}
+		return
+	}
+	d.delivered.Store(true)
 	d.packets.Add(1)
 	d.bytes.Add(uint64(n))
 	if m := d.r.p.Metrics; m != nil {
