@@ -1,0 +1,234 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/atrium-live/atrium/pkg/config"
+)
+
+// Dev-mode credentials, the same as LiveKit's `--dev` so SDK examples work unchanged.
+const (
+	DevAPIKey    = "devkey"
+	DevAPISecret = "secret"
+)
+
+// Config is everything an SFU node needs. Build it with DefaultConfig (or DevConfig), then
+// Load, which applies YAML and ATRIUM_SFU_* environment and validates.
+type Config struct {
+	// HTTPAddr serves /rtc, /rtc/validate, /healthz, /readyz and /metrics. Ignored when
+	// Deps.HTTPListener is given. Port 0 picks a free port.
+	HTTPAddr string `yaml:"http_addr"`
+	// Dev runs with the devkey/secret pair (unless Keys are given) and loopback candidates.
+	Dev bool `yaml:"dev"`
+	// Keys maps API keys to secrets. KeyFile, a YAML file of "key: secret" lines, adds more
+	// (so secrets need not live in the main config).
+	Keys    map[string]string `yaml:"keys"`
+	KeyFile string            `yaml:"key_file"`
+
+	RTC     RTCConfig     `yaml:"rtc"`
+	Room    RoomConfig    `yaml:"room"`
+	Signal  SignalConfig  `yaml:"signal"`
+	TURN    TURNConfig    `yaml:"turn"`
+	Webhook WebhookConfig `yaml:"webhook"`
+
+	// NodeID names this node in server_info and logs; Region is reported to clients.
+	NodeID string `yaml:"node_id"`
+	Region string `yaml:"region"`
+	// DrainTimeout bounds graceful shutdown: after it, remaining participants are closed.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// RTCConfig is the WebRTC transport.
+type RTCConfig struct {
+	// UDPAddr is the one muxed ICE UDP socket (LiveKit's rtc.udp_port). Port 0 picks a free
+	// port. Empty means one ephemeral socket per PeerConnection within PortMin..PortMax.
+	UDPAddr string `yaml:"udp_addr"`
+	// TCPAddr, if set, also accepts ICE over TCP (passive) on this address.
+	TCPAddr string `yaml:"tcp_addr"`
+	// PortMin/PortMax bound ephemeral ICE ports when UDPAddr is empty.
+	PortMin uint16 `yaml:"port_min"`
+	PortMax uint16 `yaml:"port_max"`
+	// NAT1To1IPs are public addresses advertised as host candidates instead of the local
+	// ones, for nodes behind a 1:1 NAT (cloud VMs).
+	NAT1To1IPs []string `yaml:"nat_1to1_ips"`
+	// AllowLoopback gathers loopback candidates and accepts loopback peers (including TURN
+	// relays on 127.0.0.1). On in dev mode and tests; never needed in production.
+	AllowLoopback bool `yaml:"allow_loopback"`
+}
+
+// RoomConfig is room lifecycle policy.
+type RoomConfig struct {
+	// EmptyTimeout closes a room this long after its last participant left (or after it was
+	// created, if nobody ever connected media).
+	EmptyTimeout time.Duration `yaml:"empty_timeout"`
+	// MaxParticipants per room; 0 means unlimited.
+	MaxParticipants int `yaml:"max_participants"`
+	// EnabledCodecs the SFU offers; empty means all it supports.
+	EnabledCodecs []string `yaml:"enabled_codecs"`
+}
+
+// SignalConfig tunes the signal connection.
+type SignalConfig struct {
+	PingInterval    time.Duration `yaml:"ping_interval"`
+	PingTimeout     time.Duration `yaml:"ping_timeout"`
+	MaxMessageBytes int64         `yaml:"max_message_bytes"`
+	// QualityInterval is how often connection_quality updates go out.
+	QualityInterval time.Duration `yaml:"quality_interval"`
+	// SpeakerInterval is how often active speakers are recomputed.
+	SpeakerInterval time.Duration `yaml:"speaker_interval"`
+}
+
+// TURNConfig makes JoinResponse.ice_servers carry fresh coturn-style credentials.
+type TURNConfig struct {
+	URLs   []string      `yaml:"urls"`
+	Secret string        `yaml:"secret"`
+	TTL    time.Duration `yaml:"ttl"`
+}
+
+// WebhookConfig sends LiveKit-format webhooks signed with APIKey (default: the only key).
+type WebhookConfig struct {
+	URLs     []string      `yaml:"urls"`
+	APIKey   string        `yaml:"api_key"`
+	Retries  int           `yaml:"retries"`
+	Timeout  time.Duration `yaml:"timeout"`
+	Backoff  time.Duration `yaml:"backoff"`
+	QueueLen int           `yaml:"queue_len"`
+}
+
+// DefaultConfig is a production node: all interfaces, the LiveKit default ports, no keys
+// (one must be configured).
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr: ":7880",
+		RTC:      RTCConfig{UDPAddr: ":7882", PortMin: 50000, PortMax: 60000},
+		Room:     RoomConfig{EmptyTimeout: 5 * time.Minute},
+		Signal: SignalConfig{
+			PingInterval: 10 * time.Second, PingTimeout: 20 * time.Second,
+			MaxMessageBytes: 1 << 20, QualityInterval: 5 * time.Second, SpeakerInterval: 300 * time.Millisecond,
+		},
+		TURN:         TURNConfig{TTL: 6 * time.Hour},
+		Webhook:      WebhookConfig{Retries: 5, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond, QueueLen: 1000},
+		DrainTimeout: 30 * time.Second,
+	}
+}
+
+// DevConfig is `atrium sfu --dev`: loopback only, devkey/secret, loopback candidates.
+func DevConfig() Config {
+	c := DefaultConfig()
+	c.Dev = true
+	c.HTTPAddr = "127.0.0.1:7880"
+	c.RTC.UDPAddr = "127.0.0.1:7882"
+	c.RTC.AllowLoopback = true
+	c.Room.EmptyTimeout = 30 * time.Second
+	c.DrainTimeout = 5 * time.Second
+	return c
+}
+
+// Load applies the YAML file at path (may be empty) and ATRIUM_SFU_* environment variables
+// (lookup is os.LookupEnv or nil) onto c, reads the key file and validates.
+func (c *Config) Load(path string, lookup func(string) (string, bool)) error {
+	if err := config.Load(c, path, "ATRIUM_SFU", lookup); err != nil {
+		return fmt.Errorf("sfu: %w", err)
+	}
+	return nil
+}
+
+// apiKeys merges Keys, the key file and, in dev mode with no keys, devkey/secret.
+func (c *Config) apiKeys() (map[string]string, error) {
+	keys := make(map[string]string, len(c.Keys)+1)
+	for k, v := range c.Keys {
+		keys[k] = v
+	}
+	if c.KeyFile != "" {
+		raw, err := os.ReadFile(c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("key file: %w", err)
+		}
+		var fromFile map[string]string
+		if err := config.DecodeYAML(raw, &fromFile); err != nil {
+			return nil, fmt.Errorf("key file %s: %w", c.KeyFile, err)
+		}
+		for k, v := range fromFile {
+			keys[k] = v
+		}
+	}
+	if c.Dev && len(keys) == 0 {
+		keys[DevAPIKey] = DevAPISecret
+	}
+	return keys, nil
+}
+
+// Validate reports the first inconsistency.
+func (c *Config) Validate() error {
+	keys, err := c.apiKeys()
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return errors.New("no API keys: set keys, key_file, or dev")
+	}
+	for k, v := range keys {
+		if k == "" || v == "" {
+			return fmt.Errorf("API key %q has an empty key or secret", k)
+		}
+		if !c.Dev && len(v) < 32 {
+			return fmt.Errorf("API key %q: secret shorter than 32 characters", k)
+		}
+	}
+	if c.HTTPAddr == "" {
+		return errors.New("http_addr is empty")
+	}
+	for _, a := range []struct{ name, addr string }{{"http_addr", c.HTTPAddr}, {"rtc.udp_addr", c.RTC.UDPAddr}, {"rtc.tcp_addr", c.RTC.TCPAddr}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("%s %q: %w", a.name, a.addr, err)
+		}
+	}
+	if c.RTC.UDPAddr == "" && (c.RTC.PortMin == 0 || c.RTC.PortMax < c.RTC.PortMin) {
+		return fmt.Errorf("rtc: without udp_addr, port_min..port_max must be a range (got %d..%d)", c.RTC.PortMin, c.RTC.PortMax)
+	}
+	for _, ip := range c.RTC.NAT1To1IPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("rtc.nat_1to1_ips: %q is not an IP address", ip)
+		}
+	}
+	if c.Room.MaxParticipants < 0 {
+		return errors.New("room.max_participants is negative")
+	}
+	if c.Room.EmptyTimeout <= 0 {
+		return errors.New("room.empty_timeout must be positive")
+	}
+	if c.Signal.PingInterval <= 0 || c.Signal.PingTimeout <= c.Signal.PingInterval {
+		return fmt.Errorf("signal: ping_timeout (%s) must exceed a positive ping_interval (%s)", c.Signal.PingTimeout, c.Signal.PingInterval)
+	}
+	if c.Signal.MaxMessageBytes < 64<<10 {
+		return errors.New("signal.max_message_bytes must be at least 64 KiB")
+	}
+	if c.Signal.QualityInterval <= 0 || c.Signal.SpeakerInterval <= 0 {
+		return errors.New("signal.quality_interval and signal.speaker_interval must be positive")
+	}
+	if len(c.TURN.URLs) > 0 && (c.TURN.Secret == "" || c.TURN.TTL <= 0) {
+		return errors.New("turn: urls need a secret and a positive ttl")
+	}
+	if len(c.Webhook.URLs) > 0 {
+		if c.Webhook.APIKey == "" && len(keys) != 1 {
+			return errors.New("webhook.api_key must name the signing key when several keys exist")
+		}
+		if c.Webhook.APIKey != "" && keys[c.Webhook.APIKey] == "" {
+			return fmt.Errorf("webhook.api_key %q is not a configured key", c.Webhook.APIKey)
+		}
+		if c.Webhook.Retries < 0 || c.Webhook.Timeout <= 0 || c.Webhook.QueueLen <= 0 {
+			return errors.New("webhook: retries >= 0, timeout > 0 and queue_len > 0 required")
+		}
+	}
+	if c.DrainTimeout <= 0 {
+		return errors.New("drain_timeout must be positive")
+	}
+	return nil
+}

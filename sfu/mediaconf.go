@@ -1,0 +1,17 @@
+package sfu
+
+import (
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/atrium-live/atrium/sfu/internal/media"
+)
+
+// The media path chooses codecs, header extensions and interceptors for every PeerConnection
+// (see docs/sfu-internals.md); these indirections keep rtcapi.go about sockets only.
+func configureMediaEngine(m *webrtc.MediaEngine) error { return media.ConfigureMediaEngine(m) }
+
+func configureInterceptors(m *webrtc.MediaEngine, r *interceptor.Registry, onEstimator func(string, cc.BandwidthEstimator)) error {
+	return media.ConfigureInterceptors(m, r, onEstimator)
+}

@@ -1,0 +1,316 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/atrium-live/atrium/pkg/ids"
+	"github.com/atrium-live/atrium/sfu/internal/webhook"
+)
+
+// Errors a join can fail with.
+var (
+	ErrRoomFull   = errors.New("sfu: room is full")
+	ErrRoomClosed = errors.New("sfu: room is closing")
+	ErrDraining   = errors.New("sfu: node is draining")
+	errNotFound   = errors.New("sfu: not found")
+)
+
+// roomManager owns the node's rooms: created on first join, closed after EmptyTimeout.
+type roomManager struct {
+	s     *Server
+	mu    sync.Mutex
+	rooms map[string]*room
+}
+
+func newRoomManager(s *Server) *roomManager {
+	return &roomManager{s: s, rooms: make(map[string]*room)}
+}
+
+// getOrCreate returns the open room called name, creating it unless the node drains.
+func (m *roomManager) getOrCreate(name string) (*room, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.rooms[name]; ok {
+		return r, nil
+	}
+	if m.s.draining.Load() {
+		return nil, ErrDraining
+	}
+	r := newRoom(m.s, name)
+	m.rooms[name] = r
+	m.s.metrics.rooms.Inc()
+	m.s.notify(webhook.RoomStarted, &livekit.WebhookEvent{Room: r.info()})
+	return r, nil
+}
+
+func (m *roomManager) get(name string) *room {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rooms[name]
+}
+
+// remove forgets r if it is still the room of its name.
+func (m *roomManager) remove(r *room) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rooms[r.name] == r {
+		delete(m.rooms, r.name)
+		m.s.metrics.rooms.Dec()
+	}
+}
+
+func (m *roomManager) all() []*room {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*room, 0, len(m.rooms))
+	for _, r := range m.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (m *roomManager) closeAll() {
+	for _, r := range m.all() {
+		r.close(livekit.DisconnectReason_SERVER_SHUTDOWN)
+	}
+}
+
+func (m *roomManager) participantCount() int {
+	n := 0
+	for _, r := range m.all() {
+		n += len(r.snapshot())
+	}
+	return n
+}
+
+// room is one LiveKit room on this node. Lock order: room.mu before participant.mu; the
+// room never calls a participant method that takes a lock while holding room.mu except
+// through snapshot copies.
+type room struct {
+	s         *Server
+	log       *slog.Logger
+	name, sid string
+	createdAt time.Time
+
+	mu           sync.Mutex
+	participants map[string]*participant // by identity
+	closed       bool
+	emptyTimer   *time.Timer
+	stop         chan struct{}
+	wg           sync.WaitGroup
+
+	activity activity // speakers and quality state, owned by the activity goroutine
+}
+
+func newRoom(s *Server, name string) *room {
+	r := &room{
+		s: s, name: name, sid: ids.NewRoomID(), createdAt: s.now(),
+		participants: make(map[string]*participant), stop: make(chan struct{}),
+	}
+	r.log = s.log.With("room", name, "room_sid", r.sid)
+	// A room nobody manages to join closes like an empty one.
+	r.emptyTimer = time.AfterFunc(s.cfg.Room.EmptyTimeout, r.closeIfEmpty)
+	r.wg.Add(1)
+	go r.runActivity()
+	r.log.Info("room created")
+	return r
+}
+
+// info is the Room message SDKs get in JoinResponse and room_update.
+func (r *room) info() *livekit.Room {
+	r.mu.Lock()
+	n := len(r.participants)
+	pubs := 0
+	for _, p := range r.participants {
+		if p.isPublisher() {
+			pubs++
+		}
+	}
+	r.mu.Unlock()
+	return &livekit.Room{
+		Sid: r.sid, Name: r.name,
+		EmptyTimeout:    uint32(r.s.cfg.Room.EmptyTimeout / time.Second),
+		MaxParticipants: uint32(r.s.cfg.Room.MaxParticipants),
+		CreationTime:    r.createdAt.Unix(), CreationTimeMs: r.createdAt.UnixMilli(),
+		EnabledCodecs:   enabledCodecs(r.s.cfg.Room.EnabledCodecs),
+		NumParticipants: uint32(n), NumPublishers: uint32(pubs),
+	}
+}
+
+// join admits p. If another participant has p's identity it is returned as replaced (the
+// caller closes it, as LiveKit does with a DUPLICATE_IDENTITY leave). others are the
+// visible participants p should learn about in its JoinResponse.
+func (r *room) join(p *participant) (others []*participant, replaced *participant, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, nil, ErrRoomClosed
+	}
+	replaced = r.participants[p.identity]
+	max := r.s.cfg.Room.MaxParticipants
+	if replaced == nil && max > 0 && len(r.participants) >= max {
+		return nil, nil, ErrRoomFull
+	}
+	for _, o := range r.participants {
+		if o != replaced && !o.hidden() {
+			others = append(others, o)
+		}
+	}
+	r.participants[p.identity] = p
+	r.emptyTimer.Stop()
+	return others, replaced, nil
+}
+
+// leave forgets p (unless it was already replaced) and starts the empty timer.
+func (r *room) leave(p *participant) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.participants[p.identity] == p {
+		delete(r.participants, p.identity)
+	}
+	if len(r.participants) == 0 && !r.closed {
+		r.emptyTimer.Reset(r.s.cfg.Room.EmptyTimeout)
+	}
+}
+
+// snapshot returns the current participants, safe to iterate without the room lock.
+func (r *room) snapshot() []*participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*participant, 0, len(r.participants))
+	for _, p := range r.participants {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (r *room) byIdentity(identity string) *participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.participants[identity]
+}
+
+// others returns everyone but p.
+func (r *room) others(p *participant) []*participant {
+	all := r.snapshot()
+	out := all[:0]
+	for _, o := range all {
+		if o != p {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// broadcastParticipant tells everyone but p about p's new state (hidden participants are
+// never announced).
+func (r *room) broadcastParticipant(p *participant, info *livekit.ParticipantInfo) {
+	if p.hidden() {
+		return
+	}
+	for _, o := range r.others(p) {
+		o.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{
+			Update: &livekit.ParticipantUpdate{Participants: []*livekit.ParticipantInfo{info}},
+		}})
+	}
+}
+
+// broadcastRoomUpdate sends room_update (participant counts changed) to everyone.
+func (r *room) broadcastRoomUpdate() {
+	info := r.info()
+	for _, o := range r.snapshot() {
+		o.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RoomUpdate{
+			RoomUpdate: &livekit.RoomUpdate{Room: proto.Clone(info).(*livekit.Room)},
+		}})
+	}
+}
+
+// trackPublished subscribes everyone who wants t.
+func (r *room) trackPublished(t *publishedTrack) {
+	for _, o := range r.others(t.owner) {
+		o.offerTrack(t)
+	}
+}
+
+// trackUnpublished removes t from every subscriber.
+func (r *room) trackUnpublished(t *publishedTrack) {
+	for _, o := range r.others(t.owner) {
+		o.dropSubscription(t.sid)
+	}
+}
+
+// findTrack finds a published track by sid.
+func (r *room) findTrack(sid string) *publishedTrack {
+	for _, p := range r.snapshot() {
+		if t := p.publishedTrack(sid); t != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+func (r *room) closeIfEmpty() {
+	r.mu.Lock()
+	empty := len(r.participants) == 0
+	r.mu.Unlock()
+	if empty {
+		r.close(livekit.DisconnectReason_ROOM_CLOSED)
+	}
+}
+
+// close disconnects everyone and forgets the room. Safe to call more than once.
+func (r *room) close(reason livekit.DisconnectReason) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	r.emptyTimer.Stop()
+	ps := make([]*participant, 0, len(r.participants))
+	for _, p := range r.participants {
+		ps = append(ps, p)
+	}
+	r.mu.Unlock()
+
+	r.s.rooms.remove(r)
+	for _, p := range ps {
+		p.close(closeParams{reason: reason, sendLeave: true})
+	}
+	for _, p := range ps {
+		p.wait()
+	}
+	close(r.stop)
+	r.wg.Wait()
+	r.s.notify(webhook.RoomFinished, &livekit.WebhookEvent{Room: r.info()})
+	r.log.Info("room closed", "reason", reason.String())
+}
+
+func enabledCodecs(names []string) []*livekit.Codec {
+	if len(names) == 0 {
+		names = []string{"audio/opus", "video/VP8", "video/H264", "video/VP9", "video/AV1"}
+	}
+	out := make([]*livekit.Codec, 0, len(names))
+	for _, n := range names {
+		out = append(out, &livekit.Codec{Mime: n})
+	}
+	return out
+}
+
+// notify queues a webhook if webhooks are configured.
+func (s *Server) notify(event string, ev *livekit.WebhookEvent) {
+	if s.hooks == nil {
+		return
+	}
+	ev.Event = event
+	ev.CreatedAt = s.now().Unix()
+	ev.Id = fmt.Sprintf("EV_%s", ids.NewTrackID()[len(ids.TrackPrefix):])
+	s.hooks.Notify(ev)
+}

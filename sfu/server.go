@@ -1,0 +1,226 @@
+// Package sfu is an Atrium media node: it terminates LiveKit's signal protocol on /rtc, owns
+// every PeerConnection, keeps rooms and participants, enforces token grants, relays data
+// packets, sends webhooks and serves health and metrics. Packets themselves are moved by
+// sfu/internal/media; the seam is described in docs/sfu-internals.md.
+//
+// Use New and then Run; cmd/atrium and sfutest are the callers.
+package sfu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/atrium-live/atrium/sfu/internal/media"
+	"github.com/atrium-live/atrium/sfu/internal/webhook"
+	"github.com/atrium-live/atrium/signaling/access"
+)
+
+// Deps are what the caller hands the server. Every field may be zero.
+type Deps struct {
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Registry collects the node's metrics and is served on /metrics; nil makes a private one.
+	Registry *prometheus.Registry
+	// HTTPListener, if set, is served instead of listening on Config.HTTPAddr.
+	HTTPListener net.Listener
+	// ICEUDPConn and ICETCPListener, if set, replace Config.RTC.UDPAddr / TCPAddr.
+	ICEUDPConn     net.PacketConn
+	ICETCPListener net.Listener
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is one SFU node. Create it with New, start it with Run.
+type Server struct {
+	cfg          Config
+	log          *slog.Logger
+	keys         access.Keys
+	now          func() time.Time
+	tr           *transport
+	httpLn       net.Listener
+	httpSrv      *http.Server
+	reg          *prometheus.Registry
+	metrics      *metrics
+	mediaMetrics *media.Metrics
+	hooks        *webhook.Notifier // nil without webhook URLs
+	rooms        *roomManager
+
+	ready    atomic.Bool
+	draining atomic.Bool
+	runOnce  sync.Once
+}
+
+// New validates cfg, opens the listeners (so Addr and ICEUDPAddr are known before Run) and
+// builds the server. Call Run to serve; if Run is never called, call Close.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sfu: config: %w", err)
+	}
+	keys, err := cfg.apiKeys()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: %w", err)
+	}
+	s := &Server{cfg: cfg, log: deps.Logger, keys: keys, now: deps.Now, reg: deps.Registry}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	if s.cfg.NodeID == "" {
+		s.cfg.NodeID = "ND_local"
+	}
+	s.metrics, err = newMetrics(s.reg)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: metrics: %w", err)
+	}
+	s.mediaMetrics = media.NewMetrics("atrium")
+	if err := s.mediaMetrics.Register(s.reg); err != nil {
+		return nil, fmt.Errorf("sfu: %w", err)
+	}
+	s.tr, err = newTransport(transportParams{Config: cfg.RTC, UDPConn: deps.ICEUDPConn, TCPLn: deps.ICETCPListener, Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	s.httpLn = deps.HTTPListener
+	if s.httpLn == nil {
+		if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			s.tr.close()
+			return nil, fmt.Errorf("sfu: listen %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	if len(cfg.Webhook.URLs) > 0 {
+		key := cfg.Webhook.APIKey
+		if key == "" {
+			for k := range keys {
+				key = k
+			}
+		}
+		s.hooks = webhook.New(webhook.Params{
+			URLs: cfg.Webhook.URLs, APIKey: key, APISecret: keys[key],
+			Retries: cfg.Webhook.Retries, Timeout: cfg.Webhook.Timeout, Backoff: cfg.Webhook.Backoff,
+			QueueLen: cfg.Webhook.QueueLen, Logger: s.log.With("component", "webhook"),
+		})
+	}
+	s.rooms = newRoomManager(s)
+	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Addr is the HTTP address (/rtc, /healthz, ...).
+func (s *Server) Addr() net.Addr { return s.httpLn.Addr() }
+
+// ICEUDPAddr is the muxed ICE UDP address, or nil when per-connection ports are used.
+func (s *Server) ICEUDPAddr() net.Addr { return s.tr.udpAddr() }
+
+// Registry is where the server's metrics are registered.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/rtc", s.handleRTC)
+	mux.HandleFunc("/rtc/validate", s.handleValidate)
+	// Single-PeerConnection signalling is not implemented: 404 makes livekit-client fall
+	// back to /rtc (docs/protocol.md).
+	mux.HandleFunc("/rtc/v1", http.NotFound)
+	mux.HandleFunc("/rtc/v1/validate", http.NotFound)
+	mux.HandleFunc("/healthz", s.handleHealthz)
+	mux.HandleFunc("/readyz", s.handleReadyz)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// Run serves until ctx is cancelled, then drains: readiness fails at once, new joins are
+// refused, and existing participants may stay until their rooms empty or DrainTimeout passes,
+// after which they are told to leave. Run returns nil after a clean drain.
+func (s *Server) Run(ctx context.Context) error {
+	started := false
+	s.runOnce.Do(func() { started = true })
+	if !started {
+		return errors.New("sfu: Run called twice")
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.httpSrv.Serve(s.httpLn) }()
+	s.ready.Store(true)
+	s.log.Info("sfu serving", "http", s.Addr().String(), "ice_udp", fmt.Sprint(s.ICEUDPAddr()), "dev", s.cfg.Dev)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("sfu: http: %w", err)
+	}
+	s.ready.Store(false)
+	s.draining.Store(true)
+	s.drain(s.cfg.DrainTimeout)
+
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if e := s.httpSrv.Shutdown(shutCtx); e != nil && err == nil {
+		err = fmt.Errorf("sfu: http shutdown: %w", e)
+	}
+	s.rooms.closeAll()
+	if s.hooks != nil {
+		s.hooks.Close(shutCtx)
+	}
+	s.tr.close()
+	s.log.Info("sfu stopped")
+	return err
+}
+
+// Close releases the listeners of a server whose Run was never called.
+func (s *Server) Close() {
+	started := false
+	s.runOnce.Do(func() { started = true })
+	if started {
+		_ = s.httpLn.Close()
+		s.tr.close()
+		if s.hooks != nil {
+			s.hooks.Close(context.Background())
+		}
+	}
+}
+
+// drain waits for every room to empty, up to timeout.
+func (s *Server) drain(timeout time.Duration) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for s.rooms.participantCount() > 0 {
+		select {
+		case <-deadline.C:
+			s.log.Info("drain deadline passed", "participants", s.rooms.participantCount())
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q,\"livekit_protocol\":%d,\"livekit_version\":%q}\n",
+		atriumVersion(), ProtocolVersion, LiveKitVersion)
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}

@@ -1,0 +1,238 @@
+package sfu
+
+import (
+	"github.com/livekit/protocol/livekit"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/atrium-live/atrium/pkg/ids"
+	"github.com/atrium-live/atrium/sfu/internal/media"
+)
+
+// subscription is one track a participant receives: a media.DownTrack on its subscriber PC.
+// dt and sender are nil while the subscription is being set up.
+type subscription struct {
+	track  *publishedTrack
+	dt     *media.DownTrack
+	sender *webrtc.RTPSender
+}
+
+// release detaches the down track from its receiver and closes it.
+func (s *subscription) release() {
+	if s.dt == nil {
+		return
+	}
+	s.track.recv.Unsubscribe(s.dt)
+	s.dt.Close()
+}
+
+// offerTrack subscribes p to t if p wants it: an explicit subscription decides, else the
+// auto_subscribe join parameter.
+func (p *participant) offerTrack(t *publishedTrack) {
+	if !p.canSubscribe() || t.owner == p {
+		return
+	}
+	p.mu.Lock()
+	want, explicit := p.explicit[t.sid]
+	p.mu.Unlock()
+	if !explicit {
+		want = p.join.AutoSubscribe
+	}
+	if want {
+		p.subscribe(t)
+	}
+}
+
+// subscribe adds a DownTrack for t to the subscriber PC and renegotiates. pion calls are
+// made without p.mu held.
+func (p *participant) subscribe(t *publishedTrack) {
+	p.mu.Lock()
+	if p.closing || p.subs[t.sid] != nil {
+		p.mu.Unlock()
+		return
+	}
+	placeholder := &subscription{track: t}
+	p.subs[t.sid] = placeholder
+	p.mu.Unlock()
+
+	kind := t.recv.Kind()
+	dt, err := t.recv.Subscribe(media.DownTrackParams{
+		SubscriberID: p.sid,
+		StreamID:     ids.StreamID(t.owner.sid, t.sid),
+		Codecs:       media.Codecs(kind),
+		Logger:       p.log.With("track", t.sid),
+	})
+	var tr *webrtc.RTPTransceiver
+	if err == nil {
+		tr, err = p.sub.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			t.recv.Unsubscribe(dt)
+			dt.Close()
+		}
+	}
+	if err != nil {
+		p.log.Warn("subscribe failed", "track", t.sid, "err", err)
+		p.mu.Lock()
+		if p.subs[t.sid] == placeholder {
+			delete(p.subs, t.sid)
+		}
+		p.mu.Unlock()
+		return
+	}
+	if prefs := dt.CodecPreferences(); len(prefs) > 0 {
+		_ = tr.SetCodecPreferences(prefs)
+	}
+
+	p.mu.Lock()
+	if p.closing || p.subs[t.sid] != placeholder {
+		p.mu.Unlock()
+		_ = p.sub.pc.RemoveTrack(tr.Sender())
+		t.recv.Unsubscribe(dt)
+		dt.Close()
+		return
+	}
+	placeholder.dt, placeholder.sender = dt, tr.Sender()
+	settings := p.trackSettings[t.sid]
+	p.mu.Unlock()
+
+	p.alloc.Add(dt)
+	if settings != nil {
+		applyTrackSettings(placeholder, settings)
+	}
+	go readSenderRTCP(tr.Sender(), dt)
+	p.subNeg.negotiate()
+}
+
+// readSenderRTCP hands the subscriber's feedback for one track (NACK, PLI, receiver
+// reports) to its DownTrack until the sender stops.
+func readSenderRTCP(sender *webrtc.RTPSender, dt *media.DownTrack) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := sender.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		dt.HandleRTCP(pkts)
+	}
+}
+
+// dropSubscription removes the subscription to trackSID, if any, and renegotiates.
+func (p *participant) dropSubscription(trackSID string) {
+	p.mu.Lock()
+	sub := p.subs[trackSID]
+	delete(p.subs, trackSID)
+	closing := p.closing
+	p.mu.Unlock()
+	if sub == nil || sub.dt == nil {
+		return
+	}
+	if !closing {
+		_ = p.sub.pc.RemoveTrack(sub.sender)
+	}
+	p.alloc.Remove(sub.dt)
+	sub.release()
+	if !closing {
+		p.subNeg.negotiate()
+	}
+}
+
+// handleSubscription applies an explicit subscribe or unsubscribe.
+func (p *participant) handleSubscription(m *livekit.UpdateSubscription) {
+	sids := append([]string(nil), m.TrackSids...)
+	for _, pt := range m.ParticipantTracks {
+		sids = append(sids, pt.TrackSids...)
+	}
+	p.mu.Lock()
+	for _, sid := range sids {
+		p.explicit[sid] = m.Subscribe
+	}
+	p.mu.Unlock()
+	for _, sid := range sids {
+		if !m.Subscribe {
+			p.dropSubscription(sid)
+			continue
+		}
+		if !p.canSubscribe() {
+			p.s.metrics.signalErrors.WithLabelValues("subscribe_denied").Inc()
+			continue
+		}
+		t := p.room.findTrack(sid)
+		if t == nil {
+			p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_SubscriptionResponse{SubscriptionResponse: &livekit.SubscriptionResponse{
+				TrackSid: sid, Err: livekit.SubscriptionError_SE_TRACK_NOTFOUND,
+			}}})
+			continue
+		}
+		if t.owner != p {
+			p.subscribe(t)
+		}
+	}
+}
+
+// handleTrackSettings stores and applies a subscriber's wishes for tracks it receives.
+func (p *participant) handleTrackSettings(m *livekit.UpdateTrackSettings) {
+	for _, sid := range m.TrackSids {
+		s := proto.Clone(m).(*livekit.UpdateTrackSettings)
+		s.TrackSids = nil
+		p.mu.Lock()
+		if len(p.trackSettings) < 1024 || p.trackSettings[sid] != nil {
+			p.trackSettings[sid] = s
+		}
+		sub := p.subs[sid]
+		p.mu.Unlock()
+		if sub != nil && sub.dt != nil {
+			applyTrackSettings(sub, s)
+		}
+	}
+}
+
+func applyTrackSettings(sub *subscription, s *livekit.UpdateTrackSettings) {
+	sub.dt.SetEnabled(!s.Disabled)
+	if sub.track.kind() == livekit.TrackType_VIDEO {
+		sub.dt.SetMaxLayer(maxLayerFor(sub.track.infoClone(), s))
+	}
+}
+
+// maxLayerFor maps UpdateTrackSettings to a simulcast layer index (0 = low, 2 = high): the
+// smallest published layer covering the requested width and height when those are given
+// (adaptive stream), else the requested quality.
+func maxLayerFor(info *livekit.TrackInfo, s *livekit.UpdateTrackSettings) int {
+	if s.Width > 0 || s.Height > 0 {
+		best := -1
+		for _, l := range info.Layers {
+			q := qualityLayer(l.Quality)
+			if l.Width >= s.Width && l.Height >= s.Height && (best < 0 || q < best) {
+				best = q
+			}
+		}
+		if best >= 0 {
+			return best
+		}
+		return media.MaxLayers - 1
+	}
+	return qualityLayer(s.Quality)
+}
+
+func qualityLayer(q livekit.VideoQuality) int {
+	switch q {
+	case livekit.VideoQuality_LOW:
+		return 0
+	case livekit.VideoQuality_MEDIUM:
+		return 1
+	default:
+		return media.MaxLayers - 1
+	}
+}
+
+// onEstimator receives the subscriber PC's bandwidth estimator (pion calls it while the PC
+// is being built).
+func (p *participant) onEstimator(est cc.BandwidthEstimator) {
+	alloc := p.alloc
+	est.OnTargetBitrateChange(func(bps int) { alloc.SetEstimate(bps) })
+}
