@@ -102,6 +102,9 @@ func (r Result) String() string {
 	if !r.Forward {
 		return fmt.Sprintf("drop(%v kf=%t/L%d)", r.Reason, r.NeedKeyframe, r.KeyframeLayer)
 	}
+	if r.NeedKeyframe {
+		return fmt.Sprintf("fwd(seq=%d ts=%d sw=%t kf=L%d)", r.Seq, r.TS, r.Switched, r.KeyframeLayer)
+	}
 	return fmt.Sprintf("fwd(seq=%d ts=%d sw=%t)", r.Seq, r.TS, r.Switched)
 }
 
