@@ -11,8 +11,12 @@ import (
 	"strings"
 	"time"
 
+	protoLogger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
 	"github.com/atrium-live/atrium/bench"
 	"github.com/atrium-live/atrium/bench/udpbase"
+	"github.com/atrium-live/atrium/pkg/version"
 )
 
 const benchUsage = `Usage:
@@ -20,6 +24,7 @@ const benchUsage = `Usage:
   atrium bench compare --a URL --b URL [SCENARIO] [flags]
                                                the same scenario against two servers, A B A B
   atrium bench udp-baseline [flags]            raw UDP forwarding limit on loopback
+  atrium bench summarize --json F --md F DIR   gather a suite directory (scripts/bench.sh)
 
 SCENARIO is lecture (default), meeting, audio-room, or a YAML scenario file
 (see docs/bench.md); it may also be given as --scenario.
@@ -33,6 +38,8 @@ func runBench(ctx context.Context, args []string) error {
 			return runBenchUDP(ctx, args[1:])
 		case "compare":
 			return runBenchCompare(ctx, args[1:])
+		case "summarize":
+			return runBenchSummarize(args[1:])
 		}
 	}
 	fs, rf := benchFlags("bench")
@@ -161,6 +168,10 @@ func (rf *runFlags) options(fs *flag.FlagSet) (bench.Options, error) {
 	logger, err := newBenchLogger(rf.logLevel)
 	if err != nil {
 		return bench.Options{}, err
+	}
+	if rf.logLevel != "debug" {
+		// The SDK logs pion's per-connection chatter through its package logger.
+		lksdk.SetLogger(protoLogger.GetDiscardLogger())
 	}
 	opts := bench.Options{Scenario: scn, ServerPID: rf.serverPID, Grace: rf.grace, JoinTimeout: rf.joinTimeout,
 		Target: bench.Target{URL: rf.url, APIKey: rf.apiKey, APISecret: rf.apiSecret}, Logger: logger}
@@ -300,4 +311,36 @@ func runBenchUDP(ctx context.Context, args []string) error {
 		return bench.WriteJSONFile(jsonPath, results)
 	}
 	return nil
+}
+
+func runBenchSummarize(args []string) error {
+	fs := flag.NewFlagSet("atrium bench summarize", flag.ContinueOnError)
+	var jsonPath, mdPath string
+	fs.StringVar(&jsonPath, "json", "", "write the suite as JSON here")
+	fs.StringVar(&mdPath, "md", "", "write the markdown summary here (default stdout)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("summarize needs one directory of run results")
+	}
+	s, err := bench.LoadSuite(fs.Arg(0), bench.DetectMachine(version.Version))
+	if err != nil {
+		return err
+	}
+	if jsonPath != "" {
+		if err := bench.WriteJSONFile(jsonPath, s); err != nil {
+			return err
+		}
+	}
+	out := io.Writer(os.Stdout)
+	if mdPath != "" {
+		f, err := os.Create(mdPath)
+		if err != nil {
+			return fmt.Errorf("summarize: %w", err)
+		}
+		defer f.Close()
+		out = f
+	}
+	return s.WriteMarkdown(out)
 }
