@@ -3,6 +3,8 @@ package turn_test
 import (
 	"crypto/tls"
 	"errors"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"net"
 	"os"
 	"testing"
@@ -23,6 +25,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(benchChildEnv) == "1" {
 		os.Exit(runBenchChild())
 	}
+	// server-sdk-go logs every ICE and PeerConnection step to stdout by default.
+	lksdk.SetLogger(protologger.GetDiscardLogger())
 	goleak.VerifyTestMain(m,
 		// net/http keep-alive goroutines of the default client used against /readyz.
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
