@@ -1,0 +1,207 @@
+package sfu_test
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// synthPublisher publishes synthetic frames on one track until the test ends: video at
+// 30 fps with a keyframe every 2 s and whenever a PLI or FIR arrives, audio as 20 ms Opus
+// silence frames.
+type synthPublisher struct {
+	track  *lksdk.LocalTrack
+	pub    *lksdk.LocalTrackPublication
+	plis   atomic.Int32
+	keyReq atomic.Bool
+	sent   atomic.Int64
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+var (
+	opusCap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	vp8Cap  = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	h264Cap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
+)
+
+func publishSynth(t *testing.T, room *lksdk.Room, c webrtc.RTPCodecCapability, name string, opts ...lksdk.LocalTrackOptions) *synthPublisher {
+	t.Helper()
+	p := &synthPublisher{stop: make(chan struct{}), done: make(chan struct{})}
+	opts = append(opts, lksdk.WithRTCPHandler(func(pkt rtcp.Packet) {
+		switch pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			p.plis.Add(1)
+			p.keyReq.Store(true)
+		}
+	}))
+	track, err := lksdk.NewLocalSampleTrack(c, opts...)
+	if err != nil {
+		t.Fatalf("NewLocalSampleTrack(%s): %v", c.MimeType, err)
+	}
+	p.track = track
+	popts := &lksdk.TrackPublicationOptions{Name: name, Source: livekit.TrackSource_MICROPHONE}
+	if track.Kind() == webrtc.RTPCodecTypeVideo {
+		popts.Source = livekit.TrackSource_CAMERA
+		popts.VideoWidth, popts.VideoHeight = 64, 48
+	}
+	p.pub, err = room.LocalParticipant.PublishTrack(track, popts)
+	if err != nil {
+		t.Fatalf("PublishTrack(%s): %v", c.MimeType, err)
+	}
+	go p.run(c.MimeType)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *synthPublisher) close() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+func (p *synthPublisher) run(mime string) {
+	defer close(p.done)
+	interval := 33 * time.Millisecond
+	if mime == webrtc.MimeTypeOpus {
+		interval = 20 * time.Millisecond
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	h264 := &h264Stream{wMB: 4, hMB: 3}
+	for n := 0; ; n++ {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		key := n%60 == 0 || p.keyReq.Swap(false)
+		var data []byte
+		switch mime {
+		case webrtc.MimeTypeOpus:
+			data = []byte{0xf8, 0xff, 0xfe} // Opus CELT 20 ms silence (RFC 6716 §3.1 TOC)
+		case webrtc.MimeTypeVP8:
+			data = vp8Frame(key, 64, 48, byte(n))
+		case webrtc.MimeTypeH264:
+			data = h264.next(key, byte(0x40+n%64))
+		}
+		if err := p.track.WriteSample(media.Sample{Data: data, Duration: interval}, nil); err == nil {
+			p.sent.Add(1)
+		}
+	}
+}
+
+// received counts what a subscriber gets on one track.
+type received struct {
+	mu        sync.Mutex
+	packets   int
+	keyframes int
+	firstAt   time.Time
+	firstKey  time.Time
+	mime      string
+	streamID  string
+	trackID   string
+}
+
+func (r *received) snapshot() received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return received{packets: r.packets, keyframes: r.keyframes, firstAt: r.firstAt, firstKey: r.firstKey, mime: r.mime, streamID: r.streamID, trackID: r.trackID}
+}
+
+// consume reads track until it ends, counting packets and keyframes.
+func (r *received) consume(track *webrtc.TrackRemote) {
+	r.mu.Lock()
+	r.mime, r.streamID, r.trackID = track.Codec().MimeType, track.StreamID(), track.ID()
+	r.mu.Unlock()
+	for {
+		pkt, _, err := track.ReadRTP()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				return
+			}
+			return
+		}
+		key := isKeyframe(track.Codec().MimeType, pkt)
+		r.mu.Lock()
+		r.packets++
+		if r.firstAt.IsZero() {
+			r.firstAt = time.Now()
+		}
+		if key {
+			r.keyframes++
+			if r.firstKey.IsZero() {
+				r.firstKey = time.Now()
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// isKeyframe recognises the first packet of a VP8 keyframe or an H.264 IDR/SPS.
+func isKeyframe(mime string, pkt *rtp.Packet) bool {
+	switch mime {
+	case webrtc.MimeTypeVP8:
+		var vp8 codecs.VP8Packet
+		payload, err := vp8.Unmarshal(pkt.Payload)
+		return err == nil && vp8.S == 1 && vp8.PID == 0 && len(payload) > 0 && payload[0]&1 == 0
+	case webrtc.MimeTypeH264:
+		if len(pkt.Payload) < 1 {
+			return false
+		}
+		switch typ := pkt.Payload[0] & 0x1f; typ {
+		case 5, 7:
+			return true
+		case 24: // STAP-A: look at the first aggregated unit
+			return len(pkt.Payload) > 3 && (pkt.Payload[3]&0x1f == 7 || pkt.Payload[3]&0x1f == 5)
+		case 28: // FU-A start of an IDR
+			return len(pkt.Payload) > 1 && pkt.Payload[1]&0x80 != 0 && pkt.Payload[1]&0x1f == 5
+		}
+	}
+	return false
+}
+
+// subscriber records every track a client subscribes to, by track sid.
+type subscriber struct {
+	mu     sync.Mutex
+	tracks map[string]*received
+}
+
+func newSubscriber() *subscriber { return &subscriber{tracks: map[string]*received{}} }
+
+func (s *subscriber) callback() *lksdk.RoomCallback {
+	return &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnTrackSubscribed: func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+			r := &received{}
+			s.mu.Lock()
+			s.tracks[pub.SID()] = r
+			s.mu.Unlock()
+			go r.consume(track)
+		},
+	}}
+}
+
+func (s *subscriber) get(sid string) (received, bool) {
+	s.mu.Lock()
+	r, ok := s.tracks[sid]
+	s.mu.Unlock()
+	if !ok {
+		return received{}, false
+	}
+	return r.snapshot(), true
+}
