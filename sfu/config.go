@@ -232,3 +232,22 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// SigningKey returns an API key and its secret from a validated config, for tools that mint
+// tokens for this node (`atrium token create`): the webhook key if set, else the
+// alphabetically first key.
+func SigningKey(c Config) (key, secret string) {
+	keys, err := c.apiKeys()
+	if err != nil || len(keys) == 0 {
+		return "", ""
+	}
+	if c.Webhook.APIKey != "" {
+		return c.Webhook.APIKey, keys[c.Webhook.APIKey]
+	}
+	for k := range keys {
+		if key == "" || k < key {
+			key = k
+		}
+	}
+	return key, keys[key]
+}

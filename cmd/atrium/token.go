@@ -3,9 +3,73 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+
+	"github.com/atrium-live/atrium/sfu"
+	"github.com/atrium-live/atrium/signaling/access"
 )
 
-// runToken is not implemented yet; its owner replaces this file.
-func runToken(_ context.Context, _ []string) error {
-	return errors.New("not implemented yet")
+// runToken implements `atrium token create`: it mints a LiveKit access token signed with
+// the configured API key (or the dev key), printed on stdout.
+func runToken(_ context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: atrium token create --room R --identity I [--publish=false] [--ttl 6h]")
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	var (
+		room      = fs.String("room", "", "room name (required)")
+		identity  = fs.String("identity", "", "participant identity (required)")
+		name      = fs.String("name", "", "display name")
+		metadata  = fs.String("metadata", "", "participant metadata")
+		publish   = fs.Bool("publish", true, "grant canPublish")
+		subscribe = fs.Bool("subscribe", true, "grant canSubscribe")
+		data      = fs.Bool("data", true, "grant canPublishData")
+		hidden    = fs.Bool("hidden", false, "hidden participant (not announced to others)")
+		admin     = fs.Bool("admin", false, "grant roomAdmin")
+		ttl       = fs.Duration("ttl", 6*time.Hour, "validity")
+		apiKey    = fs.String("api-key", "", "API key (default: from --config, else the dev key)")
+		apiSecret = fs.String("api-secret", "", "API secret matching --api-key")
+		o         sfuOptions
+	)
+	o.register(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *room == "" || *identity == "" {
+		return errors.New("--room and --identity are required")
+	}
+	if *ttl <= 0 {
+		return errors.New("--ttl must be positive")
+	}
+	key, secret := *apiKey, *apiSecret
+	if key == "" {
+		if o.ConfigPath == "" && !o.Dev {
+			o.Dev = true
+			fmt.Fprintln(os.Stderr, "atrium token: no --config or --api-key, signing with the dev key devkey")
+		}
+		cfg, err := loadSFUConfig(o)
+		if err != nil {
+			return err
+		}
+		key, secret = sfu.SigningKey(cfg)
+	}
+	if secret == "" {
+		return fmt.Errorf("no secret for API key %q", key)
+	}
+	g := &auth.VideoGrant{RoomJoin: true, Room: *room, Hidden: *hidden, RoomAdmin: *admin}
+	g.SetCanPublish(*publish)
+	g.SetCanSubscribe(*subscribe)
+	g.SetCanPublishData(*data)
+	tok, err := access.NewToken{APIKey: key, APISecret: secret, Room: *room, Identity: *identity,
+		Name: *name, Metadata: *metadata, TTL: *ttl, Grant: g}.Mint()
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
 }
