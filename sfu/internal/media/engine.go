@@ -30,7 +30,8 @@ func videoFeedback() []webrtc.RTCPFeedback {
 }
 
 // Codecs returns the codecs ConfigureMediaEngine registers for kind, in
-// preference order. Callers use it to fill DownTrackParams.Codecs.
+// preference order, each video codec's RTX after the media codecs. Callers
+// use it to fill DownTrackParams.Codecs.
 func Codecs(kind webrtc.RTPCodecType) []webrtc.RTPCodecParameters {
 	if kind == webrtc.RTPCodecTypeAudio {
 		return []webrtc.RTPCodecParameters{{
@@ -50,7 +51,7 @@ func Codecs(kind webrtc.RTPCodecType) []webrtc.RTPCodecParameters {
 		}
 	}
 	const h264 = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id="
-	return []webrtc.RTPCodecParameters{
+	media := []webrtc.RTPCodecParameters{
 		video(webrtc.MimeTypeVP8, "", 96),
 		video(webrtc.MimeTypeH264, h264+"42e01f", 106), // constrained baseline
 		video(webrtc.MimeTypeH264, h264+"42001f", 102), // baseline
@@ -59,6 +60,20 @@ func Codecs(kind webrtc.RTPCodecType) []webrtc.RTPCodecParameters {
 		video(webrtc.MimeTypeVP9, "profile-id=0", 98),
 		video(webrtc.MimeTypeAV1, "", 45),
 	}
+	out := media
+	for _, c := range media { // RTX (RFC 4588) for each, on the next payload type
+		pt := c.PayloadType + 1
+		if c.PayloadType == 127 {
+			pt = 125
+		}
+		out = append(out, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", c.PayloadType),
+			},
+			PayloadType: pt,
+		})
+	}
+	return out
 }
 
 // ConfigureMediaEngine registers the codecs (Opus; VP8, H.264 constrained
@@ -70,22 +85,6 @@ func ConfigureMediaEngine(m *webrtc.MediaEngine) error {
 		for _, c := range Codecs(kind) {
 			if err := m.RegisterCodec(c, kind); err != nil {
 				return fmt.Errorf("register codec %s/%d: %w", c.MimeType, c.PayloadType, err)
-			}
-			if kind != webrtc.RTPCodecTypeVideo {
-				continue
-			}
-			rtx := webrtc.RTPCodecParameters{
-				RTPCodecCapability: webrtc.RTPCodecCapability{
-					MimeType: webrtc.MimeTypeRTX, ClockRate: 90000,
-					SDPFmtpLine: fmt.Sprintf("apt=%d", c.PayloadType),
-				},
-				PayloadType: c.PayloadType + 1,
-			}
-			if c.PayloadType == 127 {
-				rtx.PayloadType = 125
-			}
-			if err := m.RegisterCodec(rtx, kind); err != nil {
-				return fmt.Errorf("register rtx for %d: %w", c.PayloadType, err)
 			}
 		}
 	}

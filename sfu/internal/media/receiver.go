@@ -107,6 +107,7 @@ type Receiver struct {
 	audioLevelID uint8
 	meter        *audiolevel.Meter
 	epoch        time.Time
+	clock        func() int64 // nil: time since epoch; set only by tests before use
 
 	mu         sync.Mutex // serialises AddLayer, Subscribe, Unsubscribe, Close
 	layers     [MaxLayers]atomic.Pointer[layer]
@@ -189,7 +190,13 @@ func (r *Receiver) Kind() webrtc.RTPCodecType { return r.p.Kind }
 // Codec returns the publisher's codec.
 func (r *Receiver) Codec() webrtc.RTPCodecParameters { return r.p.Codec }
 
-func (r *Receiver) now() int64 { return int64(time.Since(r.epoch)) }
+// now is the Receiver's clock in ns since its epoch; tests replace clock.
+func (r *Receiver) now() int64 {
+	if r.clock != nil {
+		return r.clock()
+	}
+	return int64(time.Since(r.epoch))
+}
 
 // ridIndex maps well-known simulcast RIDs to layers: LiveKit's and most
 // clients' "q"/"h"/"f", and numeric "0".."2".
@@ -471,20 +478,14 @@ func (r *Receiver) DownTracks() []*DownTrack {
 }
 
 // SetMuted records the publisher's mute: while muted nothing is forwarded;
-// on unmute video resumes at the next keyframe, which is requested.
+// on unmute video resumes at the next keyframe, which each DownTrack requests
+// on the layer it wants as soon as packets flow again.
 func (r *Receiver) SetMuted(muted bool) {
 	if r.muted.Swap(muted) == muted {
 		return
 	}
 	for _, dt := range *r.downTracks.Load() {
 		dt.setMuted(muted)
-	}
-	if !muted {
-		for i := range r.layers {
-			if r.layers[i].Load() != nil {
-				r.RequestKeyframe(i)
-			}
-		}
 	}
 }
 

@@ -1,0 +1,383 @@
+package media
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"testing"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+const ms = int64(1e6)
+
+// phase is a run of rounds (each round sends one packet per layer, in layer
+// order, 3 ms apart) and the layers of the packets the subscriber must get.
+type phase struct {
+	name string
+	do   func(g *testRig, dt *DownTrack)
+	keys [MaxLayers]bool // keyframe on the first round of the phase, per layer
+	runs int
+	want []int
+}
+
+// TestSimulcastContinuity drives three simulcast layers with independent
+// sequence and timestamp spaces through layer switches, a publisher mute and
+// a subscriber pause, and checks that the subscriber sees one stream: its SSRC
+// and payload type, contiguous sequence numbers, timestamps that never go
+// back, the right layer in each phase, and retransmissions identical to the
+// originals.
+func TestSimulcastContinuity(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	for i, rid := range []string{"q", "h", "f"} {
+		if got := g.r.AddLayer(rid, uint32(1000+i)); got != i {
+			t.Fatalf("AddLayer(%q) = %d, want %d", rid, got, i)
+		}
+	}
+	g.seqs = [MaxLayers]uint16{100, 5000, 65530}
+	g.tss = [MaxLayers]uint32{1000, 2_000_000, 4_294_960_000}
+	dt, w := g.subscribe(77, 102, nil, false)
+
+	all3 := [3]bool{true, true, true}
+	phases := []phase{
+		{name: "start on the low layer (first keyframe)", keys: [3]bool{true, false, false}, runs: 3, want: []int{0, 0, 0}},
+		{name: "up to the top layer at its keyframe", keys: [3]bool{false, false, true}, runs: 3, want: []int{0, 2, 2, 2}},
+		{name: "capped at mid: top flows until mid's keyframe", do: func(_ *testRig, d *DownTrack) { d.SetMaxLayer(1) },
+			runs: 2, want: []int{2, 2}},
+		{name: "down to mid at its keyframe", keys: [3]bool{false, true, false}, runs: 2, want: []int{1, 1}},
+		{name: "publisher muted", do: func(g *testRig, _ *DownTrack) { g.r.SetMuted(true) }, keys: all3, runs: 2},
+		{name: "unmuted, waiting for a keyframe", do: func(g *testRig, _ *DownTrack) { g.r.SetMuted(false) }, runs: 2},
+		{name: "resumed at the first keyframe, then mid", keys: all3, runs: 2, want: []int{0, 1, 1}},
+		{name: "paused by the subscriber", do: func(_ *testRig, d *DownTrack) { d.SetEnabled(false) }, keys: all3, runs: 2},
+		{name: "enabled again", do: func(_ *testRig, d *DownTrack) { d.SetEnabled(true) }, keys: [3]bool{true, false, false},
+			runs: 2, want: []int{0, 0}},
+		{name: "mid keyframe after resume", keys: [3]bool{false, true, false}, runs: 2, want: []int{0, 1, 1}},
+	}
+
+	var all []rtp.Packet
+	for _, ph := range phases {
+		if ph.do != nil {
+			ph.do(g, dt)
+		}
+		for run := range ph.runs {
+			for l := range MaxLayers {
+				g.vp8(l, run == 0 && ph.keys[l], 3*ms)
+			}
+			g.now += 1 * ms
+		}
+		got := w.take()
+		var layers []int
+		for _, p := range got {
+			layers = append(layers, int(p.Payload[2]))
+		}
+		if !slices.Equal(layers, ph.want) {
+			t.Fatalf("%s: subscriber got packets of layers %v, want %v", ph.name, layers, ph.want)
+		}
+		all = append(all, got...)
+	}
+	for i, p := range all {
+		if p.SSRC != 77 || p.PayloadType != 102 {
+			t.Fatalf("packet %d: SSRC %d PT %d, want 77 and 102", i, p.SSRC, p.PayloadType)
+		}
+		if i == 0 {
+			continue
+		}
+		prev := all[i-1]
+		if p.SequenceNumber != prev.SequenceNumber+1 {
+			t.Fatalf("packet %d: seq %d after %d, want contiguous", i, p.SequenceNumber, prev.SequenceNumber)
+		}
+		if d := int32(p.Timestamp - prev.Timestamp); d <= 0 {
+			t.Fatalf("packet %d: timestamp %d after %d, want strictly increasing (each packet is a new frame)", i, p.Timestamp, prev.Timestamp)
+		}
+	}
+
+	// Keyframe requests went upstream for the layers being switched to.
+	var pliSSRCs []uint32
+	for _, s := range plis(g.up.take()) {
+		if !slices.Contains(pliSSRCs, s) {
+			pliSSRCs = append(pliSSRCs, s)
+		}
+	}
+	slices.Sort(pliSSRCs)
+	if want := []uint32{1001, 1002}; !slices.Equal(pliSSRCs, want) {
+		t.Errorf("PLIs upstream for SSRCs %v, want %v", pliSSRCs, want)
+	}
+
+	// The subscriber NACKs everything: each retransmission must be the
+	// original packet exactly, whichever layer it came from.
+	var nacks []rtcp.NackPair
+	for _, p := range all {
+		nacks = append(nacks, rtcp.NackPair{PacketID: p.SequenceNumber})
+	}
+	dt.HandleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 77, Nacks: nacks}})
+	re := w.take()
+	if len(re) != len(all) {
+		t.Fatalf("retransmitted %d packets, want %d", len(re), len(all))
+	}
+	for i := range re {
+		a, b := all[i], re[i]
+		if a.SequenceNumber != b.SequenceNumber || a.Timestamp != b.Timestamp || a.SSRC != b.SSRC ||
+			a.PayloadType != b.PayloadType || a.Marker != b.Marker || !bytes.Equal(a.Payload, b.Payload) {
+			t.Fatalf("retransmission %d = %v, want %v", i, b.Header, a.Header)
+		}
+	}
+	if st := dt.Stats(); st.Retransmits != uint64(len(all)) || st.NacksRecv != uint64(len(all)) {
+		t.Errorf("Stats() retransmits %d nacks %d, want %d each", st.Retransmits, st.NacksRecv, len(all))
+	}
+	// A NACK for another SSRC or an unknown sequence number sends nothing.
+	dt.HandleRTCP([]rtcp.Packet{
+		&rtcp.TransportLayerNack{MediaSSRC: 78, Nacks: nacks[:1]},
+		&rtcp.TransportLayerNack{MediaSSRC: 77, Nacks: []rtcp.NackPair{{PacketID: all[len(all)-1].SequenceNumber + 5}}},
+	})
+	if re := w.take(); len(re) != 0 {
+		t.Errorf("retransmitted %d packets for bogus NACKs, want 0", len(re))
+	}
+}
+
+func TestNackUpstream(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	g.subscribe(77, 96, nil, true)
+	g.up.take()
+	g.vp8(0, true, 1*ms)
+	g.vp8(0, false, 1*ms)
+	g.seqs[0] += 3 // three lost
+	g.vp8(0, false, 1*ms)
+	g.vp8(0, false, 25*ms) // past the 20 ms NACK check
+	want := []uint16{2, 3, 4}
+	if got := nackedSeqs(g.up.take(), 1000); !slices.Equal(got, want) {
+		t.Fatalf("NACKed %v upstream, want %v", got, want)
+	}
+	// One arrives late (an RTX repair); the others are NACKed again 30 ms later.
+	g.seqs[0] = 3
+	g.vp8(0, false, 1*ms)
+	g.seqs[0] = 7
+	g.vp8(0, false, 40*ms)
+	if got, want := nackedSeqs(g.up.take(), 1000), []uint16{2, 4}; !slices.Equal(got, want) {
+		t.Fatalf("second NACK round %v, want %v", got, want)
+	}
+	if st := g.r.Stats(); st.NacksSent != 5 {
+		t.Errorf("Stats().NacksSent = %d, want 5", st.NacksSent)
+	}
+}
+
+func TestPLIThrottle(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	dt, _ := g.subscribe(77, 96, nil, true)
+	g.vp8(0, true, 1*ms)
+	g.now += 600 * ms
+	g.up.take()
+	pli := []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 77}}
+	steps := []struct {
+		advance int64
+		n       int
+		want    int
+	}{
+		{0, 5, 1},
+		{499 * ms, 3, 0},
+		{2 * ms, 1, 1},
+		{100 * ms, 1, 0},
+		{500 * ms, 2, 1},
+	}
+	for i, s := range steps {
+		g.now += s.advance
+		for range s.n {
+			dt.HandleRTCP(pli)
+		}
+		if got := plis(g.up.take()); len(got) != s.want || (s.want > 0 && got[0] != 1000) {
+			t.Fatalf("step %d: %d subscriber PLIs sent %v upstream, want %d for SSRC 1000", i, s.n, got, s.want)
+		}
+	}
+	// FIR is a keyframe request too; PLIs for another SSRC are ignored.
+	g.now += 600 * ms
+	dt.HandleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 5}})
+	if got := plis(g.up.take()); len(got) != 0 {
+		t.Fatalf("PLI for a foreign SSRC sent %v upstream", got)
+	}
+	dt.HandleRTCP([]rtcp.Packet{&rtcp.FullIntraRequest{MediaSSRC: 77}})
+	if got := plis(g.up.take()); len(got) != 1 {
+		t.Fatalf("FIR sent %d PLIs upstream, want 1", len(got))
+	}
+}
+
+func TestHeaderExtensions(t *testing.T) {
+	opus := webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+		PayloadType:        111,
+	}
+	g := newRig(t, ReceiverParams{
+		TrackID: "TR_a", Kind: webrtc.RTPCodecTypeAudio, Codec: opus,
+		HeaderExtensions: []webrtc.RTPHeaderExtensionParameter{
+			{URI: sdp.AudioLevelURI, ID: 1}, {URI: sdp.ABSSendTimeURI, ID: 2},
+			{URI: sdp.TransportCCURI, ID: 3}, {URI: sdp.SDESMidURI, ID: 4},
+		},
+	})
+	g.r.AddLayer("", 1000)
+	_, w := g.subscribe(77, 109, []webrtc.RTPHeaderExtensionParameter{
+		{URI: sdp.AudioLevelURI, ID: 5}, {URI: sdp.ABSSendTimeURI, ID: 7},
+		{URI: sdp.TransportCCURI, ID: 9}, {URI: sdp.SDESMidURI, ID: 1},
+	}, false)
+	for range 60 {
+		h := &rtp.Header{}
+		for id, v := range map[uint8][]byte{1: {0x80 | 12}, 2: {1, 2, 3}, 3: {0, 9}, 4: []byte("a0")} {
+			if err := h.SetExtension(id, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.now += 20 * ms
+		g.send(0, []byte{0xfc, 0xff, 0xfe}, h)
+	}
+	got := w.take()
+	if len(got) != 60 {
+		t.Fatalf("subscriber got %d packets, want 60", len(got))
+	}
+	p := got[len(got)-1]
+	if v := p.GetExtension(5); !bytes.Equal(v, []byte{0x80 | 12}) {
+		t.Errorf("audio level on subscriber id 5 = % x, want 8c", v)
+	}
+	if v := p.GetExtension(7); len(v) != 3 || bytes.Equal(v, []byte{1, 2, 3}) {
+		t.Errorf("abs-send-time on subscriber id 7 = % x, want 3 bytes of our own send time", v)
+	}
+	for _, id := range []uint8{1, 2, 3, 4, 9} {
+		if v := p.GetExtension(id); v != nil {
+			t.Errorf("extension id %d = % x forwarded, want dropped", id, v)
+		}
+	}
+	if p.PayloadType != 109 || !bytes.Equal(p.Payload, []byte{0xfc, 0xff, 0xfe}) {
+		t.Errorf("PT %d payload % x, want 109 and fc ff fe", p.PayloadType, p.Payload)
+	}
+	level, active := g.r.AudioLevel()
+	if !active || level < 0.2 || level > 0.3 { // -12 dBov = 0.25
+		t.Errorf("AudioLevel() = %.3f, %v, want ~0.25, true", level, active)
+	}
+	g.r.SetMuted(true)
+	if _, active := g.r.AudioLevel(); active {
+		t.Errorf("AudioLevel of a muted track is active")
+	}
+}
+
+func TestPaddingKept(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	_, w := g.subscribe(77, 96, nil, false)
+	g.vp8(0, true, 1*ms)
+	h := &rtp.Header{Padding: true, PaddingSize: 4}
+	g.send(0, []byte{0x00, 0x01, 0x02}, h)
+	got := w.take()
+	if len(got) != 2 {
+		t.Fatalf("got %d packets, want 2", len(got))
+	}
+	p := got[1]
+	if !p.Padding || p.Header.PaddingSize != 4 || !bytes.Equal(p.Payload, []byte{0x00, 0x01, 0x02}) {
+		t.Errorf("padded packet forwarded as padding=%v size %d payload % x, want true, 4, 00 01 02", p.Padding, p.Header.PaddingSize, p.Payload)
+	}
+}
+
+type sliceSource struct {
+	pkts [][]byte
+	err  error
+}
+
+func (s *sliceSource) Read(b []byte) (int, interceptor.Attributes, error) {
+	if len(s.pkts) == 0 {
+		return 0, nil, s.err
+	}
+	n := copy(b, s.pkts[0])
+	s.pkts = s.pkts[1:]
+	return n, nil, nil
+}
+
+func TestReadFromAndClose(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	dt, w := g.subscribe(77, 96, nil, false)
+	var src sliceSource
+	for i := range 5 {
+		raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), SSRC: 1000}, Payload: []byte{0x10, 0x00}}).Marshal()
+		src.pkts = append(src.pkts, raw)
+	}
+	src.err = io.EOF
+	if err := g.r.ReadFrom(0, &src); err != nil {
+		t.Fatalf("ReadFrom = %v, want nil at EOF", err)
+	}
+	if got := len(w.take()); got != 5 {
+		t.Fatalf("forwarded %d packets, want 5", got)
+	}
+	boom := errors.New("boom")
+	if err := g.r.ReadFrom(0, &sliceSource{err: boom}); !errors.Is(err, boom) {
+		t.Errorf("ReadFrom = %v, want wrapped boom", err)
+	}
+	if err := g.r.ReadFrom(2, &src); !errors.Is(err, ErrNoLayer) {
+		t.Errorf("ReadFrom(unknown layer) = %v, want ErrNoLayer", err)
+	}
+
+	g.r.Close()
+	if !dt.IsClosed() {
+		t.Errorf("DownTrack not closed by Receiver.Close")
+	}
+	raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 9, SSRC: 1000}, Payload: []byte{0x10, 0x00}}).Marshal()
+	if err := g.r.WriteRTP(0, raw, timeNow()); !errors.Is(err, ErrClosed) {
+		t.Errorf("WriteRTP after Close = %v, want ErrClosed", err)
+	}
+	if _, err := g.r.Subscribe(DownTrackParams{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Subscribe after Close = %v, want ErrClosed", err)
+	}
+	if err := g.r.ReadFrom(0, &sliceSource{pkts: [][]byte{raw}, err: boom}); err != nil {
+		t.Errorf("ReadFrom after Close = %v, want nil", err)
+	}
+}
+
+func TestUnsubscribe(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	a, wa := g.subscribe(77, 96, nil, false)
+	_, wb := g.subscribe(78, 96, nil, false)
+	g.vp8(0, true, 1*ms)
+	a.Close()
+	a.Close() // idempotent
+	g.vp8(0, false, 1*ms)
+	if na, nb := len(wa.take()), len(wb.take()); na != 1 || nb != 2 {
+		t.Errorf("after unsubscribing a: a got %d, b got %d, want 1 and 2", na, nb)
+	}
+	if n := len(g.r.DownTracks()); n != 1 {
+		t.Errorf("DownTracks() has %d entries, want 1", n)
+	}
+}
+
+func TestBindCodecMatch(t *testing.T) {
+	h264 := func(fmtp string, pt webrtc.PayloadType) webrtc.RTPCodecParameters {
+		return webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: fmtp},
+			PayloadType:        pt,
+		}
+	}
+	pub := h264("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f", 127)
+	g := newRig(t, ReceiverParams{TrackID: "TR_x", Kind: webrtc.RTPCodecTypeVideo, Codec: pub})
+	dt, err := g.r.Subscribe(DownTrackParams{Codecs: Codecs(webrtc.RTPCodecTypeVideo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefs := dt.CodecPreferences()
+	if len(prefs) != 2 || prefs[0].PayloadType != 127 || prefs[1].SDPFmtpLine != "apt=127" {
+		t.Fatalf("CodecPreferences() = %+v, want H.264 main (127) and its RTX", prefs)
+	}
+	offered := []webrtc.RTPCodecParameters{
+		h264("packetization-mode=1;profile-level-id=42e01f", 106),
+		h264("packetization-mode=0;profile-level-id=4d001f", 39),
+		h264("packetization-mode=1;profile-level-id=4d0032", 120),
+	}
+	c, err := dt.Bind(&fakeCtx{codecs: offered, ssrc: 1, w: &fakeWriter{}})
+	if err != nil || c.PayloadType != 120 {
+		t.Errorf("Bind picked %d, %v; want 120 (same profile and packetization mode)", c.PayloadType, err)
+	}
+	vp8Only := []webrtc.RTPCodecParameters{vp8Codec}
+	if _, err := dt.Bind(&fakeCtx{codecs: vp8Only, ssrc: 1, w: &fakeWriter{}}); !errors.Is(err, webrtc.ErrUnsupportedCodec) {
+		t.Errorf("Bind without H.264 = %v, want ErrUnsupportedCodec", err)
+	}
+}
