@@ -43,6 +43,9 @@ type ListenConfig struct {
 	// UDPSockets is how many SO_REUSEPORT sockets share the UDP address, each read by its own
 	// goroutine, so client-to-peer relaying uses more than one core. 0 means GOMAXPROCS.
 	UDPSockets int `yaml:"udp_sockets"`
+	// TCPIdleTimeout closes a TCP or TLS client connection that sends nothing for this long,
+	// with its allocation. WebRTC clients send ICE consent checks every few seconds. 0 disables.
+	TCPIdleTimeout time.Duration `yaml:"tcp_idle_timeout"`
 }
 
 // TLSConfig names the PEM certificate chain and key for the TLS listener. The files are read
@@ -101,8 +104,9 @@ func DefaultConfig() Config {
 	return Config{
 		Realm: "atrium",
 		Listen: ListenConfig{
-			UDP: "0.0.0.0:3478",
-			TCP: "0.0.0.0:3478",
+			UDP:            "0.0.0.0:3478",
+			TCP:            "0.0.0.0:3478",
+			TCPIdleTimeout: 2 * time.Minute,
 		},
 		Relay: RelayConfig{
 			Address: "0.0.0.0",
@@ -125,7 +129,7 @@ func DefaultConfig() Config {
 // Auth.Secret.
 func LocalConfig() Config {
 	c := DefaultConfig()
-	c.Listen = ListenConfig{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", UDPSockets: 1}
+	c.Listen = ListenConfig{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", UDPSockets: 1, TCPIdleTimeout: c.Listen.TCPIdleTimeout}
 	c.Relay = RelayConfig{Address: "127.0.0.1"}
 	c.Peers.Allow = []string{"127.0.0.0/8", "::1"}
 	c.HTTP = "127.0.0.1:0"
@@ -151,8 +155,8 @@ func (c *Config) Validate() error {
 			add("%s %q: %w", name, a, err)
 		}
 	}
-	if c.Listen.UDPSockets < 0 {
-		add("listen.udp_sockets must be >= 0")
+	if c.Listen.UDPSockets < 0 || c.Listen.TCPIdleTimeout < 0 {
+		add("listen.udp_sockets and listen.tcp_idle_timeout must be >= 0")
 	}
 	if c.Listen.TLS != "" && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
 		add("listen.tls needs tls.cert_file and tls.key_file (or use listen.tcp behind a TLS-terminating load balancer)")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/turncred"
 	"github.com/atrium-live/atrium/turn"
+	"github.com/atrium-live/atrium/turn/turntest"
 )
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -102,4 +103,28 @@ func TestShutdownIdleIsImmediate(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("idle relay took more than 5s to stop")
 	}
+}
+
+// A TCP client that goes silent is disconnected after listen.tcp_idle_timeout and its
+// allocation freed; an active one is not.
+func TestTCPIdleTimeout(t *testing.T) {
+	relay := turntest.Serve(t, turntest.Options{Configure: func(c *turn.Config) {
+		c.Listen.TCPIdleTimeout = 700 * time.Millisecond
+	}})
+	allocate(t, clientFor(t, relay, "tcp", "sleepy"))
+	active := allocate(t, clientFor(t, relay, "tcp", "active"))
+	peer := newPeer(t)
+	if n := relay.Server.Allocations(); n != 2 {
+		t.Fatalf("Allocations() = %d, want 2", n)
+	}
+	// Keep one client talking (ChannelData every 200 ms) while the other stays silent.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && relay.Server.Allocations() > 1 {
+		exchange(t, active, peer, 1)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := relay.Server.Allocations(); n != 1 {
+		t.Fatalf("Allocations() = %d after the silent client idled out, want 1", n)
+	}
+	exchange(t, active, peer, 1)
 }

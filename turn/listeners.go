@@ -50,17 +50,19 @@ func closeAll(conns []net.PacketConn) {
 
 // trackingListener remembers the connections it accepted so shutdown can close them: pion's
 // Close closes listeners only, and a TURN-over-TCP client would otherwise keep its connection
-// (and its read goroutine) forever. Safe for concurrent use.
+// (and its read goroutine) forever. With idle > 0 a connection that sends nothing for that long
+// is closed (pion then deletes its allocation). Safe for concurrent use.
 type trackingListener struct {
 	net.Listener
+	idle time.Duration
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
 }
 
-func newTrackingListener(l net.Listener) *trackingListener {
-	return &trackingListener{Listener: l, conns: make(map[net.Conn]struct{})}
+func newTrackingListener(l net.Listener, idle time.Duration) *trackingListener {
+	return &trackingListener{Listener: l, idle: idle, conns: make(map[net.Conn]struct{})}
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
@@ -97,6 +99,17 @@ type trackedConn struct {
 	net.Conn
 	l    *trackingListener
 	once sync.Once
+}
+
+// Read extends the idle deadline before each read: a live WebRTC client sends ICE consent
+// checks every few seconds and TURN refreshes every few minutes, so silence means a dead peer.
+func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.l.idle > 0 {
+		if err := c.Conn.SetReadDeadline(time.Now().Add(c.l.idle)); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *trackedConn) Close() error {

@@ -113,7 +113,7 @@ func New(cfg Config, deps Deps) (_ *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("turn: listen tcp %s: %w", cfg.Listen.TCP, err)
 		}
-		s.tcp = newTrackingListener(l)
+		s.tcp = newTrackingListener(l, cfg.Listen.TCPIdleTimeout)
 		s.addrs.TCP = l.Addr().String()
 	}
 	if cfg.Listen.TLS != "" {
@@ -125,7 +125,7 @@ func New(cfg Config, deps Deps) (_ *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("turn: listen tls %s: %w", cfg.Listen.TLS, err)
 		}
-		s.tlsRaw = newTrackingListener(l)
+		s.tlsRaw = newTrackingListener(l, cfg.Listen.TCPIdleTimeout)
 		s.tlsLn = tls.NewListener(s.tlsRaw, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.getCertificate})
 		s.addrs.TLS = l.Addr().String()
 	}
