@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The standard benchmark suite behind `make bench` (issue 5): raw UDP forwarding baseline,
+# lecture 1->100 and 1->300 (simulcast, 1.5 Mb/s top layer), meeting 10x10, audio-room
+# 5->200, and 200 joins at 10/s. Each scenario gets a fresh `atrium sfu --dev` pinned to
+# one core while the tester runs on the others, so figures are per server core.
+#
+# Output: bench/results/latest.json (every figure) and bench/results/latest.md (summary);
+# per-run JSON and logs under bench/results/runs/. Bounded: every step runs under timeout.
+#
+# Environment:
+#   BIN=bin/atrium            the binary (built by `make bench`, or here when missing)
+#   BENCH_QUICK=1             a short smoke version of the suite (~1 minute)
+#   BENCH_HTTP_ADDR           server HTTP address (default 127.0.0.1:7880; must be free)
+#   BENCH_UDP_ADDR            server ICE UDP address (default 127.0.0.1:7882)
+#   BENCH_ONLY="lecture-100"  run only these scenarios (space-separated names)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${BIN:-bin/atrium}
+OUT=${BENCH_OUT:-bench/results}
+RUNS="$OUT/runs"
+HTTP_ADDR=${BENCH_HTTP_ADDR:-127.0.0.1:7880}
+UDP_ADDR=${BENCH_UDP_ADDR:-127.0.0.1:7882}
+QUICK=${BENCH_QUICK:-}
+URL="ws://$HTTP_ADDR"
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ -x "$BIN" ] || { log "building $BIN"; go build -o "$BIN" ./cmd/atrium; }
+rm -rf "$RUNS"
+mkdir -p "$RUNS"
+
+# Cores: the server gets the first CPU we may use, the tester the rest.
+cpus=$(nproc)
+if [ "$cpus" -ge 2 ] && command -v taskset >/dev/null; then
+  SERVER_PIN=(taskset -c 0)
+  TESTER_PIN=(taskset -c "1-$((cpus - 1))")
+  log "server pinned to CPU 0, tester to CPUs 1-$((cpus - 1))"
+else
+  SERVER_PIN=()
+  TESTER_PIN=()
+  log "WARNING: $cpus CPU(s) or no taskset: server and tester share the CPU; figures are not per core"
+fi
+
+listening() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+
+SFU_PID=
+stop_sfu() {
+  if [ -n "$SFU_PID" ] && kill -0 "$SFU_PID" 2>/dev/null; then
+    kill -TERM "$SFU_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SFU_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$SFU_PID" 2>/dev/null || true
+    wait "$SFU_PID" 2>/dev/null || true
+  fi
+  SFU_PID=
+}
+trap stop_sfu EXIT INT TERM
+
+start_sfu() {
+  local name=$1
+  listening "$HTTP_ADDR" && die "$HTTP_ADDR is already in use (another server?): set BENCH_HTTP_ADDR"
+  ATRIUM_SFU_HTTP_ADDR=$HTTP_ADDR ATRIUM_SFU_RTC_UDP_ADDR=$UDP_ADDR \
+    "${SERVER_PIN[@]}" "$BIN" sfu --dev >"$RUNS/$name.sfu.log" 2>&1 &
+  SFU_PID=$!
+  for _ in $(seq 1 100); do
+    listening "$HTTP_ADDR" && return 0
+    kill -0 "$SFU_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -5 "$RUNS/$name.sfu.log" >&2 || true
+  die "atrium sfu --dev did not start on $HTTP_ADDR (log: $RUNS/$name.sfu.log)"
+}
+
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
+# scenario NAME DURATION_S ARGS...: one run against a fresh server.
+scenario() {
+  local name=$1 dur=$2
+  shift 2
+  want "$name" || return 0
+  log "$name: $*"
+  start_sfu "$name"
+  local rc=0
+  timeout --kill-after=10 $((dur + 60)) "${TESTER_PIN[@]}" "$BIN" bench "$@" --url "$URL" \
+    --duration "${dur}s" --server-pid "$SFU_PID" --json "$RUNS/$name.json" --quiet \
+    >"$RUNS/$name.txt" 2>"$RUNS/$name.err" || rc=$?
+  stop_sfu
+  cat "$RUNS/$name.txt" >&2 || true
+  if [ "$rc" -ne 0 ]; then
+    log "$name: FAILED (exit $rc): $(tail -3 "$RUNS/$name.err")"
+  else
+    rm -f "$RUNS/$name.err"
+  fi
+}
+
+if [ -n "$QUICK" ]; then
+  L1=20 L2=40 MEET=4 SPK=2 LIS=40 JOINS=40 D=8 DL=12
+else
+  L1=100 L2=300 MEET=10 SPK=5 LIS=200 JOINS=200 D=30 DL=45
+fi
+
+if want udp-baseline; then
+  log "udp-baseline: 1 -> 100, pinned like the server"
+  timeout 120 "${SERVER_PIN[@]}" "$BIN" bench udp-baseline --receivers 100 --rate 1000 --duration 3s \
+    --json "$RUNS/udp-baseline.json" >&2
+fi
+scenario "lecture-$L1" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20
+scenario "lecture-$L2" "$DL" lecture --subscribers "$L2" --simulcast --video-bitrate 1500000 --join-rate 20
+scenario "meeting-${MEET}x${MEET}" "$D" meeting --publishers "$MEET" --join-rate 10
+scenario "audio-room-${SPK}x${LIS}" "$D" audio-room --publishers "$SPK" --subscribers "$LIS" --join-rate 20
+scenario "join-$JOINS" "$((JOINS / 10 + 10))" lecture --subscribers "$JOINS" --join-rate 10
+
+"$BIN" bench summarize --json "$OUT/latest.json" --md "$OUT/latest.md" "$RUNS"
+log "wrote $OUT/latest.json and $OUT/latest.md"
+cat "$OUT/latest.md"
