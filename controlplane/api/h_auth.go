@@ -1,0 +1,184 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/atrium-live/atrium/controlplane/accounts"
+	"github.com/atrium-live/atrium/controlplane/store"
+)
+
+type tokensView struct {
+	AccessToken  string    `json:"access_token"`
+	TokenType    string    `json:"token_type"`
+	ExpiresIn    int       `json:"expires_in"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	RefreshToken string    `json:"refresh_token"`
+	SessionID    string    `json:"session_id"`
+	User         userView  `json:"user"`
+}
+
+func (h *Handler) writeTokens(w http.ResponseWriter, t accounts.Tokens) {
+	writeJSON(w, http.StatusOK, tokensView{AccessToken: t.AccessToken, TokenType: "Bearer",
+		ExpiresIn: int(time.Until(t.AccessExpiresAt).Round(time.Second).Seconds()), ExpiresAt: t.AccessExpiresAt.UTC(),
+		RefreshToken: t.RefreshToken, SessionID: t.SessionID, User: viewUser(t.User)})
+}
+
+func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+		Name     string `json:"name"`
+		Role     string `json:"role"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	u, err := h.Accounts.Register(r.Context(), accounts.RegisterInput{Email: in.Email, Password: in.Password,
+		Name: in.Name, Role: in.Role})
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewUser(u))
+}
+
+func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	if err := h.Accounts.VerifyEmail(r.Context(), in.Token); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"verified": true})
+}
+
+func (h *Handler) resendVerification(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	if err := h.Accounts.ResendVerification(r.Context(), p.UserID); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]bool{"sent": true})
+}
+
+func (h *Handler) forgotPassword(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	if h.allowForgot(r.Context(), in.Email) {
+		if err := h.Accounts.ForgotPassword(r.Context(), in.Email); err != nil {
+			writeError(w, r, h.Log, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"message": "if an account exists for this address, a reset link is on its way"})
+}
+
+func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	if err := h.Accounts.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+		TOTP     string `json:"totp"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	t, err := h.Accounts.Login(r.Context(), accounts.LoginInput{Email: in.Email, Password: in.Password, TOTP: in.TOTP,
+		UserAgent: r.UserAgent(), IP: h.clientIP(r)})
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	h.writeTokens(w, t)
+}
+
+func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	t, err := h.Accounts.Refresh(r.Context(), in.RefreshToken, r.UserAgent(), h.clientIP(r))
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	h.writeTokens(w, t)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	if err := h.Accounts.Logout(r.Context(), p.UserID, p.SessionID); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) totpEnroll(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	e, err := h.Accounts.EnrollTOTP(r.Context(), p.UserID)
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"secret": e.Secret, "otpauth_url": e.URL})
+}
+
+func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	if err := h.Accounts.ConfirmTOTP(r.Context(), p.UserID, in.Code); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"two_factor_enabled": true})
+}
+
+func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	var in struct {
+		Password string `json:"password"`
+		Code     string `json:"code"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	if err := h.Accounts.DisableTOTP(r.Context(), p.UserID, in.Password, in.Code); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"two_factor_enabled": false})
+}

@@ -1,0 +1,52 @@
+// Package api is the control plane's HTTP layer: the whole route table (routes.go), thin
+// handlers (decode, validate, one service call, respond), middleware, the OpenAPI document
+// (openapi.yaml, embedded, served at /api/openapi.json and enforced on requests) and the
+// JSON shapes of responses.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/atrium-live/atrium/controlplane/accounts"
+	"github.com/atrium-live/atrium/controlplane/auth"
+	"github.com/atrium-live/atrium/controlplane/catalog"
+	"github.com/atrium-live/atrium/controlplane/media"
+	"github.com/atrium-live/atrium/controlplane/store"
+)
+
+// Handler holds what the handlers need. Build it in controlplane.New; all fields but UI and
+// Extra are required.
+type Handler struct {
+	Accounts *accounts.Service
+	Catalog  *catalog.Service
+	Media    *media.Service
+	Store    *store.Store
+	Signer   *auth.Signer
+	Spec     *openapi3.T
+	Metrics  *Metrics
+	Log      *slog.Logger
+	Now      func() time.Time
+
+	// Ready reports whether dependencies (PostgreSQL, Redis) answer; /readyz uses it.
+	Ready func(ctx context.Context) error
+	// MetricsHandler serves /metrics.
+	MetricsHandler http.Handler
+	// UI, if set, serves everything outside /api (the browser app).
+	UI http.Handler
+
+	Rate              RateLimits
+	CORSOrigins       []string
+	MaxBodyBytes      int64
+	TrustForwardedFor bool
+	HSTS              bool
+}
+
+// actor turns a principal into what catalog needs.
+func actor(p store.Principal) catalog.Actor {
+	return catalog.Actor{UserID: p.UserID, Role: p.Role, Verified: p.Verified}
+}

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/atrium-live/atrium/controlplane/problem"
+)
+
+// RateLimits are per-minute GCRA limits; zero Limiter disables limiting.
+type RateLimits struct {
+	Limiter       *redis_rate.Limiter
+	Prefix        string // Redis key prefix
+	IPPerMinute   int
+	UserPerMinute int
+	AuthPerMinute int
+	ForgotPerHour int
+}
+
+// allow spends one request of key's budget. When Redis is unreachable it lets the request
+// through (and logs): an outage of the cache must not take the API down with it.
+func (h *Handler) allow(ctx context.Context, key string, limit redis_rate.Limit) (time.Duration, bool) {
+	if h.Rate.Limiter == nil {
+		return 0, true
+	}
+	res, err := h.Rate.Limiter.Allow(ctx, h.Rate.Prefix+"rl:"+key, limit)
+	if err != nil {
+		h.Log.Warn("rate limiter unavailable; allowing", "err", err)
+		return 0, true
+	}
+	if res.Allowed == 0 {
+		return res.RetryAfter, false
+	}
+	return 0, true
+}
+
+func tooMany(retry time.Duration) error {
+	e := problem.New(http.StatusTooManyRequests, problem.CodeRateLimited, "too many requests; slow down")
+	if retry < time.Second {
+		retry = time.Second
+	}
+	e.RetryAfter = retry
+	return e
+}
+
+// limitIP applies the per-IP limit to every API request.
+func (h *Handler) limitIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.Rate.Limiter != nil && strings.HasPrefix(r.URL.Path, "/api/") {
+			if retry, ok := h.allow(r.Context(), "ip:"+h.clientIP(r), redis_rate.PerMinute(h.Rate.IPPerMinute)); !ok {
+				writeError(w, r, h.Log, tooMany(retry))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitUser applies the per-user limit to authenticated requests.
+func (h *Handler) limitUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := principalFrom(r.Context()); ok && h.Rate.Limiter != nil {
+			if retry, ok := h.allow(r.Context(), "user:"+p.UserID, redis_rate.PerMinute(h.Rate.UserPerMinute)); !ok {
+				writeError(w, r, h.Log, tooMany(retry))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitAuth is the stricter per-IP limit for credential endpoints (login, register, reset).
+func (h *Handler) limitAuth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if retry, ok := h.allow(r.Context(), "auth:"+h.clientIP(r), redis_rate.PerMinute(h.Rate.AuthPerMinute)); !ok {
+			writeError(w, r, h.Log, tooMany(retry))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// limitForgot limits reset emails per address, so nobody can flood someone's inbox. It
+// answers like a success when exceeded, to reveal nothing about the address.
+func (h *Handler) allowForgot(ctx context.Context, email string) bool {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	_, ok := h.allow(ctx, "forgot:"+hex.EncodeToString(sum[:16]), redis_rate.PerHour(h.Rate.ForgotPerHour))
+	return ok
+}
+
+// clientIP is the peer address, or the first X-Forwarded-For hop when configured to trust it.
+func (h *Handler) clientIP(r *http.Request) string {
+	if h.TrustForwardedFor {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,103 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/atrium-live/atrium/controlplane/problem"
+)
+
+// Routes returns the control plane's HTTP handler: every route Atrium serves is listed here,
+// so the whole API fits on one screen. Middleware order (outermost first): request id, observe
+// (logs, metrics, panics), security headers, CORS, body limit, per-IP rate limit,
+// authentication, per-user rate limit, OpenAPI validation, then the route.
+func Routes(h *Handler) (http.Handler, error) {
+	validate, err := validator(h.Spec, h)
+	if err != nil {
+		return nil, err
+	}
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(h.notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, h.Log, problem.New(http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed, "method not allowed"))
+	})
+
+	// Operations: never behind rate limits or authentication, never touching PG for /healthz.
+	r.HandleFunc("/healthz", h.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", h.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", h.MetricsHandler).Methods(http.MethodGet)
+	r.HandleFunc("/api/openapi.json", h.openapi).Methods(http.MethodGet)
+
+	api := r.PathPrefix("/api/v1").Subrouter()
+	any := h.authed()
+	admin := h.authed("admin")
+	teacher := h.authed("teacher")
+
+	// Accounts.
+	api.HandleFunc("/auth/register", h.limitAuth(h.register)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/verify-email", h.limitAuth(h.verifyEmail)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/verify-email/resend", any(h.resendVerification)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/password/forgot", h.limitAuth(h.forgotPassword)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/password/reset", h.limitAuth(h.resetPassword)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/login", h.limitAuth(h.login)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/refresh", h.limitAuth(h.refresh)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/logout", any(h.logout)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/2fa/enroll", any(h.totpEnroll)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/2fa/confirm", any(h.totpConfirm)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/2fa/disable", any(h.totpDisable)).Methods(http.MethodPost)
+	api.HandleFunc("/me", any(h.getMe)).Methods(http.MethodGet)
+	api.HandleFunc("/me", any(h.patchMe)).Methods(http.MethodPatch)
+	api.HandleFunc("/me/sessions", any(h.listSessions)).Methods(http.MethodGet)
+	api.HandleFunc("/me/sessions", any(h.deleteOtherSessions)).Methods(http.MethodDelete)
+	api.HandleFunc("/me/sessions/{id}", any(h.deleteSession)).Methods(http.MethodDelete)
+
+	// Administration.
+	api.HandleFunc("/admin/users", admin(h.listUsers)).Methods(http.MethodGet)
+	api.HandleFunc("/admin/users/{id}", admin(h.patchUser)).Methods(http.MethodPatch)
+	api.HandleFunc("/admin/audit-log", admin(h.auditLog)).Methods(http.MethodGet)
+
+	// Classes and discovery.
+	api.HandleFunc("/classes", h.listClasses).Methods(http.MethodGet)
+	api.HandleFunc("/classes", teacher(h.createClass)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/popular", h.popularClasses).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}", h.getClass).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}", teacher(h.patchClass)).Methods(http.MethodPatch)
+	api.HandleFunc("/classes/{id}/cancel", any(h.cancelClass)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/join", any(h.joinClass)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/attendance", any(h.classAttendance)).Methods(http.MethodGet)
+	api.HandleFunc("/teachers/{id}", h.getTeacher).Methods(http.MethodGet)
+	api.HandleFunc("/discount-codes", teacher(h.createDiscount)).Methods(http.MethodPost)
+	api.HandleFunc("/discount-codes", teacher(h.listDiscounts)).Methods(http.MethodGet)
+	api.HandleFunc("/discount-codes/{id}", teacher(h.disableDiscount)).Methods(http.MethodDelete)
+
+	// Webhooks: authenticated by signature, not by user token.
+	api.HandleFunc("/webhooks/livekit", h.livekitWebhook).Methods(http.MethodPost)
+
+	if h.UI != nil {
+		r.PathPrefix("/").Handler(h.UI).Methods(http.MethodGet, http.MethodHead)
+	}
+
+	r.Use(recordRoute)
+
+	var out http.Handler = r
+	for _, mw := range []func(http.Handler) http.Handler{ // innermost first
+		validate,
+		h.limitUser,
+		h.authenticate,
+		h.limitIP,
+		limitBody(h.MaxBodyBytes),
+		cors(h.CORSOrigins),
+		securityHeaders(h.HSTS),
+		observe(h.Log, h.Metrics),
+		requestID,
+	} {
+		out = mw(out)
+	}
+	return out, nil
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, h.Log, problem.New(http.StatusNotFound, problem.CodeNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
+}

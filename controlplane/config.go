@@ -1,0 +1,270 @@
+package controlplane
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is everything `atrium controlplane` reads. Build it with DefaultConfig, then
+// pkg/config.Load (YAML, then ATRIUM_* environment), which calls Validate.
+type Config struct {
+	HTTP      HTTPConfig      `yaml:"http"`
+	Database  DatabaseConfig  `yaml:"database"`
+	Redis     RedisConfig     `yaml:"redis"`
+	SMTP      SMTPConfig      `yaml:"smtp"`
+	Auth      AuthConfig      `yaml:"auth"`
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	LiveKit   LiveKitConfig   `yaml:"livekit"`
+	TURN      TURNConfig      `yaml:"turn"`
+	Pricing   PricingConfig   `yaml:"pricing"`
+	Jobs      JobsConfig      `yaml:"jobs"`
+	LogLevel  string          `yaml:"log_level"`
+	// SeedDemo inserts demo users and classes at start-up when the database has none.
+	SeedDemo bool `yaml:"seed_demo"`
+}
+
+// HTTPConfig is the API listener and what it accepts.
+type HTTPConfig struct {
+	Addr string `yaml:"addr"`
+	// PublicURL is where users reach the control plane (links in emails).
+	PublicURL string `yaml:"public_url"`
+	// CORSOrigins is the allow-list of browser origins for cross-origin API calls.
+	CORSOrigins []string `yaml:"cors_origins"`
+	// MaxBodyBytes caps every request body; larger bodies get 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TrustForwardedFor takes the client IP from X-Forwarded-For (only behind a proxy you run).
+	TrustForwardedFor bool          `yaml:"trust_forwarded_for"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+}
+
+// DatabaseConfig is the PostgreSQL connection.
+type DatabaseConfig struct {
+	URL      string `yaml:"url"`
+	MaxConns int32  `yaml:"max_conns"`
+	// AutoMigrate applies migrations at start-up (dev); production runs `atrium migrate`.
+	AutoMigrate bool `yaml:"auto_migrate"`
+}
+
+// RedisConfig is the Redis connection; KeyPrefix namespaces every key we write.
+type RedisConfig struct {
+	Addr      string `yaml:"addr"`
+	Password  string `yaml:"password"`
+	DB        int    `yaml:"db"`
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// SMTPConfig is the outgoing mail relay.
+type SMTPConfig struct {
+	Addr     string `yaml:"addr"`
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// AuthConfig holds token lifetimes, lockout and hashing cost.
+type AuthConfig struct {
+	// JWTSecret signs access tokens (HS256); at least 32 bytes.
+	JWTSecret        string        `yaml:"jwt_secret"`
+	Issuer           string        `yaml:"issuer"`
+	AccessTTL        time.Duration `yaml:"access_ttl"`
+	RefreshTTL       time.Duration `yaml:"refresh_ttl"`
+	VerifyTTL        time.Duration `yaml:"verify_ttl"`
+	ResetTTL         time.Duration `yaml:"reset_ttl"`
+	LockoutThreshold int           `yaml:"lockout_threshold"`
+	LockoutWindow    time.Duration `yaml:"lockout_window"`
+	// Argon2 cost: time (passes), memory in KiB, threads.
+	ArgonTime      uint32 `yaml:"argon_time"`
+	ArgonMemoryKiB uint32 `yaml:"argon_memory_kib"`
+	ArgonThreads   uint8  `yaml:"argon_threads"`
+	// MaxConcurrentHashes bounds memory: each hash holds ArgonMemoryKiB.
+	MaxConcurrentHashes int `yaml:"max_concurrent_hashes"`
+}
+
+// RateLimitConfig sets GCRA limits (requests per minute, burst = limit) kept in Redis.
+type RateLimitConfig struct {
+	Enabled       bool `yaml:"enabled"`
+	IPPerMinute   int  `yaml:"ip_per_minute"`
+	UserPerMinute int  `yaml:"user_per_minute"`
+	// AuthPerMinute applies per IP to /auth endpoints, on top of IPPerMinute.
+	AuthPerMinute int `yaml:"auth_per_minute"`
+	// ForgotPerHour applies per email address to password-reset requests.
+	ForgotPerHour int `yaml:"forgot_per_hour"`
+}
+
+// LiveKitConfig is the key pair shared with the SFU and where clients connect.
+type LiveKitConfig struct {
+	APIKey    string `yaml:"api_key"`
+	APISecret string `yaml:"api_secret"`
+	// URL is the SFU's public WebSocket URL handed to clients (ws:// or wss://).
+	URL string `yaml:"url"`
+	// JoinEarly is how long before the start participants may join.
+	JoinEarly time.Duration `yaml:"join_early"`
+}
+
+// TURNConfig, when Secret is set, adds TURN servers with coturn REST credentials to join responses.
+type TURNConfig struct {
+	URLs   []string      `yaml:"urls"`
+	Secret string        `yaml:"secret"`
+	TTL    time.Duration `yaml:"ttl"`
+}
+
+// PriceBounds are the allowed prices in credits for one tier, inclusive.
+type PriceBounds struct {
+	Min int `yaml:"min"`
+	Max int `yaml:"max"`
+}
+
+// PricingConfig bounds class prices per tier.
+type PricingConfig struct {
+	Basic   PriceBounds `yaml:"basic"`
+	Premium PriceBounds `yaml:"premium"`
+	VIP     PriceBounds `yaml:"vip"`
+}
+
+// Bounds returns the price bounds of tier ("basic", "premium", "vip") and whether it exists.
+func (p PricingConfig) Bounds(tier string) (PriceBounds, bool) {
+	switch tier {
+	case "basic":
+		return p.Basic, true
+	case "premium":
+		return p.Premium, true
+	case "vip":
+		return p.VIP, true
+	}
+	return PriceBounds{}, false
+}
+
+// JobsConfig tunes the River background workers.
+type JobsConfig struct {
+	Workers      int           `yaml:"workers"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Disabled runs no workers (jobs are still enqueued); for API-only replicas.
+	Disabled bool `yaml:"disabled"`
+}
+
+// DefaultConfig returns a config that works on a developer machine with the services from
+// scripts/services.sh. Secrets here are for local use only; Validate refuses none of them,
+// so production must override them (see docs/controlplane.md).
+func DefaultConfig() Config {
+	return Config{
+		HTTP: HTTPConfig{
+			Addr:            "127.0.0.1:8080",
+			PublicURL:       "http://127.0.0.1:8080",
+			MaxBodyBytes:    1 << 20,
+			ReadTimeout:     15 * time.Second,
+			WriteTimeout:    30 * time.Second,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Database: DatabaseConfig{URL: "postgres://postgres@127.0.0.1:5432/atrium?sslmode=disable", MaxConns: 20},
+		Redis:    RedisConfig{Addr: "127.0.0.1:6379", KeyPrefix: "atrium:cp:"},
+		SMTP:     SMTPConfig{Addr: "127.0.0.1:1025", From: "Atrium <no-reply@atrium.local>"},
+		Auth: AuthConfig{
+			JWTSecret:           "dev-only-secret-change-me-0123456789abcdef",
+			Issuer:              "atrium",
+			AccessTTL:           15 * time.Minute,
+			RefreshTTL:          30 * 24 * time.Hour,
+			VerifyTTL:           24 * time.Hour,
+			ResetTTL:            time.Hour,
+			LockoutThreshold:    5,
+			LockoutWindow:       15 * time.Minute,
+			ArgonTime:           2,
+			ArgonMemoryKiB:      19 * 1024,
+			ArgonThreads:        1,
+			MaxConcurrentHashes: 4,
+		},
+		RateLimit: RateLimitConfig{Enabled: true, IPPerMinute: 600, UserPerMinute: 600, AuthPerMinute: 20, ForgotPerHour: 5},
+		LiveKit: LiveKitConfig{
+			APIKey: "devkey", APISecret: "dev-only-livekit-secret-0123456789abcdef",
+			URL: "ws://127.0.0.1:7880", JoinEarly: 15 * time.Minute,
+		},
+		TURN: TURNConfig{TTL: 12 * time.Hour},
+		Pricing: PricingConfig{
+			Basic:   PriceBounds{Min: 1, Max: 50},
+			Premium: PriceBounds{Min: 10, Max: 200},
+			VIP:     PriceBounds{Min: 50, Max: 1000},
+		},
+		Jobs:     JobsConfig{Workers: 4, PollInterval: time.Second},
+		LogLevel: "info",
+	}
+}
+
+// Validate reports every problem in the config at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.HTTP.Addr == "" {
+		bad("http.addr is required")
+	}
+	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("http.public_url must be an absolute http(s) URL, got %q", c.HTTP.PublicURL)
+	}
+	if c.HTTP.MaxBodyBytes < 1024 {
+		bad("http.max_body_bytes must be at least 1024")
+	}
+	for _, o := range c.HTTP.CORSOrigins {
+		if u, err := url.Parse(o); err != nil || u.Host == "" || u.Path != "" {
+			bad("http.cors_origins: %q is not an origin like https://app.example.com", o)
+		}
+	}
+	if c.Database.URL == "" {
+		bad("database.url is required")
+	}
+	if c.Database.MaxConns < 2 {
+		bad("database.max_conns must be at least 2")
+	}
+	if c.Redis.Addr == "" {
+		bad("redis.addr is required")
+	}
+	if c.SMTP.Addr == "" || c.SMTP.From == "" {
+		bad("smtp.addr and smtp.from are required")
+	}
+	a := c.Auth
+	if len(a.JWTSecret) < 32 {
+		bad("auth.jwt_secret must be at least 32 bytes")
+	}
+	if a.AccessTTL <= 0 || a.RefreshTTL <= a.AccessTTL || a.VerifyTTL <= 0 || a.ResetTTL <= 0 {
+		bad("auth TTLs must be positive and refresh_ttl > access_ttl")
+	}
+	if a.LockoutThreshold < 1 || a.LockoutWindow <= 0 {
+		bad("auth.lockout_threshold and auth.lockout_window must be positive")
+	}
+	if a.ArgonTime < 1 || a.ArgonMemoryKiB < 1024 || a.ArgonThreads < 1 || a.MaxConcurrentHashes < 1 {
+		bad("auth argon cost too low (time>=1, memory>=1024 KiB, threads>=1, max_concurrent_hashes>=1)")
+	}
+	r := c.RateLimit
+	if r.Enabled && (r.IPPerMinute < 1 || r.UserPerMinute < 1 || r.AuthPerMinute < 1 || r.ForgotPerHour < 1) {
+		bad("rate_limit values must be positive when enabled")
+	}
+	if c.LiveKit.APIKey == "" || len(c.LiveKit.APISecret) < 32 {
+		bad("livekit.api_key is required and livekit.api_secret must be at least 32 bytes")
+	}
+	if u, err := url.Parse(c.LiveKit.URL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") {
+		bad("livekit.url must be a ws:// or wss:// URL, got %q", c.LiveKit.URL)
+	}
+	if c.LiveKit.JoinEarly < 0 {
+		bad("livekit.join_early must not be negative")
+	}
+	if c.TURN.Secret != "" && (len(c.TURN.URLs) == 0 || c.TURN.TTL <= 0) {
+		bad("turn.urls and turn.ttl are required when turn.secret is set")
+	}
+	for _, t := range []string{"basic", "premium", "vip"} {
+		b, _ := c.Pricing.Bounds(t)
+		if b.Min < 0 || b.Max < b.Min {
+			bad("pricing.%s: need 0 <= min <= max, got %d..%d", t, b.Min, b.Max)
+		}
+	}
+	if c.Jobs.Workers < 1 || c.Jobs.PollInterval <= 0 {
+		bad("jobs.workers and jobs.poll_interval must be positive")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level must be debug, info, warn or error")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,169 @@
+// Package media connects the control plane to the SFU, which it never imports: it mints
+// LiveKit access tokens for class rooms (room name = class id, identity = user id) and turns
+// the SFU's signed LiveKit webhooks into attendance and room lifecycle marks.
+//
+// A *Service is safe for concurrent use.
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	lkauth "github.com/livekit/protocol/auth"
+
+	"github.com/atrium-live/atrium/controlplane/problem"
+	"github.com/atrium-live/atrium/controlplane/store"
+	"github.com/atrium-live/atrium/pkg/turncred"
+)
+
+// BookingChecker says whether a student holds a confirmed booking for a class. Bookings
+// (the money issue) implement it; until then NoBookings refuses every student.
+type BookingChecker interface {
+	HasConfirmedBooking(ctx context.Context, classID, userID string) (bool, error)
+}
+
+// NoBookings is the BookingChecker used before bookings exist: nobody is booked.
+type NoBookings struct{}
+
+// HasConfirmedBooking always reports false.
+func (NoBookings) HasConfirmedBooking(context.Context, string, string) (bool, error) {
+	return false, nil
+}
+
+// EventHooks lets other parts (no-show refunds, settlement) react to LiveKit webhooks inside
+// the transaction that records them; a duplicate delivery never reaches the hooks. c is the
+// class the room belongs to, after this event's marks were applied.
+type EventHooks interface {
+	LiveKitEvent(ctx context.Context, tx *store.Store, event string, c store.Class) error
+}
+
+// Config is the SFU key pair and where clients connect.
+type Config struct {
+	APIKey     string
+	APISecret  string
+	URL        string        // public ws(s):// URL of the SFU or signaling gateway
+	JoinEarly  time.Duration // how long before the start joining opens
+	TURNURLs   []string      // optional TURN servers (turn:host:3478?transport=udp, turns:...)
+	TURNSecret string
+	TURNTTL    time.Duration
+}
+
+// Deps are the service's collaborators; Hooks may be nil.
+type Deps struct {
+	Store    *store.Store
+	Bookings BookingChecker
+	Hooks    EventHooks
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Service mints join tokens and records attendance.
+type Service struct {
+	cfg  Config
+	keys lkauth.KeyProvider
+	Deps
+}
+
+// New returns a Service.
+func New(cfg Config, d Deps) *Service {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Bookings == nil {
+		d.Bookings = NoBookings{}
+	}
+	return &Service{cfg: cfg, keys: lkauth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret), Deps: d}
+}
+
+// Participant is who wants to join.
+type Participant struct {
+	UserID string
+	Name   string
+}
+
+// ICEServer is a STUN/TURN server for the client.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Grant is what a participant needs to connect to the class room.
+type Grant struct {
+	URL        string
+	Token      string
+	Room       string
+	Identity   string
+	Teacher    bool
+	CanPublish bool
+	ExpiresAt  time.Time
+	ICEServers []ICEServer
+}
+
+// Join returns a LiveKit token for the class room: the teacher may publish and administer
+// the room, a booked student may publish if the class allows. Joining is open from JoinEarly
+// before the start until the scheduled end.
+func (s *Service) Join(ctx context.Context, p Participant, classID string) (Grant, error) {
+	c, err := s.Store.ClassByID(ctx, classID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Grant{}, problem.New(http.StatusNotFound, problem.CodeNotFound, "no such class")
+	}
+	if err != nil {
+		return Grant{}, err
+	}
+	teacher := c.TeacherID == p.UserID
+	if !teacher {
+		ok, err := s.Bookings.HasConfirmedBooking(ctx, classID, p.UserID)
+		if err != nil {
+			return Grant{}, fmt.Errorf("media: booking check: %w", err)
+		}
+		if !ok {
+			return Grant{}, problem.New(http.StatusForbidden, problem.CodeNotBooked, "only the teacher and booked students can join this class")
+		}
+	}
+	if c.Status == store.ClassCancelled {
+		return Grant{}, problem.New(http.StatusConflict, problem.CodeClassCancelled, "the class was cancelled")
+	}
+	now := s.Now()
+	opens := c.StartsAt.Add(-s.cfg.JoinEarly)
+	if now.Before(opens) {
+		e := problem.New(http.StatusConflict, problem.CodeJoinTooEarly, "the class room opens 15 minutes before the start")
+		e.Details = map[string]any{"opens_at": opens.UTC().Format(time.RFC3339)}
+		e.RetryAfter = opens.Sub(now)
+		return Grant{}, e
+	}
+	if !now.Before(c.EndsAt()) {
+		return Grant{}, problem.New(http.StatusConflict, problem.CodeClassEnded, "the class has ended")
+	}
+	canPublish := teacher || c.StudentsCanPublish
+	yes := true
+	// The token must outlive connection setup and reconnects until the end of the class.
+	ttl := c.EndsAt().Sub(now) + 15*time.Minute
+	tok, err := lkauth.NewAccessToken(s.cfg.APIKey, s.cfg.APISecret).
+		SetIdentity(p.UserID).
+		SetName(p.Name).
+		SetValidFor(ttl).
+		SetVideoGrant(&lkauth.VideoGrant{
+			RoomJoin:             true,
+			Room:                 c.ID,
+			RoomAdmin:            teacher,
+			CanPublish:           &canPublish,
+			CanSubscribe:         &yes,
+			CanPublishData:       &yes,
+			CanUpdateOwnMetadata: &yes,
+		}).ToJWT()
+	if err != nil {
+		return Grant{}, fmt.Errorf("media: sign join token: %w", err)
+	}
+	g := Grant{URL: s.cfg.URL, Token: tok, Room: c.ID, Identity: p.UserID, Teacher: teacher,
+		CanPublish: canPublish, ExpiresAt: now.Add(ttl), ICEServers: []ICEServer{}}
+	if s.cfg.TURNSecret != "" {
+		user, pass := turncred.Generate(s.cfg.TURNSecret, p.UserID, s.cfg.TURNTTL, now)
+		g.ICEServers = append(g.ICEServers, ICEServer{URLs: s.cfg.TURNURLs, Username: user, Credential: pass})
+	}
+	return g, nil
+}

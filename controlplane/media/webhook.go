@@ -1,0 +1,129 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/webhook"
+
+	"github.com/atrium-live/atrium/controlplane/problem"
+	"github.com/atrium-live/atrium/controlplane/store"
+)
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ReceiveWebhook reads r's body, verifies its LiveKit signature (a JWT in Authorization,
+// signed with our key pair, carrying the body's SHA-256) and parses the event. A bad or
+// missing signature is a 401 problem; nothing is read further.
+func (s *Service) ReceiveWebhook(r *http.Request) (*livekit.WebhookEvent, error) {
+	ev, err := webhook.ReceiveWebhookEvent(r, s.keys)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, problem.New(http.StatusRequestEntityTooLarge, problem.CodeBodyTooLarge, "request body too large")
+		}
+		s.Log.Warn("livekit webhook refused", "err", err)
+		return nil, problem.New(http.StatusUnauthorized, problem.CodeInvalidSignature, "webhook signature is missing or invalid")
+	}
+	if ev.Id == "" || ev.Event == "" {
+		return nil, problem.New(http.StatusBadRequest, problem.CodeBadRequest, "webhook event has no id or type")
+	}
+	return ev, nil
+}
+
+// HandleWebhook records ev. Each event id is processed once: a duplicate delivery finds its
+// id already stored in the same transaction and changes nothing. Events for rooms that are
+// not classes are acknowledged and ignored.
+func (s *Service) HandleWebhook(ctx context.Context, ev *livekit.WebhookEvent) error {
+	roomName := ev.GetRoom().GetName()
+	if !uuidRE.MatchString(roomName) {
+		s.Log.Info("livekit webhook for a non-class room ignored", "event", ev.Event)
+		return nil
+	}
+	at := s.Now()
+	if ev.CreatedAt > 0 {
+		at = time.Unix(ev.CreatedAt, 0)
+	}
+	return s.Store.InTx(ctx, func(tx *store.Store) error {
+		fresh, err := tx.MarkWebhookEvent(ctx, ev.Id, "livekit", ev.Event)
+		if err != nil || !fresh {
+			return err
+		}
+		c, err := tx.ClassByIDForUpdate(ctx, roomName)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.apply(ctx, tx, ev, c, at); err != nil {
+			return fmt.Errorf("media: webhook %s: %w", ev.Event, err)
+		}
+		if s.Hooks == nil {
+			return nil
+		}
+		if c, err = tx.ClassByID(ctx, c.ID); err != nil {
+			return err
+		}
+		return s.Hooks.LiveKitEvent(ctx, tx, ev.Event, c)
+	})
+}
+
+func (s *Service) apply(ctx context.Context, tx *store.Store, ev *livekit.WebhookEvent, c store.Class, at time.Time) error {
+	p := ev.GetParticipant()
+	switch ev.Event {
+	case webhook.EventRoomStarted:
+		_, err := tx.MarkRoomStarted(ctx, c.ID, at)
+		return err
+	case webhook.EventRoomFinished:
+		if _, err := tx.MarkRoomFinished(ctx, c.ID, at); err != nil {
+			return err
+		}
+		return tx.CloseOpenAttendance(ctx, c.ID, at)
+	case webhook.EventParticipantJoined:
+		if !uuidRE.MatchString(p.GetIdentity()) || p.GetSid() == "" {
+			return nil // not one of our users (e.g. the recorder)
+		}
+		joined := at
+		if ms := p.GetJoinedAtMs(); ms > 0 {
+			joined = time.UnixMilli(ms)
+		} else if sec := p.GetJoinedAt(); sec > 0 {
+			joined = time.Unix(sec, 0)
+		}
+		if err := tx.RecordJoin(ctx, c.ID, p.GetIdentity(), p.GetSid(), joined); err != nil {
+			return err
+		}
+		if p.GetIdentity() == c.TeacherID {
+			_, err := tx.MarkTeacherJoined(ctx, c.ID, joined)
+			return err
+		}
+		return nil
+	case webhook.EventParticipantLeft:
+		if !uuidRE.MatchString(p.GetIdentity()) || p.GetSid() == "" {
+			return nil
+		}
+		return tx.RecordLeave(ctx, c.ID, p.GetIdentity(), p.GetSid(), at)
+	}
+	return nil
+}
+
+// Attendance returns a class's attendance for its teacher or an admin.
+func (s *Service) Attendance(ctx context.Context, userID, role, classID string) (store.Class, []store.Attendance, error) {
+	c, err := s.Store.ClassByID(ctx, classID)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, nil, problem.New(http.StatusNotFound, problem.CodeNotFound, "no such class")
+	}
+	if err != nil {
+		return c, nil, err
+	}
+	if c.TeacherID != userID && role != "admin" {
+		return c, nil, problem.New(http.StatusForbidden, problem.CodeForbidden, "only the class's teacher may see attendance")
+	}
+	a, err := s.Store.ClassAttendance(ctx, classID)
+	return c, a, err
+}
