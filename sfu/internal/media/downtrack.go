@@ -297,7 +297,7 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 			m.LayerSwitch.Inc()
 		}
 	}
-	n, err := d.send(s, b, p.hdr, p.payload, p.padding, res.Seq, res.TS)
+	n, err := d.send(s, b, p.hdr, p.payload, p.padding, res.Seq, res.TS, &p.absSend)
 	if err != nil {
 		d.log.Debug("write rtp", "err", err)
 		return
@@ -319,13 +319,12 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 	if m := d.r.p.Metrics; m != nil {
 		m.PacketsOut.Inc()
 		m.BytesOut.Add(float64(n))
-		m.ForwardDelay.Observe(float64(d.r.now()-p.arrival) / 1e9)
 	}
 }
 
 // send rewrites in (SSRC, payload type, sequence number, timestamp, header
 // extension ids) into s and writes it with payload.
-func (d *DownTrack) send(s *scratch, b *binding, in *rtp.Header, payload []byte, padding byte, seq uint16, ts uint32) (int, error) {
+func (d *DownTrack) send(s *scratch, b *binding, in *rtp.Header, payload []byte, padding byte, seq uint16, ts uint32, absSend *[3]byte) (int, error) {
 	h := &s.hdr
 	*h = rtp.Header{
 		Version:        2,
@@ -344,7 +343,7 @@ func (d *DownTrack) send(s *scratch, b *binding, in *rtp.Header, payload []byte,
 		}
 	}
 	if b.absSend != 0 {
-		putAbsSendTime(&s.abs, time.Now())
+		s.abs = *absSend
 		_ = h.SetExtension(b.absSend, s.abs[:])
 	}
 	return b.writer.WriteRTP(h, payload)
@@ -455,7 +454,9 @@ func (d *DownTrack) retransmit(b *binding, seq uint16) {
 		}
 		body = body[:len(body)-int(pad)]
 	}
-	w, err := d.send(s, b, &in, body, pad, seq, in.Timestamp-o.TSOffset)
+	var abs [3]byte
+	putAbsSendTime(&abs, time.Now())
+	w, err := d.send(s, b, &in, body, pad, seq, in.Timestamp-o.TSOffset, &abs)
 	if err != nil {
 		d.log.Debug("retransmit", "seq", seq, "err", err)
 		return

@@ -121,7 +121,11 @@ type testRig struct {
 	tss  [MaxLayers]uint32
 }
 
-func newRig(t *testing.T, p ReceiverParams) *testRig {
+func newRig(t *testing.T, p ReceiverParams) *testRig { return newRigTB(t, t, p) }
+
+// newRigTB is newRig for benchmarks too: tb gets the cleanup, t the
+// helpers' failures.
+func newRigTB(tb testing.TB, t *testing.T, p ReceiverParams) *testRig {
 	rig := &testRig{t: t, up: &rtcpLog{}, now: 1}
 	if p.WriteRTCP == nil {
 		p.WriteRTCP = rig.up.write
@@ -132,7 +136,7 @@ func newRig(t *testing.T, p ReceiverParams) *testRig {
 	}
 	rig.r = NewReceiver(p)
 	rig.r.clock = func() int64 { return rig.now }
-	t.Cleanup(rig.r.Close)
+	tb.Cleanup(rig.r.Close)
 	return rig
 }
 
@@ -140,15 +144,20 @@ func newRig(t *testing.T, p ReceiverParams) *testRig {
 // and subscriber payload type pt.
 func (g *testRig) subscribe(ssrc uint32, pt webrtc.PayloadType, exts []webrtc.RTPHeaderExtensionParameter, discard bool) (*DownTrack, *fakeWriter) {
 	g.t.Helper()
+	return g.subscribeTB(g.t, ssrc, pt, exts, discard)
+}
+
+func (g *testRig) subscribeTB(tb testing.TB, ssrc uint32, pt webrtc.PayloadType, exts []webrtc.RTPHeaderExtensionParameter, discard bool) (*DownTrack, *fakeWriter) {
+	tb.Helper()
 	dt, err := g.r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x"})
 	if err != nil {
-		g.t.Fatal(err)
+		tb.Fatal(err)
 	}
 	c := g.r.p.Codec
 	c.PayloadType = pt
 	w := &fakeWriter{discard: discard}
 	if _, err := dt.Bind(&fakeCtx{codecs: []webrtc.RTPCodecParameters{c}, exts: exts, ssrc: webrtc.SSRC(ssrc), w: w}); err != nil {
-		g.t.Fatalf("Bind: %v", err)
+		tb.Fatalf("Bind: %v", err)
 	}
 	return dt, w
 }

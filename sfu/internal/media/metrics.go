@@ -24,7 +24,7 @@ type Metrics struct {
 	PLIsSent     prometheus.Counter   // keyframe requests sent upstream (after throttling)
 	PLIsRecv     prometheus.Counter   // keyframe requests received from subscribers
 	LayerSwitch  prometheus.Counter   // simulcast layer switches performed
-	ForwardDelay prometheus.Histogram // seconds from packet arrival to the subscriber write returning
+	ForwardDelay prometheus.Histogram // seconds from a packet's arrival until its fan-out to every subscriber returned
 }
 
 // NewMetrics builds the collectors with names prefixed by namespace (e.g.
@@ -47,7 +47,7 @@ func NewMetrics(namespace string) *Metrics {
 		LayerSwitch: c("layer_switches_total", "Simulcast layer switches."),
 		ForwardDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "sfu_media", Name: "forward_latency_seconds",
-			Help:    "Time from an RTP packet's arrival to its write to a subscriber.",
+			Help:    "Time from an RTP packet's arrival until it was written to every subscriber.",
 			Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3},
 		}),
 	}

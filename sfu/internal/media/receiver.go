@@ -67,6 +67,8 @@ type ReceiverParams struct {
 	// WriteRTCP sends feedback (NACK, PLI) upstream to the publisher. Must be
 	// safe for concurrent use; it is called from packet sources' goroutines
 	// (NACKs) and from subscribers' RTCP handling (PLIs), never under a lock.
+	// It must not retain the packets after returning (they are reused), as
+	// webrtc.PeerConnection.WriteRTCP does not.
 	WriteRTCP func([]rtcp.Packet) error
 	Logger    *slog.Logger
 	Metrics   *Metrics // may be nil
@@ -134,6 +136,9 @@ type layer struct {
 	out        scratch
 	readBuf    []byte
 	nackSeqs   []uint16
+	nackPairs  []rtcp.NackPair
+	nackPkt    rtcp.TransportLayerNack
+	nackOut    [1]rtcp.Packet
 	lastNackAt int64
 	rateStart  int64
 	rateBytes  int64
@@ -150,6 +155,7 @@ type packet struct {
 	padding  byte   // padding bytes that followed the payload
 	arrival  int64  // ns since the Receiver's epoch
 	keyframe bool
+	absSend  [3]byte // abs-send-time of the fan-out, computed once for all subscribers
 }
 
 // NewReceiver creates a Receiver with no layers; call AddLayer for each
@@ -257,9 +263,10 @@ func (r *Receiver) newLayer(i int, rid string, ssrc uint32) *layer {
 		buf: buffer.New(buffer.Params{
 			Size: size, MaxPacket: maxPacket, ClockRate: r.p.Codec.ClockRate,
 		}),
-		readBuf:  make([]byte, maxPacket),
-		nackSeqs: make([]uint16, 0, maxNacksPerBatch*4),
-		out:      newScratch(),
+		readBuf:   make([]byte, maxPacket),
+		nackSeqs:  make([]uint16, 0, maxNacksPerBatch*4),
+		nackPairs: make([]rtcp.NackPair, 0, maxNacksPerBatch*4),
+		out:       newScratch(),
 	}
 }
 
@@ -379,23 +386,36 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 		arrival:  now,
 		keyframe: r.isKeyframe != nil && len(body) > 0 && r.isKeyframe(body),
 	}
-	for _, dt := range *r.downTracks.Load() {
+	dts := *r.downTracks.Load()
+	if len(dts) == 0 {
+		return nil
+	}
+	// The clock is read once per packet, not per subscriber: on some virtual
+	// machines reading it costs more than the rest of a subscriber's write.
+	putAbsSendTime(&l.pkt.absSend, r.epoch.Add(time.Duration(now)))
+	for _, dt := range dts {
 		dt.writeRTP(&l.out, &l.pkt)
+	}
+	if m := r.p.Metrics; m != nil {
+		m.ForwardDelay.Observe(float64(r.now()-now) / 1e9)
 	}
 	return nil
 }
 
 // sendNacks asks the publisher for the layer's packets that are due for a
-// NACK (RFC 4585 §6.2.1). It allocates only when there is loss.
+// NACK (RFC 4585 §6.2.1), packing up to 17 sequence numbers per pair. It runs
+// on the layer's writer goroutine and reuses the layer's RTCP packet, so it
+// does not allocate (WriteRTCP must not retain the packet).
 func (r *Receiver) sendNacks(l *layer, now int64) {
 	seqs := l.buf.PendingNacks(now, l.nackSeqs[:0])
+	l.nackSeqs = seqs[:0]
 	if len(seqs) == 0 || r.p.WriteRTCP == nil {
 		return
 	}
 	if m := r.p.Metrics; m != nil {
 		m.NacksSent.Add(float64(len(seqs)))
 	}
-	pairs := make([]rtcp.NackPair, 0, len(seqs))
+	pairs := l.nackPairs[:0]
 	for _, s := range seqs {
 		if n := len(pairs); n > 0 {
 			d := s - pairs[n-1].PacketID
@@ -406,8 +426,10 @@ func (r *Receiver) sendNacks(l *layer, now int64) {
 		}
 		pairs = append(pairs, rtcp.NackPair{PacketID: s})
 	}
-	pkt := &rtcp.TransportLayerNack{MediaSSRC: l.ssrc, Nacks: pairs}
-	if err := r.p.WriteRTCP([]rtcp.Packet{pkt}); err != nil {
+	l.nackPairs = pairs[:0]
+	l.nackPkt = rtcp.TransportLayerNack{MediaSSRC: l.ssrc, Nacks: pairs}
+	l.nackOut[0] = &l.nackPkt
+	if err := r.p.WriteRTCP(l.nackOut[:]); err != nil {
 		r.log.Debug("send nack", "err", err)
 	}
 }
