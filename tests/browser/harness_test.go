@@ -87,7 +87,8 @@ type runConfig struct {
 	PageURL        string            `json:"pageURL"`
 	SFUURL         string            `json:"sfuURL,omitempty"`
 	Tokens         map[string]string `json:"tokens,omitempty"`
-	ConnectOptions map[string]any    `json:"connectOptions,omitempty"`
+	RoomOptions    map[string]any    `json:"roomOptions,omitempty"`    // livekit-client RoomOptions
+	ConnectOptions map[string]any    `json:"connectOptions,omitempty"` // livekit-client RoomConnectOptions
 	TimeoutMs      int               `json:"timeoutMs"`
 	WaitMs         int               `json:"waitMs,omitempty"`
 	MinFrames      int               `json:"minFrames,omitempty"`
@@ -112,6 +113,7 @@ type runResult struct {
 	Scenario string          `json:"scenario"`
 	OK       bool            `json:"ok"`
 	Error    string          `json:"error"`
+	Console  []string        `json:"console"` // the pages' console errors and warnings
 	Data     json.RawMessage `json:"data"`
 }
 
@@ -123,6 +125,12 @@ func (h *harness) run(t *testing.T, cfg runConfig, out any) {
 	t.Helper()
 	cfg.Chromium = h.chromium
 	cfg.PageURL = h.pageURL
+	if env := os.Getenv("ATRIUM_BROWSER_ROOM_OPTIONS"); env != "" {
+		// For debugging, e.g. {"singlePeerConnection": false} to go straight to /rtc.
+		if err := json.Unmarshal([]byte(env), &cfg.RoomOptions); err != nil {
+			t.Fatalf("ATRIUM_BROWSER_ROOM_OPTIONS: %v", err)
+		}
+	}
 	if cfg.TimeoutMs == 0 {
 		cfg.TimeoutMs = 60_000
 	}
@@ -180,7 +188,8 @@ func (h *harness) run(t *testing.T, cfg runConfig, out any) {
 	var exitErr *exec.ExitError
 	switch {
 	case !res.OK:
-		t.Fatalf("scenario %s broke off: %s", cfg.Scenario, firstLine(res.Error))
+		t.Fatalf("scenario %s broke off: %s\npage console errors and warnings:\n  %s",
+			cfg.Scenario, firstLine(res.Error), strings.Join(res.Console, "\n  "))
 	case runErr != nil && !errors.As(runErr, &exitErr):
 		t.Fatalf("scenario %s: runner: %v", cfg.Scenario, runErr)
 	case runErr != nil:

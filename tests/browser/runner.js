@@ -4,7 +4,8 @@
 //   node runner.js CONFIG.json RESULT.json
 //
 // CONFIG (written by the Go test): { scenario, chromium, pageURL, sfuURL, tokens: {A, B, ...},
-// connectOptions, timeoutMs, ... scenario parameters }. RESULT: { scenario, ok, error, data }.
+// roomOptions, connectOptions, timeoutMs, ... scenario parameters }. RESULT: { scenario, ok,
+// error, console (the pages' console errors and warnings), data }.
 // The runner measures and waits (every wait bounded); it does not judge: the Go test asserts on
 // `data`, so a failing check reports figures, not just "timeout". Progress, page console
 // warnings/errors and livekit-client's debug log go to stderr, which the Go test prints when a
@@ -16,7 +17,15 @@ const fs = require('fs');
 const { chromium } = require('playwright-core');
 
 const started = Date.now();
+// redact shortens what the test output need not show: tokens (test keys, but still
+// credentials) and the long base64 join_request of /rtc/v1 URLs.
+function redact(line) {
+  return String(line)
+    .replace(/access_token=[A-Za-z0-9._~%-]+/g, 'access_token=<redacted>')
+    .replace(/join_request=[A-Za-z0-9._~%-]{40,}/g, 'join_request=<...>');
+}
 function say(line) {
+  line = redact(line);
   process.stderr.write(`[runner +${((Date.now() - started) / 1000).toFixed(2)}s] ${line}\n`);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -45,6 +54,7 @@ class Runner {
     this.cfg = cfg;
     this.browser = null;
     this.pages = {};
+    this.console = []; // page console errors and warnings, for the result (bounded)
   }
 
   async launch() {
@@ -66,7 +76,9 @@ class Runner {
     const page = await context.newPage();
     page.on('console', (m) => {
       const t = m.type();
-      if (t === 'error' || t === 'warning') say(`${name} console.${t}: ${m.text()}`);
+      if (t !== 'error' && t !== 'warning') return;
+      say(`${name} console.${t}: ${m.text()}`);
+      if (this.console.length < 30) this.console.push(redact(`${name} console.${t}: ${m.text()}`).slice(0, 600));
     });
     page.on('pageerror', (e) => say(`${name} pageerror: ${e && e.stack ? e.stack : e}`));
     page.on('crash', () => say(`${name} page crashed`));
@@ -92,6 +104,7 @@ class Runner {
       url: this.cfg.sfuURL,
       token,
       connectOptions: this.cfg.connectOptions || {},
+      roomOptions: this.cfg.roomOptions || {},
     }, extra || {}));
     say(`${name}: connected in ${res.connectMs.toFixed(0)} ms as ${res.participantSid}`);
     return res;
@@ -140,14 +153,17 @@ async function main() {
   const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const resultPath = process.argv[3];
   const scenario = scenarios[cfg.scenario];
-  const result = { scenario: cfg.scenario, ok: false, error: '', data: {} };
-  const write = () => fs.writeFileSync(resultPath, JSON.stringify(result, null, 2));
+  const result = { scenario: cfg.scenario, ok: false, error: '', console: [], data: {} };
+  const r = new Runner(cfg);
+  const write = () => {
+    result.console = r.console;
+    fs.writeFileSync(resultPath, JSON.stringify(result, null, 2));
+  };
   if (!scenario) {
     result.error = `unknown scenario ${cfg.scenario}`;
     write();
     process.exit(2);
   }
-  const r = new Runner(cfg);
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`scenario ${cfg.scenario} exceeded ${cfg.timeoutMs} ms`)), cfg.timeoutMs);

@@ -109,8 +109,10 @@
         .on(E.TrackSubscribed, (track, pub, p) => {
           log('harness', 'track subscribed', { identity: p.identity, sid: pub.trackSid, kind: track.kind });
           // Attach so Chromium plays (and keeps decoding) the media as a real page would.
+          // Audio elements stay unmuted: Chromium decodes (and measures audioLevel of) remote
+          // audio only while it is played out; headless output goes nowhere.
           const el = track.attach();
-          el.muted = true;
+          if (track.kind === 'video') el.muted = true;
           el.id = `${p.identity}-${pub.trackSid}`;
           document.getElementById('media').appendChild(el);
         })
