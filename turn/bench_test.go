@@ -29,8 +29,16 @@ const benchChildEnv = "ATRIUM_TURN_BENCH_CHILD"
 
 const benchSecret = "bench-secret"
 
-// runBenchChild serves a relay until SIGTERM, printing its addresses as one JSON line.
-func runBenchChild() int {
+// runBenchChild runs the child of the given mode: "relay" or "raw".
+func runBenchChild(mode string) int {
+	if mode == "raw" {
+		return runRawChild()
+	}
+	return runRelayChild()
+}
+
+// runRelayChild serves a relay until SIGTERM, printing its addresses as one JSON line.
+func runRelayChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	cfg := turn.LocalConfig()
@@ -60,40 +68,78 @@ func runBenchChild() int {
 //	go test ./turn -run '^$' -bench RelayCPU -benchtime 5s
 //
 // b.N is not used: each run offers ATRIUM_TURN_BENCH_PPS for the bench time.
+// raw_udp_baseline is the same load through a plain Go UDP forwarder (read, write, nothing
+// else), to express the relay's figure as a fraction of what the machine forwards at best.
 func BenchmarkRelayCPU(b *testing.B) {
 	for _, dir := range []string{"from_peer", "to_peer"} {
 		b.Run(dir, func(b *testing.B) { benchRelay(b, dir) })
 	}
+	b.Run("raw_udp_baseline", benchRaw)
 }
 
-func benchRelay(b *testing.B, direction string) {
-	pps := 20000
-	if v, err := strconv.Atoi(os.Getenv("ATRIUM_TURN_BENCH_PPS")); err == nil && v > 0 {
-		pps = v
-	}
-	const allocations = 8
-	const size = 1200
-	duration := benchDuration()
+// Load shape shared by the relay and the raw baseline.
+const (
+	benchAllocations = 8
+	benchSize        = 1200
+)
 
+func benchPPS() int {
+	if v, err := strconv.Atoi(os.Getenv("ATRIUM_TURN_BENCH_PPS")); err == nil && v > 0 {
+		return v
+	}
+	return 20000
+}
+
+// startBenchChild re-executes the test binary as a child of the given mode and decodes the
+// first line it prints into first. The child is stopped with SIGTERM when the benchmark ends.
+func startBenchChild(b *testing.B, mode string, env []string, first any) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	cmd.Env = append(append(os.Environ(), benchChildEnv+"="+mode), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		b.Fatalf("start relay child: %v", err)
+		b.Fatalf("start %s child: %v", mode, err)
 	}
-	defer func() {
+	b.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
-	}()
-	var addrs turn.Addrs
+	})
 	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || json.Unmarshal([]byte(line), &addrs) != nil {
-		b.Fatalf("relay child did not report its addresses: %q %v", line, err)
+	if err != nil || json.Unmarshal([]byte(line), first) != nil {
+		b.Fatalf("%s child did not report its addresses: %q %v", mode, line, err)
 	}
+	return cmd
+}
+
+// pace offers pps datagrams of size bytes per second for d, spread over n streams in 10 ms
+// ticks, calling send(stream, payload); it returns how many sends succeeded.
+func pace(d time.Duration, pps, size, n int, send func(i int, payload []byte) error) int {
+	payload := make([]byte, size)
+	const tick = 10 * time.Millisecond
+	perTick := max(1, pps*int(tick/time.Millisecond)/1000/n)
+	sent := 0
+	start := time.Now()
+	for next := start; time.Since(start) < d; next = next.Add(tick) {
+		time.Sleep(time.Until(next))
+		for i := 0; i < n; i++ {
+			for k := 0; k < perTick; k++ {
+				if send(i, payload) == nil {
+					sent++
+				}
+			}
+		}
+	}
+	return sent
+}
+
+func benchRelay(b *testing.B, direction string) {
+	pps, allocations, duration := benchPPS(), benchAllocations, benchDuration()
+
+	var addrs turn.Addrs
+	cmd := startBenchChild(b, "relay", nil, &addrs)
 
 	type pair struct {
 		relay net.PacketConn
@@ -163,25 +209,15 @@ func benchRelay(b *testing.B, direction string) {
 	start := time.Now()
 	b.ResetTimer()
 
-	payload := make([]byte, size)
-	const tick = 10 * time.Millisecond
-	perTick := max(1, pps*int(tick/time.Millisecond)/1000/allocations)
-	sent := 0
-	for next := start; time.Since(start) < duration; next = next.Add(tick) {
-		time.Sleep(time.Until(next))
-		for _, p := range pairs {
-			for k := 0; k < perTick; k++ {
-				if direction == "from_peer" {
-					_, err = p.peer.WriteTo(payload, p.relay.LocalAddr())
-				} else {
-					_, err = p.relay.WriteTo(payload, p.peer.LocalAddr())
-				}
-				if err == nil {
-					sent++
-				}
-			}
+	sent := pace(duration, pps, benchSize, len(pairs), func(i int, payload []byte) error {
+		p := pairs[i]
+		if direction == "from_peer" {
+			_, err := p.peer.WriteTo(payload, p.relay.LocalAddr())
+			return err
 		}
-	}
+		_, err := p.relay.WriteTo(payload, p.peer.LocalAddr())
+		return err
+	})
 	time.Sleep(100 * time.Millisecond) // in-flight packets
 	b.StopTimer()
 	elapsed := time.Since(start).Seconds()
@@ -192,6 +228,7 @@ func benchRelay(b *testing.B, direction string) {
 	if cpu <= 0 {
 		b.Fatalf("relay used no measurable CPU (%.3fs) over %.1fs; run longer (-benchtime)", cpu, elapsed)
 	}
+	_ = sent
 	b.ReportMetric(relayed/cpu, "relayed-pkts/cpu-s")
 	b.ReportMetric(relayed/elapsed, "relayed-pkts/s")
 	b.ReportMetric(cpu/elapsed, "relay-cpus")

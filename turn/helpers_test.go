@@ -22,8 +22,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(benchChildEnv) == "1" {
-		os.Exit(runBenchChild())
+	if mode := os.Getenv(benchChildEnv); mode != "" {
+		os.Exit(runBenchChild(mode))
 	}
 	// server-sdk-go logs every ICE and PeerConnection step to stdout by default.
 	lksdk.SetLogger(protologger.GetDiscardLogger())
