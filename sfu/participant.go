@@ -41,12 +41,14 @@ type participant struct {
 	accepted time.Time // WebSocket accepted, for join latency
 	joinedAt time.Time
 
-	ctx    context.Context // cancelled when the participant closes
-	cancel context.CancelFunc
-	out    chan *livekit.SignalResponse
-	wg     sync.WaitGroup // writer and ping goroutines
-	done   chan struct{}  // closed after cleanup
-	once   sync.Once
+	ctx     context.Context // cancelled when the participant closes
+	cancel  context.CancelFunc
+	out     chan *livekit.SignalResponse
+	sendMu  sync.Mutex     // orders the JoinResponse before everything else
+	started bool           // JoinResponse queued; guarded by sendMu
+	wg      sync.WaitGroup // writer and ping goroutines
+	done    chan struct{}  // closed after cleanup
+	once    sync.Once
 
 	pub      *pcSide
 	sub      *pcSide
@@ -153,10 +155,19 @@ func (p *participant) changed() {
 
 // send queues a response for the writer. It never blocks: a client too slow to keep up
 // with signalQueueLen responses is disconnected.
+//
+// Until start has queued the JoinResponse, everything else is dropped: the JoinResponse must
+// be the first message, and it is built from the state those messages would have updated.
 func (p *participant) send(m *livekit.SignalResponse) {
-	if p.ctx.Err() != nil {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if !p.started || p.ctx.Err() != nil {
 		return
 	}
+	p.enqueue(m)
+}
+
+func (p *participant) enqueue(m *livekit.SignalResponse) {
 	select {
 	case p.out <- m:
 	default:
@@ -165,18 +176,25 @@ func (p *participant) send(m *livekit.SignalResponse) {
 	}
 }
 
-// start sends the JoinResponse and announces p. others are from room.join.
-func (p *participant) start(others []*participant) {
+// start sends the JoinResponse and announces p.
+func (p *participant) start() {
+	cfg := p.s.cfg
+	p.sendMu.Lock()
+	// Others are read under sendMu: whoever changes after this snapshot reaches p through
+	// send, which now accepts messages.
+	others := p.room.others(p)
 	otherInfos := make([]*livekit.ParticipantInfo, 0, len(others))
 	for _, o := range others {
-		otherInfos = append(otherInfos, o.info())
+		if !o.hidden() && o.identity != p.identity {
+			otherInfos = append(otherInfos, o.info())
+		}
 	}
-	cfg := p.s.cfg
 	p.mu.Lock()
 	p.version++
 	self := p.infoLocked()
 	p.mu.Unlock()
-	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: &livekit.JoinResponse{
+	p.started = true
+	p.enqueue(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: &livekit.JoinResponse{
 		Room: p.room.info(), Participant: self, OtherParticipants: otherInfos,
 		ServerVersion:     LiveKitVersion,
 		IceServers:        iceServers(cfg.TURN, p.identity, p.s.now()),
@@ -190,6 +208,7 @@ func (p *participant) start(others []*participant) {
 		},
 		EnabledPublishCodecs: enabledCodecs(cfg.Room.EnabledCodecs),
 	}}})
+	p.sendMu.Unlock()
 	p.wg.Add(2)
 	go p.writeLoop()
 	go p.pingWatch()
@@ -319,6 +338,8 @@ func (p *participant) cleanup(started bool) {
 	p.close(closeParams{reason: livekit.DisconnectReason_CLIENT_INITIATED})
 	p.subNeg.close()
 	if started {
+		// The writer flushes what is queued (a LeaveRequest) and closes the socket itself.
+		p.wg.Wait()
 		p.conn.Close(websocket.CloseNormalClosure, "")
 		p.room.leave(p)
 	}

@@ -145,27 +145,21 @@ func (r *room) info() *livekit.Room {
 }
 
 // join admits p. If another participant has p's identity it is returned as replaced (the
-// caller closes it, as LiveKit does with a DUPLICATE_IDENTITY leave). others are the
-// visible participants p should learn about in its JoinResponse.
-func (r *room) join(p *participant) (others []*participant, replaced *participant, err error) {
+// caller closes it, as LiveKit does with a DUPLICATE_IDENTITY leave).
+func (r *room) join(p *participant) (replaced *participant, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, nil, ErrRoomClosed
+		return nil, ErrRoomClosed
 	}
 	replaced = r.participants[p.identity]
 	max := r.s.cfg.Room.MaxParticipants
 	if replaced == nil && max > 0 && len(r.participants) >= max {
-		return nil, nil, ErrRoomFull
-	}
-	for _, o := range r.participants {
-		if o != replaced && !o.hidden() {
-			others = append(others, o)
-		}
+		return nil, ErrRoomFull
 	}
 	r.participants[p.identity] = p
 	r.emptyTimer.Stop()
-	return others, replaced, nil
+	return replaced, nil
 }
 
 // leave forgets p (unless it was already replaced) and starts the empty timer.
@@ -216,6 +210,9 @@ func (r *room) broadcastParticipant(p *participant, info *livekit.ParticipantInf
 		return
 	}
 	for _, o := range r.others(p) {
+		if o.identity == p.identity {
+			continue // p's replacement already knows; it must not see its old self leave
+		}
 		o.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{
 			Update: &livekit.ParticipantUpdate{Participants: []*livekit.ParticipantInfo{info}},
 		}})

@@ -72,11 +72,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var (
-		p        *participant
-		others   []*participant
-		replaced *participant
-	)
+	var p, replaced *participant
 	for attempt := 0; attempt < 2; attempt++ {
 		var rm *room
 		if rm, err = s.rooms.getOrCreate(roomName); err != nil {
@@ -85,7 +81,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		if p, err = newParticipant(participantParams{room: rm, grants: grants, join: join, conn: conn, accepted: accepted}); err != nil {
 			break
 		}
-		others, replaced, err = rm.join(p)
+		replaced, err = rm.join(p)
 		if err == nil || !errors.Is(err, ErrRoomClosed) {
 			break
 		}
@@ -105,7 +101,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		replaced.wait()
 	}
 	p.log.Info("participant joined", "sdk", join.SDK, "protocol", join.Protocol, "auto_subscribe", join.AutoSubscribe)
-	p.start(others)
+	p.start()
 	p.readLoop()
 	p.cleanup(true)
 }
