@@ -137,6 +137,38 @@ func LocalConfig() Config {
 	return c
 }
 
+// DevConfig is the relay `atrium dev` runs next to the SFU: LocalConfig on the standard port,
+// UDP and TCP on 127.0.0.1:3478, health on 127.0.0.1:9478. The caller sets Auth.Secret (the
+// SFU's turn.secret) and hands the SFU turn:127.0.0.1:3478?transport=udp and ?transport=tcp.
+func DevConfig() Config {
+	c := LocalConfig()
+	c.Listen.UDP, c.Listen.TCP = "127.0.0.1:3478", "127.0.0.1:3478"
+	c.HTTP = "127.0.0.1:9478"
+	return c
+}
+
+// ICEURLs returns the turn: URLs clients use to reach listeners at addrs: UDP and TCP as
+// turn:host:port?transport=..., TLS as turns:host:port?transport=tcp. host replaces the bound
+// host (use the relay's public name); "" keeps the bound address.
+func ICEURLs(addrs Addrs, host string) []string {
+	var urls []string
+	add := func(scheme, addr, transport string) {
+		if addr == "" {
+			return
+		}
+		if host != "" {
+			if _, port, err := net.SplitHostPort(addr); err == nil {
+				addr = net.JoinHostPort(host, port)
+			}
+		}
+		urls = append(urls, scheme+":"+addr+"?transport="+transport)
+	}
+	add("turn", addrs.UDP, "udp")
+	add("turn", addrs.TCP, "tcp")
+	add("turns", addrs.TLS, "tcp")
+	return urls
+}
+
 // Validate reports every problem it finds, joined.
 func (c *Config) Validate() error {
 	var errs []error

@@ -77,3 +77,19 @@ func TestValidate(t *testing.T) {
 		t.Errorf("specific relay.address without external_ip: Validate() = %v, want nil (announce the bound IP)", err)
 	}
 }
+
+func TestICEURLs(t *testing.T) {
+	addrs := turn.Addrs{UDP: "0.0.0.0:3478", TCP: "0.0.0.0:3478", TLS: "0.0.0.0:443", HTTP: "0.0.0.0:9478"}
+	got := strings.Join(turn.ICEURLs(addrs, "turn.example.org"), " ")
+	want := "turn:turn.example.org:3478?transport=udp turn:turn.example.org:3478?transport=tcp turns:turn.example.org:443?transport=tcp"
+	if got != want {
+		t.Errorf("ICEURLs(public host) = %q, want %q", got, want)
+	}
+	got = strings.Join(turn.ICEURLs(turn.Addrs{UDP: "127.0.0.1:5000"}, ""), " ")
+	if want := "turn:127.0.0.1:5000?transport=udp"; got != want {
+		t.Errorf("ICEURLs(bound) = %q, want %q", got, want)
+	}
+	if c := turn.DevConfig(); c.Listen.UDP != "127.0.0.1:3478" || c.Listen.TCP != "127.0.0.1:3478" || len(c.Peers.Allow) == 0 {
+		t.Errorf("DevConfig() = %+v, want 127.0.0.1:3478 with loopback peers allowed", c)
+	}
+}

@@ -86,16 +86,7 @@ func (r *Relay) Credentials(identity string, ttl time.Duration) (username, passw
 
 // URLs returns the ICE server URLs of the relay's enabled transports, in the form browsers and
 // pion accept: turn:127.0.0.1:port?transport=udp and ?transport=tcp.
-func (r *Relay) URLs() []string {
-	var urls []string
-	if r.Addrs.UDP != "" {
-		urls = append(urls, "turn:"+r.Addrs.UDP+"?transport=udp")
-	}
-	if r.Addrs.TCP != "" {
-		urls = append(urls, "turn:"+r.Addrs.TCP+"?transport=tcp")
-	}
-	return urls
-}
+func (r *Relay) URLs() []string { return turn.ICEURLs(r.Addrs, "") }
 
 // URL returns the one URL for transport "udp" or "tcp", or "" if that listener is off.
 func (r *Relay) URL(transport string) string {
