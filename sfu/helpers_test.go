@@ -39,3 +39,17 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// remotePub finds the publication sid of the remote participant identity, or nil.
+func remotePub(r *lksdk.Room, identity, sid string) *lksdk.RemoteTrackPublication {
+	rp := r.GetParticipantByIdentity(identity)
+	if rp == nil {
+		return nil
+	}
+	for _, tp := range rp.TrackPublications() {
+		if p, ok := tp.(*lksdk.RemoteTrackPublication); ok && p.SID() == sid {
+			return p
+		}
+	}
+	return nil
+}
