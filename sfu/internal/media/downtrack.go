@@ -504,14 +504,16 @@ func ntpShort(t time.Time) uint32 {
 func (d *DownTrack) SetEnabled(on bool) {
 	d.mu.Lock()
 	d.fwd.SetEnabled(on)
-	target := d.fwd.TargetLayer()
 	a := d.alloc
 	d.mu.Unlock()
-	if on && d.r.kind == forwarder.Video && d.bound.Load() != nil {
-		d.r.RequestKeyframe(d.r.availableLayer(target))
-	}
 	if a != nil {
 		a.reallocate()
+	}
+	if on && d.r.kind == forwarder.Video && d.bound.Load() != nil {
+		d.mu.Lock()
+		target := d.fwd.TargetLayer()
+		d.mu.Unlock()
+		d.r.RequestKeyframe(d.r.availableLayer(target))
 	}
 }
 
