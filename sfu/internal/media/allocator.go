@@ -49,19 +49,19 @@ type Allocator struct {
 	log *slog.Logger
 	now func() time.Time // tests replace it
 
-	mu         sync.Mutex
-	tracks     []*DownTrack
-	chosen     map[*DownTrack]int
-	estimate   int // bit/s, 0 unknown
-	estAt      time.Time
-	peak       int // highest estimate in the current window
-	peakAt     time.Time
-	remb       int
-	congested  bool      // layers are limited by a congestion event
-	lastCong   time.Time // last congestion event
-	nextProbe  time.Time // when the next layer may be raised while congested
-	lastProbe  time.Time
-	hold       time.Duration
+	mu        sync.Mutex
+	tracks    []*DownTrack
+	chosen    map[*DownTrack]int
+	estimate  int // bit/s, 0 unknown
+	estAt     time.Time
+	peak      int // highest estimate in the current window
+	peakAt    time.Time
+	remb      int
+	congested bool      // layers are limited by a congestion event
+	lastCong  time.Time // last congestion event
+	nextProbe time.Time // when the next layer may be raised while congested
+	lastProbe time.Time
+	hold      time.Duration
 }
 
 // NewAllocator returns an Allocator with no tracks.

@@ -21,11 +21,11 @@ func TestFit(t *testing.T) {
 		want   []int
 	}{
 		{10_000_000, []demand{dem(2, 2), dem(2, 2)}, []int{2, 2}},
-		{10_000_000, []demand{dem(1, 2), dem(2, 0)}, []int{1, 0}}, // never above current or max
-		{10_000_000, []demand{dem(-1, 2)}, []int{2}},             // new track: up to its max
-		{1_000_000, []demand{dem(2, 2), dem(2, 2)}, []int{1, 1}}, // 300k + 2 x 350k
-		{900_000, []demand{dem(2, 2), dem(2, 2)}, []int{1, 0}},   // round-robin: the first gets the step
-		{100_000, []demand{dem(2, 2), dem(2, 2)}, []int{0, 0}},   // always at least layer 0
+		{10_000_000, []demand{dem(1, 2), dem(2, 0)}, []int{1, 0}},         // never above current or max
+		{10_000_000, []demand{dem(-1, 2)}, []int{2}},                      // new track: up to its max
+		{1_000_000, []demand{dem(2, 2), dem(2, 2)}, []int{1, 1}},          // 300k + 2 x 350k
+		{900_000, []demand{dem(2, 2), dem(2, 2)}, []int{1, 0}},            // round-robin: the first gets the step
+		{100_000, []demand{dem(2, 2), dem(2, 2)}, []int{0, 0}},            // always at least layer 0
 		{2_000_000, []demand{dem(2, 2), off, dem(2, 2)}, []int{2, -1, 1}}, // 300k + 2 x 350k + 1M
 		{0, nil, []int{}},
 	}
