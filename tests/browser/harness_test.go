@@ -99,13 +99,12 @@ type runConfig struct {
 	Phases         []qualityPhase    `json:"phases,omitempty"`
 }
 
-// qualityPhase is one step of the simulcast scenario: request Quality, then wait until the
-// decoded width is within [MinWidth, MaxWidth] (a zero bound is open).
+// qualityPhase is one step of the simulcast scenario: request Quality, then wait until B
+// decodes the layer Expect names ("bottom": narrower than A's middle layer, "top": wider).
 type qualityPhase struct {
-	Quality  string `json:"quality"`
-	MinWidth int    `json:"minWidth,omitempty"`
-	MaxWidth int    `json:"maxWidth,omitempty"`
-	WaitMs   int    `json:"waitMs,omitempty"`
+	Quality string `json:"quality"`
+	Expect  string `json:"expect"`
+	WaitMs  int    `json:"waitMs,omitempty"`
 }
 
 // runResult is what runner.js writes; Data is decoded by each test into its own type.

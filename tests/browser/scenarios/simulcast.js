@@ -1,9 +1,12 @@
 'use strict';
 // simulcast: A publishes 1280x720 with three simulcast layers; B asks for LOW, then HIGH, and
-// the decoded frame width is recorded after each request.
+// the decoded frame width is recorded after each request, next to the widths A encodes.
 //
-// data: connectA, connectB, outboundA (A's layers once all three were encoding),
-// phases: [{quality, reached, ms, width, series: [{ms, width, framesDecoded}]}], inboundFinal.
+// config.phases: [{quality: 'LOW'|'MEDIUM'|'HIGH', expect: 'bottom'|'top', waitMs}].
+// data: connectA, connectB, outboundA (A's layers once all three were encoding), initialWidth,
+// phases: [{quality, expect, tracks, reached, ms, width, layers (A's encoded widths, ascending,
+// when width was sampled), series: [{ms, width, framesDecoded, layers}]}], inboundFinal,
+// outboundFinal.
 module.exports = async function simulcast(r, data, say) {
   const c = r.cfg;
   await r.open('A');
@@ -34,6 +37,17 @@ module.exports = async function simulcast(r, data, say) {
   const first = await r.poll('B decodes', () => r.call('B', 'inbound'), (s) => frames(s) > 10, c.waitMs || 15000);
   data.initialWidth = width(first.value);
 
+  // The layer B gets is judged against A's layers as they are encoded at that moment
+  // (Chromium may scale all layers down under CPU load): the bottom layer is narrower than the
+  // middle one, the top layer wider.
+  const layerWidths = async () => {
+    const out = await r.call('A', 'outbound');
+    const v = (out || []).find((x) => x.kind === 'video');
+    return v ? v.rtp.filter((l) => l.framesEncoded > 0 && l.frameWidth > 0).map((l) => l.frameWidth).sort((a, b) => a - b) : [];
+  };
+  const middle = (ws) => (ws.length >= 3 ? ws[1] : 0);
+  const fits = (expect, w, mid) => w > 0 && mid > 0 && (expect === 'bottom' ? w < mid : w > mid);
+
   data.phases = [];
   for (const phase of c.phases || []) {
     const n = await r.call('B', 'setVideoQuality', phase.quality);
@@ -41,18 +55,20 @@ module.exports = async function simulcast(r, data, say) {
     const series = [];
     const got = await r.poll(`B at ${phase.quality}`, async () => {
       const s = await r.call('B', 'inbound');
-      series.push({ ms: Date.now() - t0, width: width(s), framesDecoded: frames(s) });
-      return s;
-    }, (s) => {
-      const w = width(s);
-      return w > 0 && (phase.maxWidth ? w <= phase.maxWidth : true) && (phase.minWidth ? w >= phase.minWidth : true);
-    }, phase.waitMs || 15000);
+      const layers = await layerWidths();
+      series.push({ ms: Date.now() - t0, width: width(s), framesDecoded: frames(s), layers });
+      return { w: width(s), mid: middle(layers) };
+    }, (v) => fits(phase.expect, v.w, v.mid), phase.waitMs || 15000);
     // Hold a little longer: the width must stay, not flicker past the threshold.
     await new Promise((res) => setTimeout(res, 1000));
     const held = await r.call('B', 'inbound');
-    series.push({ ms: Date.now() - t0, width: width(held), framesDecoded: frames(held) });
-    data.phases.push({ quality: phase.quality, tracks: n, reached: got.done, ms: got.ms, width: width(held), series });
-    say(`B at ${phase.quality}: width ${width(held)} (reached=${got.done} in ${got.ms} ms)`);
+    const layers = await layerWidths();
+    series.push({ ms: Date.now() - t0, width: width(held), framesDecoded: frames(held), layers });
+    data.phases.push({
+      quality: phase.quality, expect: phase.expect, tracks: n, reached: got.done, ms: got.ms,
+      width: width(held), layers, series,
+    });
+    say(`B at ${phase.quality}: width ${width(held)}, A's layers ${layers} (reached=${got.done} in ${got.ms} ms)`);
   }
   data.inboundFinal = await r.call('B', 'inbound');
   data.outboundFinal = await r.call('A', 'outbound');
