@@ -25,6 +25,7 @@ type synthPublisher struct {
 	pub    *lksdk.LocalTrackPublication
 	plis   atomic.Int32
 	keyReq atomic.Bool
+	extKeyReq *atomic.Bool // simulcast layers: requests recorded by the shared RTCP handler
 	sent   atomic.Int64
 	stop   chan struct{}
 	done   chan struct{}
@@ -61,7 +62,54 @@ func publishSynth(t *testing.T, room *lksdk.Room, c webrtc.RTPCodecCapability, n
 	if err != nil {
 		t.Fatalf("PublishTrack(%s): %v", c.MimeType, err)
 	}
-	go p.run(c.MimeType)
+	go p.run(p.track, c.MimeType, 64, 48)
+	t.Cleanup(p.close)
+	return p
+}
+
+// publishSimulcast publishes a VP8 track with three layers (q, h, f) whose keyframes carry
+// their layer's dimensions, so a subscriber can tell which layer it is being sent.
+func publishSimulcast(t *testing.T, room *lksdk.Room, dims [3][2]int) *synthPublisher {
+	t.Helper()
+	p := &synthPublisher{stop: make(chan struct{}), done: make(chan struct{})}
+	qualities := []livekit.VideoQuality{livekit.VideoQuality_LOW, livekit.VideoQuality_MEDIUM, livekit.VideoQuality_HIGH}
+	var tracks []*lksdk.LocalTrack
+	keyReqs := make([]*atomic.Bool, 3)
+	for i, q := range qualities {
+		keyReqs[i] = &atomic.Bool{}
+		req := keyReqs[i]
+		tr, err := lksdk.NewLocalSampleTrack(vp8Cap,
+			lksdk.WithSimulcast("sim", &livekit.VideoLayer{Quality: q, Width: uint32(dims[i][0]), Height: uint32(dims[i][1])}),
+			lksdk.WithRTCPHandler(func(pkt rtcp.Packet) {
+				switch pkt.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					p.plis.Add(1)
+					req.Store(true)
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracks = append(tracks, tr)
+	}
+	var err error
+	p.pub, err = room.LocalParticipant.PublishSimulcastTrack(tracks, &lksdk.TrackPublicationOptions{
+		Name: "sim", Source: livekit.TrackSource_CAMERA, VideoWidth: dims[2][0], VideoHeight: dims[2][1]})
+	if err != nil {
+		t.Fatalf("PublishSimulcastTrack: %v", err)
+	}
+	var wg sync.WaitGroup
+	for i, tr := range tracks {
+		wg.Add(1)
+		lp := &synthPublisher{track: tr, stop: p.stop, done: make(chan struct{})}
+		lp.keyReq.Store(false)
+		go func(i int) {
+			defer wg.Done()
+			lp.keyReqFrom(keyReqs[i])
+			lp.run(tr, webrtc.MimeTypeVP8, dims[i][0], dims[i][1])
+		}(i)
+	}
+	go func() { wg.Wait(); close(p.done) }()
 	t.Cleanup(p.close)
 	return p
 }
@@ -75,7 +123,10 @@ func (p *synthPublisher) close() {
 	<-p.done
 }
 
-func (p *synthPublisher) run(mime string) {
+// keyReqFrom makes run honour keyframe requests recorded in req.
+func (p *synthPublisher) keyReqFrom(req *atomic.Bool) { p.extKeyReq = req }
+
+func (p *synthPublisher) run(track *lksdk.LocalTrack, mime string, width, height int) {
 	defer close(p.done)
 	interval := 33 * time.Millisecond
 	if mime == webrtc.MimeTypeOpus {
@@ -91,16 +142,19 @@ func (p *synthPublisher) run(mime string) {
 		case <-tick.C:
 		}
 		key := n%60 == 0 || p.keyReq.Swap(false)
+		if p.extKeyReq != nil && p.extKeyReq.Swap(false) {
+			key = true
+		}
 		var data []byte
 		switch mime {
 		case webrtc.MimeTypeOpus:
 			data = []byte{0xf8, 0xff, 0xfe} // Opus CELT 20 ms silence (RFC 6716 §3.1 TOC)
 		case webrtc.MimeTypeVP8:
-			data = vp8Frame(key, 64, 48, byte(n))
+			data = vp8Frame(key, width, height, byte(n))
 		case webrtc.MimeTypeH264:
 			data = h264.next(key, byte(0x40+n%64))
 		}
-		if err := p.track.WriteSample(media.Sample{Data: data, Duration: interval}, nil); err == nil {
+		if err := track.WriteSample(media.Sample{Data: data, Duration: interval}, nil); err == nil {
 			p.sent.Add(1)
 		}
 	}
@@ -113,6 +167,7 @@ type received struct {
 	keyframes int
 	firstAt   time.Time
 	firstKey  time.Time
+	keyWidth  int // width in the last VP8 keyframe header
 	mime      string
 	streamID  string
 	trackID   string
@@ -121,7 +176,7 @@ type received struct {
 func (r *received) snapshot() received {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return received{packets: r.packets, keyframes: r.keyframes, firstAt: r.firstAt, firstKey: r.firstKey, mime: r.mime, streamID: r.streamID, trackID: r.trackID}
+	return received{packets: r.packets, keyframes: r.keyframes, firstAt: r.firstAt, firstKey: r.firstKey, keyWidth: r.keyWidth, mime: r.mime, streamID: r.streamID, trackID: r.trackID}
 }
 
 // consume reads track until it ends, counting packets and keyframes.
@@ -144,6 +199,7 @@ func (r *received) consume(track *webrtc.TrackRemote) {
 			r.firstAt = time.Now()
 		}
 		if key {
+			r.keyWidth = vp8KeyWidth(pkt)
 			r.keyframes++
 			if r.firstKey.IsZero() {
 				r.firstKey = time.Now()
@@ -174,6 +230,16 @@ func isKeyframe(mime string, pkt *rtp.Packet) bool {
 		}
 	}
 	return false
+}
+
+// vp8KeyWidth reads the width from a VP8 keyframe's header (RFC 6386 §9.1), 0 if absent.
+func vp8KeyWidth(pkt *rtp.Packet) int {
+	var vp8 codecs.VP8Packet
+	payload, err := vp8.Unmarshal(pkt.Payload)
+	if err != nil || len(payload) < 10 || payload[3] != 0x9d || payload[4] != 0x01 || payload[5] != 0x2a {
+		return 0
+	}
+	return int(payload[6]) | int(payload[7]&0x3f)<<8
 }
 
 // subscriber records every track a client subscribes to, by track sid.
