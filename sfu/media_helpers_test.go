@@ -21,14 +21,14 @@ import (
 // 30 fps with a keyframe every 2 s and whenever a PLI or FIR arrives, audio as 20 ms Opus
 // silence frames.
 type synthPublisher struct {
-	track  *lksdk.LocalTrack
-	pub    *lksdk.LocalTrackPublication
-	plis   atomic.Int32
-	keyReq atomic.Bool
+	track     *lksdk.LocalTrack
+	pub       *lksdk.LocalTrackPublication
+	plis      atomic.Int32
+	keyReq    atomic.Bool
 	extKeyReq *atomic.Bool // simulcast layers: requests recorded by the shared RTCP handler
-	sent   atomic.Int64
-	stop   chan struct{}
-	done   chan struct{}
+	sent      atomic.Int64
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 var (
