@@ -30,7 +30,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 func TestLifecycleAndDrain(t *testing.T) {
 	cfg := turn.LocalConfig()
 	cfg.Auth.Secret = "drain-secret"
-	cfg.DrainTimeout = 1500 * time.Millisecond
+	cfg.DrainTimeout = 3 * time.Second
 	srv, err := turn.New(cfg, turn.Deps{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -109,7 +109,7 @@ func TestShutdownIdleIsImmediate(t *testing.T) {
 // allocation freed; an active one is not.
 func TestTCPIdleTimeout(t *testing.T) {
 	relay := turntest.Serve(t, turntest.Options{Configure: func(c *turn.Config) {
-		c.Listen.TCPIdleTimeout = 700 * time.Millisecond
+		c.Listen.TCPIdleTimeout = 1500 * time.Millisecond
 	}})
 	allocate(t, clientFor(t, relay, "tcp", "sleepy"))
 	active := allocate(t, clientFor(t, relay, "tcp", "active"))
@@ -118,7 +118,7 @@ func TestTCPIdleTimeout(t *testing.T) {
 		t.Fatalf("Allocations() = %d, want 2", n)
 	}
 	// Keep one client talking (ChannelData every 200 ms) while the other stays silent.
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(6 * time.Second)
 	for time.Now().Before(deadline) && relay.Server.Allocations() > 1 {
 		exchange(t, active, peer, 1)
 		time.Sleep(200 * time.Millisecond)
