@@ -43,8 +43,10 @@ func WriteTable(w io.Writer, res *Result) error {
 		p("server cpu\t%.2f s\t%.0f%% of a core\t", s.CPUSeconds, s.CPUPercent)
 		p("server peak rss\t%s\tper subscriber %s\t", bytesIEC(s.PeakRSS), bytesIEC(s.RSSPerSubscriber))
 		p("forwarded pkt per cpu-s\t%s\t%.2f us/pkt\t", si(s.ForwardedPerCPUSecond), s.CPUMicrosPerPacket)
+		p("server waiting for cpu\t%.0f%%\t\t", s.WaitPercent)
 	}
 	p("tester cpu\t%.0f%% of %d core(s)\tsaturated %v\t", res.Tester.CPUPercent, res.Tester.Cores, res.Tester.Saturated)
+	p("tester waiting for cpu\t%.0f%%\tload average %.1f\t", res.Tester.WaitPercent, res.LoadAverage)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ type Result struct {
 	KeyframeRequests uint64 `json:"keyframe_requests"` // PLI/FIR received by publishers
 	Keyframes        uint64 `json:"keyframes_sent"`
 
+	// LoadAverage is the machine's 1-minute load average at the end: above the number of
+	// CPUs, other processes compete with the server and the tester.
+	LoadAverage   float64       `json:"load_average"`
 	ServerProcess *ServerResult `json:"server_process,omitempty"`
 	Tester        TesterResult  `json:"tester"`
 	Warnings      []string      `json:"warnings,omitempty"`
@@ -108,6 +111,8 @@ type ServerResult struct {
 	// Forwarded packets (received by subscribers) per server CPU-second, steady window.
 	ForwardedPerCPUSecond float64 `json:"forwarded_packets_per_cpu_s"`
 	CPUMicrosPerPacket    float64 `json:"cpu_us_per_forwarded_packet"`
+	// WaitPercent is the time its threads waited for a CPU, per wall second (steady window).
+	WaitPercent float64 `json:"runqueue_wait_percent"`
 }
 
 // TesterResult is the tester's own cost: when it is saturated, the figures measure the
@@ -117,7 +122,14 @@ type TesterResult struct {
 	CPUPercent float64 `json:"cpu_percent"` // steady window; 100 = one core
 	Cores      int     `json:"cores"`       // CPUs it may run on (taskset)
 	Saturated  bool    `json:"saturated"`
+	// WaitPercent is the time its threads waited for a CPU, per wall second: high when
+	// other load on the machine starves it.
+	WaitPercent float64 `json:"runqueue_wait_percent"`
 }
+
+// starvedPercent is the run-queue wait (per wall second) above which a process is said to
+// be starved by other load.
+const starvedPercent = 20
 
 // saturation is the share of its cores above which the tester is said to be saturated.
 const saturation = 0.85
@@ -285,6 +297,15 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 	if win > 0 {
 		res.Tester.CPUPercent = 100 * testerCPU.Seconds() / win
 	}
+	res.LoadAverage = procstat.LoadAverage()
+	if win > 0 {
+		res.Tester.WaitPercent = 100 * (final.tester.Wait - from.tester.Wait).Seconds() / win
+	}
+	if res.Tester.WaitPercent > starvedPercent {
+		res.Warnings = append(res.Warnings, fmt.Sprintf(
+			"tester starved: its threads waited %.0f%% of the time for a CPU (load average %.1f on %d CPUs): latency and loss reflect other load on the machine",
+			res.Tester.WaitPercent, res.LoadAverage, runtime.NumCPU()))
+	}
 	if res.Tester.CPUPercent > saturation*100*float64(cores) {
 		res.Tester.Saturated = true
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
@@ -298,6 +319,12 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 			RSSGrowth: final.server.PeakRSS - final.server.StartRSS}
 		if win > 0 {
 			sr.CPUPercent = 100 * cpu.Seconds() / win
+			sr.WaitPercent = 100 * (final.server.Wait - from.server.Wait).Seconds() / win
+		}
+		if sr.WaitPercent > starvedPercent {
+			res.Warnings = append(res.Warnings, fmt.Sprintf(
+				"server starved: its threads waited %.0f%% of the time for a CPU: other load on its core inflates latency and loss",
+				sr.WaitPercent))
 		}
 		if cpu > 0 && outPkts > 0 {
 			sr.ForwardedPerCPUSecond = outPkts / cpu.Seconds()

@@ -183,7 +183,7 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | 1 -> %d | %.0f | %.2f | %.3f%% |\n", u.Mode, u.Receivers, u.ForwardedPerCPUSecond,
 			u.CPUMicrosPerPacket, u.LossPercent)
 	}
-	b.WriteString("\n## Scenarios\n\n| run | joins ok/failed | ws->media p50/p95 ms | loss % | latency p50/p90/p99/max ms | jitter ms | out Mb/s | out pkt/s | server CPU % | fwd pkt per CPU-s | us/pkt | peak RSS MiB | tester CPU % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Scenarios\n\n| run | joins ok/failed | ws->media p50/p95 ms | loss % | latency p50/p90/p99/max ms | jitter ms | out Mb/s | out pkt/s | server CPU % | fwd pkt per CPU-s | us/pkt | peak RSS MiB | tester CPU % | wait for CPU % server/tester | load avg |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	names := make([]string, 0, len(s.Runs))
 	for n := range s.Runs {
 		names = append(names, n)
@@ -191,8 +191,9 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 	sort.Strings(names)
 	for _, n := range names {
 		r := s.Runs[n]
-		cpu, fwd, us, rss := "-", "-", "-", "-"
+		cpu, fwd, us, rss, wait := "-", "-", "-", "-", "-"
 		if sp := r.ServerProcess; sp != nil {
+			wait = fmt.Sprintf("%.0f", sp.WaitPercent)
 			cpu = fmt.Sprintf("%.0f", sp.CPUPercent)
 			fwd = fmt.Sprintf("%.0f", sp.ForwardedPerCPUSecond)
 			us = fmt.Sprintf("%.2f", sp.CPUMicrosPerPacket)
@@ -202,10 +203,10 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		if r.Tester.Saturated {
 			sat = " (saturated)"
 		}
-		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s |\n",
+		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s | %s/%.0f | %.1f |\n",
 			n, r.Joins.OK, r.Joins.Failed, r.Joins.WSToFirstMediaMs.P50, r.Joins.WSToFirstMediaMs.P95, r.LossPercent,
 			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.JitterMs, r.BitrateOut/1e6, r.PacketsOutPerS,
-			cpu, fwd, us, rss, r.Tester.CPUPercent, sat)
+			cpu, fwd, us, rss, r.Tester.CPUPercent, sat, wait, r.Tester.WaitPercent, r.LoadAverage)
 	}
 	if len(s.Failures) > 0 {
 		b.WriteString("\n## Failed runs\n\n")

@@ -84,13 +84,14 @@ scenario() {
   local rc=0
   timeout --kill-after=10 $((dur + 60)) "${TESTER_PIN[@]}" "$BIN" bench "$@" --url "$URL" \
     --duration "${dur}s" --server-pid "$SFU_PID" --json "$RUNS/$name.json" --quiet \
-    >"$RUNS/$name.txt" 2>"$RUNS/$name.err" || rc=$?
+    >"$RUNS/$name.txt" 2>"$RUNS/$name.log" || rc=$?
   stop_sfu
   cat "$RUNS/$name.txt" >&2 || true
   if [ "$rc" -ne 0 ]; then
-    log "$name: FAILED (exit $rc): $(tail -3 "$RUNS/$name.err")"
-  else
-    rm -f "$RUNS/$name.err"
+    # The tester's verdict is its last "atrium bench:" line; the rest of the log is pion noise.
+    { grep '^atrium bench' "$RUNS/$name.log" || tail -3 "$RUNS/$name.log"; } >"$RUNS/$name.err"
+    [ "$rc" -eq 124 ] && echo "killed by timeout after $((dur + 60)) s" >>"$RUNS/$name.err"
+    log "$name: FAILED (exit $rc): $(cat "$RUNS/$name.err")"
   fi
 }
 

@@ -21,15 +21,64 @@ const clockTicks = 100
 type Sample struct {
 	CPU time.Duration // user + system time since the process started, all threads
 	RSS int64         // resident set size in bytes
+	// Wait is the time its live threads spent runnable but waiting for a CPU
+	// (/proc/PID/task/*/schedstat): high when other load on the machine starves it.
+	Wait time.Duration
 }
 
-// Read reads pid's current CPU time and RSS from /proc/PID/stat (proc(5)).
+// Read reads pid's current CPU time and RSS from /proc/PID/stat and its run-queue wait
+// from the schedstat of each thread (proc(5)).
 func Read(pid int) (Sample, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return Sample{}, fmt.Errorf("procstat: %w", err)
 	}
-	return parseStat(raw)
+	s, err := parseStat(raw)
+	if err != nil {
+		return Sample{}, err
+	}
+	s.Wait = runqueueWait(pid)
+	return s, nil
+}
+
+// runqueueWait sums the second field of every thread's schedstat; 0 when the kernel does
+// not provide it (CONFIG_SCHEDSTATS off).
+func runqueueWait(pid int) time.Duration {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		raw, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		if f := bytes.Fields(raw); len(f) >= 2 {
+			if ns, err := strconv.ParseInt(string(f[1]), 10, 64); err == nil {
+				total += time.Duration(ns)
+			}
+		}
+	}
+	return total
+}
+
+// LoadAverage is the one-minute load average of the machine (/proc/loadavg), -1 if unknown.
+func LoadAverage() float64 {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := bytes.Fields(raw)
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(string(f[0]), 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 func parseStat(raw []byte) (Sample, error) {
@@ -64,6 +113,7 @@ type Summary struct {
 	CPUPercent float64       // CPU / Wall * 100 (100 = one core busy)
 	PeakRSS    int64         // bytes, highest sampled
 	StartRSS   int64         // bytes, at Start
+	Wait       time.Duration // run-queue wait during the window (see Sample.Wait)
 }
 
 // Sampler reads a process periodically until Stop. Safe for concurrent use.
@@ -128,7 +178,7 @@ func (s *Sampler) Now() Summary {
 	defer s.mu.Unlock()
 	wall := time.Since(s.start)
 	cpu := s.last.CPU - s.first.CPU
-	sum := Summary{Wall: wall, CPU: cpu, PeakRSS: s.peak, StartRSS: s.first.RSS}
+	sum := Summary{Wall: wall, CPU: cpu, PeakRSS: s.peak, StartRSS: s.first.RSS, Wait: max(s.last.Wait-s.first.Wait, 0)}
 	if wall > 0 {
 		sum.CPUPercent = 100 * cpu.Seconds() / wall.Seconds()
 	}
