@@ -190,3 +190,13 @@ func (w *testWriter) stop() {
 	w.stopped.Store(true)
 	w.mu.Unlock()
 }
+
+// TokenFor mints a token with default grants (join, publish, subscribe, data) for servers
+// not started by Serve.
+func TokenFor(apiKey, apiSecret, room, identity string) string {
+	tok, err := access.NewToken{APIKey: apiKey, APISecret: apiSecret, Room: room, Identity: identity}.Mint()
+	if err != nil {
+		panic(fmt.Sprintf("sfutest: %v", err))
+	}
+	return tok
+}
