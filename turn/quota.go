@@ -12,9 +12,10 @@ var (
 	ErrTotalQuota = errors.New("turn: total allocations quota reached")
 )
 
-// quotas counts live allocations per user and in total. A slot is reserved when pion asks
-// whether an Allocate may proceed and released when the relay socket of the allocation closes
-// (or at once, if creating the socket fails). Safe for concurrent use.
+// quotas counts live allocations per user and in total. check answers pion's quota question
+// (486 when full) without taking anything; the slot itself is taken by reserve when the relay
+// socket is created and given back when it closes, so a request that fails between the two
+// (pion refuses LIFETIME 0 there, for one) cannot leak a slot. Safe for concurrent use.
 type quotas struct {
 	perUser, total int // limits; 0 = unlimited
 
@@ -27,15 +28,29 @@ func newQuotas(perUser, total int) *quotas {
 	return &quotas{perUser: perUser, total: total, byUser: make(map[string]int)}
 }
 
-// reserve takes one slot for user or says which quota is full.
-func (q *quotas) reserve(user string) error {
+// check says which quota, if any, is full for user, without taking a slot.
+func (q *quotas) check(user string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.full(user)
+}
+
+func (q *quotas) full(user string) error {
 	if q.total > 0 && q.current >= q.total {
 		return ErrTotalQuota
 	}
 	if q.perUser > 0 && q.byUser[user] >= q.perUser {
 		return ErrUserQuota
+	}
+	return nil
+}
+
+// reserve takes one slot for user or says which quota is full.
+func (q *quotas) reserve(user string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.full(user); err != nil {
+		return err
 	}
 	q.byUser[user]++
 	q.current++

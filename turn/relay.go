@@ -17,11 +17,13 @@ import (
 var ErrTCPRelayUnsupported = errors.New("turn: TCP relay allocations (RFC 6062) are not offered")
 
 // relayGenerator creates the relay sockets of one listener's allocations. It wraps pion's
-// address generator with what Atrium adds per allocation: the quota slot (reserved by the
-// quota handler just before, released when the socket closes), the bandwidth cap and metrics.
+// address generator with what Atrium adds per allocation: the quota slot (taken here, given
+// back when the socket closes), the bandwidth cap and metrics.
 type relayGenerator struct {
-	inner     pionturn.RelayAddressGenerator
-	quotas    *quotas
+	inner pionturn.RelayAddressGenerator
+	// reserve takes a quota slot for a user (counting a refusal); release gives it back.
+	reserve   func(user string) error
+	release   func(user string)
 	metrics   *transportMetrics
 	bandwidth rate.Limit // bytes/s; 0 = unlimited
 	burst     int
@@ -29,13 +31,16 @@ type relayGenerator struct {
 
 func (g *relayGenerator) Validate() error { return g.inner.Validate() }
 
-// AllocatePacketConn is called by pion right after the quota handler reserved a slot for
-// conf.UserID, in the same goroutine, for the same request: so every call here owns exactly
-// one reservation, which it releases on failure or hands to the socket.
+// AllocatePacketConn takes the user's quota slot and creates the relay socket, which owns the
+// slot from then on. The quota handler already answered 486 for a full quota; a slot lost to a
+// concurrent Allocate of the same user between the two is refused here (pion answers 508).
 func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	if err := g.reserve(conf.UserID); err != nil {
+		return nil, nil, err
+	}
 	conn, addr, err := g.inner.AllocatePacketConn(conf)
 	if err != nil {
-		g.quotas.release(conf.UserID)
+		g.release(conf.UserID)
 		return nil, nil, fmt.Errorf("turn: relay socket for %s: %w", conf.Network, err)
 	}
 	rc := &relayConn{PacketConn: conn, m: g.metrics}
@@ -44,7 +49,7 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	}
 	user := conf.UserID
 	rc.release = func() {
-		g.quotas.release(user)
+		g.release(user)
 		g.metrics.allocations.Dec()
 	}
 	g.metrics.allocations.Inc()
@@ -52,9 +57,8 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	return rc, addr, nil
 }
 
-// AllocateListener refuses TCP allocations, releasing the slot the quota handler reserved.
-func (g *relayGenerator) AllocateListener(conf pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
-	g.quotas.release(conf.UserID)
+// AllocateListener refuses TCP allocations.
+func (g *relayGenerator) AllocateListener(pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
 	return nil, nil, ErrTCPRelayUnsupported
 }
 

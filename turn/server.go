@@ -251,7 +251,7 @@ func (s *Server) pionConfig() pionturn.ServerConfig {
 		} else {
 			inner = &pionturn.RelayAddressGeneratorStatic{RelayAddress: external, Address: bind.String()}
 		}
-		g := &relayGenerator{inner: inner, quotas: s.quotas, metrics: s.metrics.forTransport(transport)}
+		g := &relayGenerator{inner: inner, reserve: s.reserveSlot, release: s.quotas.release, metrics: s.metrics.forTransport(transport)}
 		if bw := s.cfg.Quota.BandwidthPerAllocation; bw > 0 {
 			g.bandwidth, g.burst = rate.Limit(bw), s.cfg.burst()
 		}
@@ -293,23 +293,33 @@ func (s *Server) tcpListener() net.Listener {
 	return s.tcp
 }
 
-// allowAllocation is pion's QuotaHandler (false → 486 Allocation Quota Reached). It reserves
-// the slot that relayGenerator.AllocatePacketConn then owns.
+// allowAllocation is pion's QuotaHandler (false → 486 Allocation Quota Reached). It only
+// looks; relayGenerator takes the slot when the relay socket exists.
 func (s *Server) allowAllocation(userID, _ string, _ net.Addr) bool {
 	if s.draining.Load() {
 		s.metrics.rejections.WithLabelValues("draining").Inc()
 		return false
 	}
-	if err := s.quotas.reserve(userID); err != nil {
-		reason := "user_quota"
-		if errors.Is(err, ErrTotalQuota) {
-			reason = "total_quota"
-		}
-		s.metrics.rejections.WithLabelValues(reason).Inc()
-		s.log.Info("turn: allocation refused", "reason", reason)
-		return false
+	return s.refused(s.quotas.check(userID)) == nil
+}
+
+// reserveSlot takes a quota slot for a relay socket being created.
+func (s *Server) reserveSlot(userID string) error {
+	return s.refused(s.quotas.reserve(userID))
+}
+
+// refused counts and logs a quota refusal; it returns err unchanged.
+func (s *Server) refused(err error) error {
+	if err == nil {
+		return nil
 	}
-	return true
+	reason := "user_quota"
+	if errors.Is(err, ErrTotalQuota) {
+		reason = "total_quota"
+	}
+	s.metrics.rejections.WithLabelValues(reason).Inc()
+	s.log.Info("turn: allocation refused", "reason", reason)
+	return err
 }
 
 // permitPeer is pion's PermissionHandler (false → 403 Forbidden on CreatePermission and
