@@ -89,6 +89,11 @@ type DownTrack struct {
 	closed    atomic.Bool
 	delivered atomic.Bool // a packet reached the subscriber's transport
 
+	transport   atomic.Pointer[webrtc.DTLSTransport] // optional, from SetTransport
+	ready       atomic.Bool                          // transport known to be up
+	kfNotBefore atomic.Int64                         // keyframes requested earlier are useless to us
+	lastForced  atomic.Int64
+
 	mu        sync.Mutex // guards the fields below; never held across a write
 	fwd       *forwarder.Forwarder
 	maxLayer  int // from the subscriber's track settings
@@ -241,13 +246,61 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	d.bound.Store(b)
-	if d.r.kind == forwarder.Video {
+	if d.r.kind == forwarder.Video && d.isReady() {
 		d.mu.Lock()
 		target := d.fwd.TargetLayer()
 		d.mu.Unlock()
-		d.r.RequestKeyframe(d.r.availableLayer(target))
+		d.requestKeyframe(d.r.availableLayer(target))
 	}
 	return codec, nil
+}
+
+// SetTransport tells the DownTrack which DTLS transport carries it
+// (RTPSender.Transport() of its transceiver). Optional but recommended: with
+// it the DownTrack neither forwards nor asks for keyframes before the
+// transport is up (pion silently drops such writes), and asks for a fresh
+// keyframe the moment it is, so a late joiner sees video about one round trip
+// after connecting. Without it the DownTrack notices the dropped writes and
+// retries, which can cost one PLI interval (500 ms) more.
+func (d *DownTrack) SetTransport(t *webrtc.DTLSTransport) {
+	if t != nil {
+		d.transport.Store(t)
+	}
+}
+
+// isReady reports whether writes can reach the subscriber: always true
+// without SetTransport; otherwise once the DTLS transport is connected. The
+// first time it is, keyframes requested before are discounted.
+func (d *DownTrack) isReady() bool {
+	if d.ready.Load() {
+		return true
+	}
+	t := d.transport.Load()
+	if t == nil {
+		return true
+	}
+	if t.State() != webrtc.DTLSTransportStateConnected {
+		return false
+	}
+	if !d.ready.Swap(true) {
+		d.kfNotBefore.Store(d.r.now())
+	}
+	return true
+}
+
+// requestKeyframe asks the Receiver for a keyframe on layer. Until this
+// DownTrack has been served a keyframe since its transport came up, PLIs sent
+// for other subscribers before that moment do not count against the
+// throttle (but this DownTrack sends at most one per 100 ms itself).
+func (d *DownTrack) requestKeyframe(layer int) {
+	nb := d.kfNotBefore.Load()
+	now := d.r.now()
+	if nb != 0 && now-d.lastForced.Load() < forcedPLIEvery {
+		nb = 0
+	}
+	if d.r.requestKeyframe(layer, nb) && nb != 0 {
+		d.lastForced.Store(now)
+	}
 }
 
 // Unbind is called by pion when the track is removed from the subscriber PC.
@@ -260,7 +313,7 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // goroutine with that goroutine's scratch.
 func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 	b := d.bound.Load()
-	if b == nil || d.closed.Load() {
+	if b == nil || d.closed.Load() || !d.isReady() {
 		return
 	}
 	d.mu.Lock()
@@ -284,7 +337,7 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 	}
 	d.mu.Unlock()
 	if res.NeedKeyframe {
-		d.r.RequestKeyframe(res.KeyframeLayer)
+		d.requestKeyframe(res.KeyframeLayer)
 	}
 	if !res.Forward {
 		if p.layer == prev {
@@ -310,10 +363,13 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 			d.mu.Lock()
 			d.fwd.Restart()
 			d.mu.Unlock()
+			d.kfNotBefore.Store(d.r.now())
 		}
 		return
 	}
-	d.delivered.Store(true)
+	if !d.delivered.Swap(true) {
+		d.kfNotBefore.Store(0) // served: the shared throttle applies from now on
+	}
 	d.packets.Add(1)
 	d.bytes.Add(uint64(n))
 	if m := d.r.p.Metrics; m != nil {
@@ -414,7 +470,7 @@ func (d *DownTrack) keyframeRequested() {
 		l = d.fwd.TargetLayer()
 	}
 	d.mu.Unlock()
-	d.r.RequestKeyframe(d.r.availableLayer(l))
+	d.requestKeyframe(d.r.availableLayer(l))
 }
 
 // retransmit resends the packet the subscriber knows as seq from the shared
@@ -509,11 +565,11 @@ func (d *DownTrack) SetEnabled(on bool) {
 	if a != nil {
 		a.reallocate()
 	}
-	if on && d.r.kind == forwarder.Video && d.bound.Load() != nil {
+	if on && d.r.kind == forwarder.Video && d.bound.Load() != nil && d.isReady() {
 		d.mu.Lock()
 		target := d.fwd.TargetLayer()
 		d.mu.Unlock()
-		d.r.RequestKeyframe(d.r.availableLayer(target))
+		d.requestKeyframe(d.r.availableLayer(target))
 	}
 }
 
@@ -579,8 +635,8 @@ func (d *DownTrack) updateTarget() {
 	d.fwd.SetTargetLayer(target)
 	cur := d.fwd.CurrentLayer()
 	d.mu.Unlock()
-	if changed && cur != target && d.r.kind == forwarder.Video && d.bound.Load() != nil {
-		d.r.RequestKeyframe(target)
+	if changed && cur != target && d.r.kind == forwarder.Video && d.bound.Load() != nil && d.isReady() {
+		d.requestKeyframe(target)
 	}
 }
 

@@ -10,36 +10,91 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
-// synthVP8 builds packet k (0..2) of frame f: a VP8 payload descriptor (S
-// set on the first packet of the frame), the VP8 payload header byte whose
-// low bit is 0 for a key frame (RFC 6386 §9.1), then the frame number and k
-// so the receiving side can tell exactly which packet it got (49 bytes).
-func synthVP8(f uint32, k int, key bool) []byte {
-	b := make([]byte, 49)
-	if k == 0 {
-		b[0] = 0x10
-	}
-	b[1] = 0x01 // inter frame
-	if key {
-		b[1] = 0x00
-	}
-	binary.BigEndian.PutUint32(b[4:], f)
-	b[8] = byte(k)
-	return b
+// codecCase describes how a synthetic publisher packetizes frames of one
+// codec: payload(f, k, key) is packet k of frame f, and the frame number must
+// be recoverable with frameOf. Every frame has three packets, 10 ms apart.
+type codecCase struct {
+	name      string
+	cap       webrtc.RTPCodecCapability
+	payload   func(f uint32, k int, key bool) []byte
+	frameOf   func(p []byte) uint32
+	isKeyHead func(p []byte) bool // first packet of a key frame; nil for audio
+	wantPT    webrtc.PayloadType  // subscriber's negotiated payload type
+	tsStep    uint32
+	// noTransport skips DownTrack.SetTransport, exercising the fallback that
+	// detects writes pion dropped before the subscriber's DTLS was up.
+	noTransport bool
 }
 
-type sentFrame struct {
-	key bool
-	ts  uint32
+// VP8: descriptor (S on the first packet), payload header with the key frame
+// bit (RFC 6386 §9.1: 0 = key), frame number, packet index.
+var vp8Case = codecCase{
+	name: "VP8",
+	cap:  webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+	payload: func(f uint32, k int, key bool) []byte {
+		b := make([]byte, 49)
+		if k == 0 {
+			b[0] = 0x10
+		}
+		b[1] = 0x01
+		if key {
+			b[1] = 0x00
+		}
+		binary.BigEndian.PutUint32(b[4:], f)
+		b[8] = byte(k)
+		return b
+	},
+	frameOf:   func(p []byte) uint32 { return binary.BigEndian.Uint32(p[4:]) },
+	isKeyHead: func(p []byte) bool { return p[0]&0x10 != 0 && p[1]&0x01 == 0 },
+	wantPT:    96,
+	tsStep:    900,
 }
 
-// publishVP8 sends 3-packet VP8 frames every 10 ms on track until stop is
-// closed: a key frame first and after every PLI (counted in plis), inter
-// frames otherwise. It records each frame's kind and timestamp in frames.
-func publishVP8(track *webrtc.TrackLocalStaticRTP, plis *atomic.Int32, stop <-chan struct{}, frames chan<- sentFrame) {
+// H.264 constrained baseline, packetization-mode=1: a key frame is SPS, PPS,
+// IDR slice (single NAL unit packets, RFC 6184 §5.6); other frames are three
+// non-IDR slices.
+var h264Case = codecCase{
+	name: "H264",
+	cap: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+	payload: func(f uint32, k int, key bool) []byte {
+		b := make([]byte, 40)
+		b[0] = 0x41 // non-IDR slice
+		if key {
+			b[0] = []byte{0x67, 0x68, 0x65}[k] // SPS, PPS, IDR
+		}
+		binary.BigEndian.PutUint32(b[1:], f)
+		return b
+	},
+	frameOf:   func(p []byte) uint32 { return binary.BigEndian.Uint32(p[1:]) },
+	isKeyHead: func(p []byte) bool { return p[0] == 0x67 },
+	wantPT:    106, // pion's default for 42e01f with packetization-mode=1
+	tsStep:    900,
+}
+
+// Opus: any packet starts the stream.
+var opusCase = codecCase{
+	name: "Opus",
+	cap:  webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+	payload: func(f uint32, k int, _ bool) []byte {
+		b := make([]byte, 30)
+		b[0] = 0xfc
+		binary.BigEndian.PutUint32(b[1:], f*3+uint32(k))
+		return b
+	},
+	frameOf: func(p []byte) uint32 { return binary.BigEndian.Uint32(p[1:]) / 3 },
+	wantPT:  111,
+	tsStep:  480,
+}
+
+// publish sends 3-packet frames every 10 ms until stop closes: a key frame
+// first and after every PLI (counted in plis). With audioLevelID set, each
+// packet carries an RFC 6464 level of -10 dBov.
+func publish(c codecCase, track *webrtc.TrackLocalStaticRTP, plis *atomic.Int32, audioLevelID uint8, stop <-chan struct{}) {
 	seq := uint16(65000) // wraps early on purpose
 	ts := uint32(4_000_000_000)
 	seenPLI := int32(0)
@@ -58,30 +113,41 @@ func publishVP8(track *webrtc.TrackLocalStaticRTP, plis *atomic.Int32, stop <-ch
 		for k := range 3 {
 			p := &rtp.Packet{
 				Header:  rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: k == 2},
-				Payload: synthVP8(f, k, key),
+				Payload: c.payload(f, k, key),
+			}
+			if audioLevelID != 0 {
+				_ = p.SetExtension(audioLevelID, []byte{0x80 | 10})
 			}
 			seq++
 			if err := track.WriteRTP(p); err != nil {
 				return
 			}
 		}
-		frames <- sentFrame{key: key, ts: ts}
-		ts += 900 // 10 ms at 90 kHz
+		ts += c.tsStep
 	}
 }
 
-// TestLoopbackVP8 runs the whole media path through real pion
-// PeerConnections on loopback: publisher PC -> SFU PC -> Receiver ->
-// DownTrack -> SFU PC -> subscriber PC. The subscriber joins late; it must
-// get a key frame first (requested by a PLI through the SFU), on the
-// DownTrack's SSRC and payload type, with contiguous sequence numbers and
-// the publisher's timestamp spacing, with the payload untouched.
-func TestLoopbackVP8(t *testing.T) {
+// TestLoopback runs the whole media path through real pion PeerConnections
+// on loopback, per codec: publisher PC -> SFU PC -> Receiver -> DownTrack ->
+// SFU PC -> subscriber PC. The subscriber joins late; video must start with
+// a key frame (requested by a PLI through the SFU), on the DownTrack's SSRC
+// and the negotiated payload type, with contiguous sequence numbers, the
+// publisher's timestamp spacing and the payload untouched.
+func TestLoopback(t *testing.T) {
+	vp8Fallback := vp8Case
+	vp8Fallback.name, vp8Fallback.noTransport = "VP8 without SetTransport", true
+	for _, c := range []codecCase{vp8Case, h264Case, opusCase, vp8Fallback} {
+		t.Run(c.name, func(t *testing.T) { testLoopback(t, c) })
+	}
+}
+
+func testLoopback(t *testing.T, c codecCase) {
+	audio := c.isKeyHead == nil
 	sfuAPI := newAPI(t, true, nil)
 	pub := newPC(t, newAPI(t, false, nil))
 	sfuIn := newPC(t, sfuAPI)
 
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "pub")
+	track, err := webrtc.NewTrackLocalStaticRTP(c.cap, "track", "pub")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +175,7 @@ func TestLoopbackVP8(t *testing.T) {
 	readDone := make(chan error, 1)
 	sfuIn.OnTrack(func(tr *webrtc.TrackRemote, rx *webrtc.RTPReceiver) {
 		r := NewReceiver(ReceiverParams{
-			TrackID:          "TR_video",
+			TrackID:          "TR_x",
 			Kind:             tr.Kind(),
 			Codec:            tr.Codec(),
 			HeaderExtensions: rx.GetParameters().HeaderExtensions,
@@ -122,12 +188,20 @@ func TestLoopbackVP8(t *testing.T) {
 	})
 	negotiate(t, pub, sfuIn)
 
+	var levelID uint8
+	for _, e := range pubSender.GetParameters().HeaderExtensions {
+		if e.URI == sdp.AudioLevelURI {
+			levelID = uint8(e.ID)
+		}
+	}
+	if audio && levelID == 0 {
+		t.Fatalf("audio level extension not negotiated with the SFU")
+	}
 	stop := make(chan struct{})
 	pubDone := make(chan struct{})
-	frames := make(chan sentFrame, 10000)
 	go func() {
 		defer close(pubDone)
-		publishVP8(track, &plis, stop, frames)
+		publish(c, track, &plis, levelID, stop)
 	}()
 	defer func() { close(stop); <-pubDone }()
 
@@ -142,7 +216,7 @@ func TestLoopbackVP8(t *testing.T) {
 
 	sfuOut := newPC(t, sfuAPI)
 	sub := newPC(t, newAPI(t, false, nil))
-	dt, err := r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_video", Codecs: Codecs(webrtc.RTPCodecTypeVideo)})
+	dt, err := r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x", Codecs: Codecs(r.Kind())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +226,9 @@ func TestLoopbackVP8(t *testing.T) {
 	}
 	if err := tx.SetCodecPreferences(dt.CodecPreferences()); err != nil {
 		t.Fatalf("SetCodecPreferences: %v", err)
+	}
+	if !c.noTransport {
+		dt.SetTransport(tx.Sender().Transport())
 	}
 	go func() {
 		for {
@@ -176,54 +253,63 @@ func TestLoopbackVP8(t *testing.T) {
 	})
 	subscribedAt := time.Now()
 	negotiate(t, sfuOut, sub)
+	connectedAt := time.Now()
 
 	const want = 90
 	var pkts []*rtp.Packet
+	var firstAt time.Time
 	timeout := time.After(10 * time.Second)
 	for len(pkts) < want {
 		select {
 		case p := <-got:
+			if len(pkts) == 0 {
+				firstAt = time.Now()
+			}
 			pkts = append(pkts, p)
 		case <-timeout:
 			t.Fatalf("subscriber got %d packets in 10 s, want %d", len(pkts), want)
 		}
 	}
-	firstMediaAfter := time.Since(subscribedAt)
-	t.Logf("subscribe -> %d packets: %v (first key frame within that)", want, firstMediaAfter)
+	t.Logf("first packet %v after subscribing, %v after the subscriber PC connected", firstAt.Sub(subscribedAt), firstAt.Sub(connectedAt))
+	limit := 250 * time.Millisecond // a few frame intervals; the RTT is ~0 here
+	if c.noTransport {
+		limit = time.Second
+	}
+	if d := firstAt.Sub(connectedAt); d > limit {
+		t.Errorf("first packet %v after the subscriber connected, want < %v", d, limit)
+	}
 
-	if plis.Load() == plisBefore {
+	if !audio && plis.Load() == plisBefore {
 		t.Errorf("publisher saw no PLI after the subscriber joined")
 	}
 	wantSSRC := uint32(tx.Sender().GetParameters().Encodings[0].SSRC)
 	pt := <-subPT
-	if pt != 96 {
-		t.Errorf("negotiated payload type %d, want 96 (VP8 from CodecPreferences)", pt)
+	if pt != c.wantPT {
+		t.Errorf("negotiated payload type %d, want %d", pt, c.wantPT)
 	}
 	first := pkts[0]
-	if first.Payload[0]&0x10 == 0 || first.Payload[1]&0x01 != 0 {
+	if !audio && !c.isKeyHead(first.Payload) {
 		t.Fatalf("first packet is not a key frame start: % x", first.Payload[:4])
 	}
-	firstFrame := binary.BigEndian.Uint32(first.Payload[4:])
+	firstFrame := c.frameOf(first.Payload)
 	for i, p := range pkts {
-		if p.SSRC != wantSSRC {
-			t.Fatalf("packet %d: SSRC %d, want %d", i, p.SSRC, wantSSRC)
-		}
-		if p.PayloadType != uint8(pt) {
-			t.Fatalf("packet %d: payload type %d, want %d", i, p.PayloadType, pt)
+		if p.SSRC != wantSSRC || p.PayloadType != uint8(pt) {
+			t.Fatalf("packet %d: SSRC %d PT %d, want %d and %d", i, p.SSRC, p.PayloadType, wantSSRC, pt)
 		}
 		if i > 0 && p.SequenceNumber != pkts[i-1].SequenceNumber+1 {
 			t.Fatalf("packet %d: seq %d after %d, want contiguous", i, p.SequenceNumber, pkts[i-1].SequenceNumber)
 		}
-		f := binary.BigEndian.Uint32(p.Payload[4:])
-		k := int(p.Payload[8])
-		if wantTS := first.Timestamp + (f-firstFrame)*900; p.Timestamp != wantTS {
+		f := c.frameOf(p.Payload)
+		if wantTS := first.Timestamp + (f-firstFrame)*c.tsStep; p.Timestamp != wantTS {
 			t.Fatalf("packet %d (frame %d): ts %d, want %d", i, f, p.Timestamp, wantTS)
 		}
-		if p.Marker != (k == 2) {
-			t.Fatalf("packet %d: marker %v for packet %d of its frame", i, p.Marker, k)
+		if wantP := c.payload(f, int(p.SequenceNumber-first.SequenceNumber+uint16(k0(c, first)))%3, false); len(p.Payload) != len(wantP) {
+			t.Fatalf("packet %d: payload %d bytes, want %d", i, len(p.Payload), len(wantP))
 		}
-		if len(p.Payload) != 49 {
-			t.Fatalf("packet %d: payload %d bytes, want 49", i, len(p.Payload))
+	}
+	if audio {
+		if l, active := r.AudioLevel(); !active || l < 0.3 {
+			t.Errorf("AudioLevel() = %.2f, %v, want ~0.32 (-10 dBov), true", l, active)
 		}
 	}
 
@@ -231,7 +317,7 @@ func TestLoopbackVP8(t *testing.T) {
 	if rs.Packets < want || ds.Packets < want {
 		t.Errorf("stats: receiver %d packets, downtrack %d, want >= %d", rs.Packets, ds.Packets, want)
 	}
-	if rs.PLIsSent == 0 {
+	if !audio && rs.PLIsSent == 0 {
 		t.Errorf("receiver stats: PLIsSent = 0")
 	}
 
@@ -247,4 +333,13 @@ func TestLoopbackVP8(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Errorf("ReadFrom did not return after Close")
 	}
+}
+
+// k0 is the index within its frame of the first packet received (0 for
+// video, which starts at a key frame).
+func k0(c codecCase, first *rtp.Packet) int {
+	if c.isKeyHead != nil {
+		return 0
+	}
+	return int(binary.BigEndian.Uint32(first.Payload[1:]) % 3)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -31,6 +32,10 @@ func newAPI(t *testing.T, sfu bool, onEstimator func(string, cc.BandwidthEstimat
 			t.Fatal(err)
 		}
 		if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+			t.Fatal(err)
+		}
+		// Browsers offer the audio level extension; pion does not by default.
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 			t.Fatal(err)
 		}
 	}

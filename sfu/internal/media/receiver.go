@@ -53,6 +53,7 @@ const (
 	audioBufferSize  = 128 // ~2.5 s of 20 ms Opus
 	nackCheckEvery   = int64(20 * time.Millisecond)
 	pliMinInterval   = int64(500 * time.Millisecond)
+	forcedPLIEvery   = int64(100 * time.Millisecond) // a not-yet-served subscriber's own PLI limit
 	layerActiveFor   = int64(time.Second)
 	bitrateWindow    = int64(time.Second)
 	maxNacksPerBatch = 64
@@ -436,7 +437,12 @@ func (r *Receiver) sendNacks(l *layer, now int64) {
 
 // RequestKeyframe asks the publisher for a keyframe on layer with a PLI,
 // at most once per 500 ms per layer; it reports whether a PLI was sent.
-func (r *Receiver) RequestKeyframe(layer int) bool {
+func (r *Receiver) RequestKeyframe(layer int) bool { return r.requestKeyframe(layer, 0) }
+
+// requestKeyframe is RequestKeyframe for a subscriber that could not use
+// keyframes requested before notBefore (its transport was not up yet): a
+// PLI older than notBefore does not throttle it.
+func (r *Receiver) requestKeyframe(layer int, notBefore int64) bool {
 	if r.kind != forwarder.Video || r.p.WriteRTCP == nil {
 		return false
 	}
@@ -446,7 +452,7 @@ func (r *Receiver) RequestKeyframe(layer int) bool {
 	}
 	now := r.now()
 	last := l.lastPLI.Load()
-	if last != 0 && now-last < pliMinInterval {
+	if last != 0 && now-last < pliMinInterval && last >= notBefore {
 		return false
 	}
 	if !l.lastPLI.CompareAndSwap(last, now) {
