@@ -304,7 +304,7 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 	if res.Tester.WaitPercent > starvedPercent {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
 			"tester starved: its threads waited %.0f%% of the time for a CPU (load average %.1f on %d CPUs): latency and loss reflect other load on the machine",
-			res.Tester.WaitPercent, res.LoadAverage, runtime.NumCPU()))
+			res.Tester.WaitPercent, res.LoadAverage, procstat.OnlineCPUs()))
 	}
 	if res.Tester.CPUPercent > saturation*100*float64(cores) {
 		res.Tester.Saturated = true

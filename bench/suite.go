@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atrium-live/atrium/bench/procstat"
 	"github.com/atrium-live/atrium/bench/udpbase"
 )
 
@@ -226,7 +227,7 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 
 // DetectMachine describes the machine the suite runs on, from /proc and uname.
 func DetectMachine(version string) Machine {
-	m := Machine{CPUs: runtime.NumCPU(), GoArch: runtime.GOARCH, Version: version}
+	m := Machine{CPUs: procstat.OnlineCPUs(), GoArch: runtime.GOARCH, Version: version}
 	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(raw), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

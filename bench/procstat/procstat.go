@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -62,6 +63,25 @@ func runqueueWait(pid int) time.Duration {
 		}
 	}
 	return total
+}
+
+// OnlineCPUs is the number of CPUs of the machine (not only those this process may use,
+// which runtime.NumCPU reports), from /proc/stat; runtime.NumCPU if unreadable.
+func OnlineCPUs() int {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n := 0
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		if len(line) > 3 && bytes.HasPrefix(line, []byte("cpu")) && line[3] >= '0' && line[3] <= '9' {
+			n++
+		}
+	}
+	if n == 0 {
+		return runtime.NumCPU()
+	}
+	return n
 }
 
 // LoadAverage is the one-minute load average of the machine (/proc/loadavg), -1 if unknown.

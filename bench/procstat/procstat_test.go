@@ -62,6 +62,9 @@ func TestSamplerMeasuresBusyLoop(t *testing.T) {
 	if sum.CPUPercent <= 0 || sum.PeakRSS <= 0 || sum.Wall <= 0 {
 		t.Errorf("summary %+v, want CPU%%, RSS and wall > 0", sum)
 	}
+	if n := OnlineCPUs(); n < 1 {
+		t.Errorf("OnlineCPUs() = %d, want >= 1", n)
+	}
 	if la := LoadAverage(); la < 0 {
 		t.Errorf("LoadAverage() = %v, want >= 0", la)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -50,17 +51,44 @@ func runBench(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(rf.cpuProfile)
+	if err != nil {
+		return err
+	}
 	res, runErr := bench.Run(ctx, opts)
+	if err := stopProfile(); err != nil {
+		return errors.Join(runErr, err)
+	}
 	return rf.report(res, runErr)
+}
+
+// startCPUProfile profiles the tester itself (to see whether it, not the server, is the
+// bottleneck) into path; an empty path profiles nothing.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // runFlags are the flags of a scenario run, shared by run and compare.
 type runFlags struct {
-	scenario, url, apiKey, apiSecret, room, codec, quality, json, logLevel string
-	publishers, subscribers, serverPID, fps, videoBitrate                  int
-	joinRate                                                               float64
-	duration, grace, joinTimeout                                           time.Duration
-	simulcast, quiet                                                       bool
+	scenario, url, apiKey, apiSecret, room, codec, quality, json, logLevel, cpuProfile string
+	publishers, subscribers, serverPID, fps, videoBitrate                              int
+	joinRate                                                                           float64
+	duration, grace, joinTimeout                                                       time.Duration
+	simulcast, quiet                                                                   bool
 }
 
 func benchFlags(name string) (*flag.FlagSet, *runFlags) {
@@ -91,6 +119,7 @@ func benchFlags(name string) (*flag.FlagSet, *runFlags) {
 	fs.DurationVar(&rf.joinTimeout, "join-timeout", 10*time.Second, "bound on one join")
 	fs.BoolVar(&rf.quiet, "quiet", false, "no live progress")
 	fs.StringVar(&rf.logLevel, "log-level", "warn", "tester log level (debug shows each failed join)")
+	fs.StringVar(&rf.cpuProfile, "cpuprofile", "", "write a CPU profile of the tester itself to this file")
 	return fs, rf
 }
 
@@ -333,14 +362,16 @@ func runBenchSummarize(args []string) error {
 			return err
 		}
 	}
-	out := io.Writer(os.Stdout)
-	if mdPath != "" {
-		f, err := os.Create(mdPath)
-		if err != nil {
-			return fmt.Errorf("summarize: %w", err)
-		}
-		defer f.Close()
-		out = f
+	if mdPath == "" {
+		return s.WriteMarkdown(os.Stdout)
 	}
-	return s.WriteMarkdown(out)
+	f, err := os.Create(mdPath)
+	if err != nil {
+		return fmt.Errorf("summarize: %w", err)
+	}
+	if err := s.WriteMarkdown(f); err != nil {
+		f.Close()
+		return fmt.Errorf("summarize: %w", err)
+	}
+	return f.Close()
 }
