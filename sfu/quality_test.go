@@ -37,4 +37,3 @@ func TestConnectionQuality(t *testing.T) {
 		t.Fatal("no connection_quality update for alice")
 	}
 }
-

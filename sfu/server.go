@@ -114,7 +114,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			URLs: cfg.Webhook.URLs, APIKey: key, APISecret: keys[key],
 			Retries: cfg.Webhook.Retries, Timeout: cfg.Webhook.Timeout, Backoff: cfg.Webhook.Backoff,
 			QueueLen: cfg.Webhook.QueueLen, Logger: s.log.With("component", "webhook"),
-			OnDrop:   func(string) { s.metrics.webhookErrors.Inc() },
+			OnDrop: func(string) { s.metrics.webhookErrors.Inc() },
 		})
 	}
 	s.rooms = newRoomManager(s)

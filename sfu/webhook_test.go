@@ -109,4 +109,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
