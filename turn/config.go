@@ -9,8 +9,8 @@ import (
 )
 
 // Config is the whole configuration of one TURN relay. Load it with pkg/config: defaults from
-// DefaultConfig, then YAML (config/turn.yaml is the annotated sample), then ATRIUM_* variables
-// (ATRIUM_AUTH_SECRET sets Auth.Secret), then Validate.
+// DefaultConfig, then YAML (config/turn.yaml is the annotated sample), then ATRIUM_TURN_* variables
+// (ATRIUM_TURN_AUTH_SECRET sets Auth.Secret), then Validate.
 type Config struct {
 	// Realm is the TURN realm sent in 401 responses (RFC 8489 §9.2). Clients echo it; it does not
 	// need to be a DNS name.
@@ -202,7 +202,7 @@ func (c *Config) Validate() error {
 		add("relay: port range %d-%d invalid (want 1 <= port_min <= port_max <= 65535, or both 0)", c.Relay.PortMin, c.Relay.PortMax)
 	}
 	if c.Auth.Secret == "" {
-		add("auth.secret must be set (ATRIUM_AUTH_SECRET); it is the secret shared with the SFU")
+		add("auth.secret must be set (ATRIUM_TURN_AUTH_SECRET); it is the secret shared with the SFU")
 	}
 	if c.Auth.RefreshGrace < 0 {
 		add("auth.refresh_grace must be >= 0")

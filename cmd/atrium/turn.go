@@ -11,8 +11,8 @@ import (
 	"github.com/atrium-live/atrium/turn"
 )
 
-// runTURN runs the TURN relay: defaults, then --config YAML, then ATRIUM_* environment
-// (ATRIUM_AUTH_SECRET carries the secret shared with the SFU), then validation. It serves
+// runTURN runs the TURN relay: defaults, then --config YAML, then ATRIUM_TURN_* environment
+// (ATRIUM_TURN_AUTH_SECRET carries the secret shared with the SFU), then validation. It serves
 // until ctx is cancelled (SIGINT/SIGTERM) and then drains (see turn.Server.Run).
 func runTURN(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("turn", flag.ContinueOnError)
@@ -24,7 +24,7 @@ func runTURN(ctx context.Context, args []string) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg := turn.DefaultConfig()
-	if err := config.Load(&cfg, *path, "ATRIUM", os.LookupEnv); err != nil {
+	if err := config.Load(&cfg, *path, "ATRIUM_TURN", os.LookupEnv); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: turnLogLevel(cfg.LogLevel)}))
