@@ -52,6 +52,16 @@ func newScratch() scratch {
 	return scratch{hdr: rtp.Header{Extensions: make([]rtp.Extension, 0, 8)}}
 }
 
+// resend records when a sequence number was last retransmitted.
+type resend struct {
+	seq uint16
+	at  int64
+}
+
+// resendGuard is the minimum time between two retransmissions of one packet
+// to one subscriber.
+const resendGuard = int64(100 * time.Millisecond)
+
 // binding is what pion negotiated for the DownTrack on the subscriber PC.
 type binding struct {
 	ssrc   uint32
@@ -96,8 +106,9 @@ type DownTrack struct {
 
 	mu        sync.Mutex // guards the fields below; never held across a write
 	fwd       *forwarder.Forwarder
-	maxLayer  int // from the subscriber's track settings
-	allocated int // from the Allocator
+	resent    [128]resend // recent retransmissions, by seq modulo 128
+	maxLayer  int         // from the subscriber's track settings
+	allocated int         // from the Allocator
 	alloc     *Allocator
 
 	packets, bytes, retransmits, nacks, plis, dropped atomic.Uint64
@@ -319,9 +330,14 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 	d.mu.Lock()
 	prev := d.fwd.CurrentLayer()
 	want := min(d.maxLayer, d.allocated)
-	if p.keyframe && p.layer != d.fwd.TargetLayer() && p.layer <= want {
+	switch {
+	case p.keyframe && p.layer != d.fwd.TargetLayer() && p.layer <= want:
 		// A keyframe on a layer we may prefer: the set of layers the
 		// publisher sends may have changed.
+		d.fwd.SetTargetLayer(d.r.availableLayer(want))
+	case prev >= 0 && p.layer != prev && d.r.layerStale(prev, p.arrival):
+		// The layer being forwarded stopped (the publisher dropped it):
+		// fall back to what is still sent.
 		d.fwd.SetTargetLayer(d.r.availableLayer(want))
 	}
 	res := d.fwd.Forward(forwarder.Packet{
@@ -480,8 +496,17 @@ func (d *DownTrack) retransmit(b *binding, seq uint16) {
 	if m := d.r.p.Metrics; m != nil {
 		m.NacksRecv.Inc()
 	}
+	now := d.r.now()
 	d.mu.Lock()
 	o, ok := d.fwd.Lookup(seq)
+	// The subscriber repeats a NACK until the packet arrives; a resend
+	// already on its way answers the repeats that cross it.
+	slot := &d.resent[seq%uint16(len(d.resent))]
+	if ok && slot.at != 0 && slot.seq == seq && now-slot.at < resendGuard {
+		ok = false
+	} else if ok {
+		*slot = resend{seq: seq, at: now}
+	}
 	d.mu.Unlock()
 	if !ok {
 		return

@@ -381,3 +381,69 @@ func TestBindCodecMatch(t *testing.T) {
 		t.Errorf("Bind without H.264 = %v, want ErrUnsupportedCodec", err)
 	}
 }
+
+func TestRetransmitGuard(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	dt, w := g.subscribe(77, 96, nil, false)
+	for i := range 5 {
+		g.vp8(0, i == 0, 10*ms)
+	}
+	sent := w.take()
+	nack := []rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 77, Nacks: []rtcp.NackPair{{PacketID: sent[2].SequenceNumber}}}}
+	steps := []struct {
+		advance int64
+		want    int
+	}{{0, 1}, {50 * ms, 0}, {49 * ms, 0}, {2 * ms, 1}, {10 * ms, 0}}
+	for i, s := range steps {
+		g.now += s.advance
+		dt.HandleRTCP(nack)
+		if got := len(w.take()); got != s.want {
+			t.Fatalf("step %d: NACK resent %d packets, want %d", i, got, s.want)
+		}
+	}
+}
+
+// TestLayerStopsAndResumes: the publisher stops sending the layer a
+// subscriber gets (its own congestion control); the subscriber falls back to
+// the best layer still sent, and returns when the layer comes back.
+func TestLayerStopsAndResumes(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	for i, rid := range []string{"q", "h", "f"} {
+		g.r.AddLayer(rid, uint32(1000+i))
+	}
+	dt, w := g.subscribe(77, 96, nil, false)
+	round := func(layers []int, key bool) {
+		for _, l := range layers {
+			g.vp8(l, key, 3*ms)
+		}
+		g.now += 30 * ms
+	}
+	round([]int{0, 1, 2}, true)
+	if got := dt.CurrentLayer(); got != 2 {
+		t.Fatalf("current layer %d, want 2", got)
+	}
+	g.up.take()
+	// Layer 2 stops. Within the next second the subscriber keeps waiting
+	// for it; after that it asks for layer 1.
+	for range 40 {
+		round([]int{0, 1}, false)
+	}
+	if got := plis(g.up.take()); !slices.Contains(got, 1001) {
+		t.Fatalf("after layer 2 stopped, PLIs %v, want one for layer 1 (SSRC 1001)", got)
+	}
+	round([]int{0, 1}, true)
+	if got := dt.CurrentLayer(); got != 1 {
+		t.Fatalf("after layer 1's keyframe: current layer %d, want 1", got)
+	}
+	round([]int{0, 1, 2}, true) // layer 2 is back with a keyframe
+	if got := dt.CurrentLayer(); got != 2 {
+		t.Fatalf("after layer 2 resumed: current layer %d, want 2", got)
+	}
+	all := w.take()
+	for i := 1; i < len(all); i++ {
+		if all[i].SequenceNumber != all[i-1].SequenceNumber+1 {
+			t.Fatalf("packet %d: seq %d after %d", i, all[i].SequenceNumber, all[i-1].SequenceNumber)
+		}
+	}
+}

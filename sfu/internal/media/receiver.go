@@ -540,6 +540,13 @@ func (r *Receiver) layerInfo(i int) (active bool, bitrate int) {
 	return last != 0 && r.now()-last < layerActiveFor, int(l.bitrate.Load())
 }
 
+// layerStale reports whether layer i has received nothing for
+// layerActiveFor before now.
+func (r *Receiver) layerStale(i int, now int64) bool {
+	l := r.layers[i].Load()
+	return l == nil || now-l.lastArrival.Load() >= layerActiveFor
+}
+
 // Stats returns a snapshot of the receive statistics.
 func (r *Receiver) Stats() ReceiverStats {
 	s := ReceiverStats{PLIsSent: r.plisSent.Load()}
