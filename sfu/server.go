@@ -134,11 +134,11 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/rtc", s.handleRTC)
-	mux.HandleFunc("/rtc/validate", s.handleValidate)
+	mux.Handle("/rtc/validate", allowAnyOrigin(http.HandlerFunc(s.handleValidate)))
 	// Single-PeerConnection signalling is not implemented: 404 makes livekit-client fall
 	// back to /rtc (docs/protocol.md).
 	mux.HandleFunc("/rtc/v1", http.NotFound)
-	mux.HandleFunc("/rtc/v1/validate", http.NotFound)
+	mux.Handle("/rtc/v1/validate", allowAnyOrigin(http.NotFoundHandler()))
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.HandleFunc("/readyz", s.handleReadyz)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
