@@ -21,13 +21,15 @@ func principalFrom(ctx context.Context) (store.Principal, bool) {
 var errUnauthenticated = problem.New(http.StatusUnauthorized, problem.CodeUnauthenticated, "sign in first")
 
 // authenticate resolves "Authorization: Bearer <access JWT>" into a Principal for the rest of
-// the chain. No header: anonymous. A header that does not verify (forged, expired, alg none,
-// revoked session, suspended account) is refused outright with 401/403, never downgraded to
-// anonymous, so a client learns at once that its token is bad.
+// the chain. No header, or a webhook path (those authenticate by signature): anonymous. A
+// header that does not verify (forged, expired, alg none, revoked session, suspended account)
+// is refused outright with 401/403, never downgraded to anonymous, so a client learns at once
+// that its token is bad.
 func (h *Handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw := r.Header.Get("Authorization")
-		if raw == "" || !strings.HasPrefix(r.URL.Path, "/api/") {
+		// Webhooks carry their own signature in Authorization; they are not user calls.
+		if raw == "" || !strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/api/v1/webhooks/") {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -124,8 +124,10 @@ func addSchemaErrors(fields problem.Field, err error) {
 		if se.SchemaField == "required" || path == "" {
 			// "property \"x\" is missing": the field is the missing property.
 			if name, ok := missingProperty(se.Reason); ok {
-				if path != "" {
+				if path != "" && path != name && !strings.HasSuffix(path, "."+name) {
 					name = path + "." + name
+				} else if path != "" {
+					name = path
 				}
 				fields.Add(name, "is required")
 				return
