@@ -187,6 +187,15 @@ func (f *Forwarder) Restart() {
 	*f = Forwarder{p: f.p, enabled: f.enabled, muted: f.muted, target: f.target, current: -1}
 }
 
+// Resync makes the next forwarded packet start a new segment (video: at a
+// keyframe), keeping output numbering continuous. Use it when the input
+// stream of the current layer restarted (new SSRC, sequence numbers reset).
+func (f *Forwarder) Resync() {
+	if f.current >= 0 {
+		f.pause()
+	}
+}
+
 func (f *Forwarder) pause() {
 	f.current = -1
 	f.resync = true

@@ -605,6 +605,15 @@ func (d *DownTrack) Enabled() bool {
 	return d.fwd.Enabled()
 }
 
+// layerRestarted resynchronises the Forwarder if it was forwarding layer.
+func (d *DownTrack) layerRestarted(layer int) {
+	d.mu.Lock()
+	if d.fwd.CurrentLayer() == layer {
+		d.fwd.Resync()
+	}
+	d.mu.Unlock()
+}
+
 func (d *DownTrack) setMuted(muted bool) {
 	d.mu.Lock()
 	d.fwd.SetMuted(muted)

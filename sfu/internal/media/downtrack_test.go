@@ -447,3 +447,32 @@ func TestLayerStopsAndResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamRestart: the publisher's stream for a layer restarts with a new
+// SSRC and sequence numbers; the subscriber's stream continues seamlessly
+// from the next keyframe.
+func TestStreamRestart(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	_, w := g.subscribe(77, 96, nil, false)
+	g.seqs[0] = 30000
+	for i := range 5 {
+		g.vp8(0, i == 0, 10*ms)
+	}
+	if got := g.r.AddLayer("", 2000); got != 0 {
+		t.Fatalf("AddLayer(same rid, new SSRC) = %d, want 0", got)
+	}
+	g.seqs[0] = 10 // far behind: would be "too old" for the old buffer
+	for i := range 5 {
+		g.vp8(0, i == 1, 10*ms)
+	}
+	all := w.take()
+	if len(all) != 9 {
+		t.Fatalf("got %d packets, want 9 (5, then 4 from the new stream's keyframe)", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].SequenceNumber != all[i-1].SequenceNumber+1 || int32(all[i].Timestamp-all[i-1].Timestamp) <= 0 {
+			t.Fatalf("packet %d: seq %d ts %d after seq %d ts %d", i, all[i].SequenceNumber, all[i].Timestamp, all[i-1].SequenceNumber, all[i-1].Timestamp)
+		}
+	}
+}

@@ -229,7 +229,12 @@ func (r *Receiver) AddLayer(rid string, ssrc uint32) int {
 	for i := range r.layers {
 		if l := r.layers[i].Load(); l != nil && l.rid == rid {
 			if l.ssrc != ssrc {
+				// The stream restarted: new buffer, and subscribers on this
+				// layer start a new segment at its next keyframe.
 				r.layers[i].Store(r.newLayer(i, rid, ssrc))
+				for _, dt := range *r.downTracks.Load() {
+					dt.layerRestarted(i)
+				}
 			}
 			return i
 		}
