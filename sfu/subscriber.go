@@ -81,6 +81,9 @@ func (p *participant) subscribe(t *publishedTrack) {
 		p.mu.Unlock()
 		return
 	}
+	// Writes before the subscriber's DTLS is up are dropped by pion; with the transport the
+	// DownTrack waits for it and then asks for a fresh keyframe (fast late join).
+	dt.SetTransport(tr.Sender().Transport())
 	if prefs := dt.CodecPreferences(); len(prefs) > 0 {
 		_ = tr.SetCodecPreferences(prefs)
 	}
@@ -235,4 +238,5 @@ func qualityLayer(q livekit.VideoQuality) int {
 func (p *participant) onEstimator(est cc.BandwidthEstimator) {
 	alloc := p.alloc
 	est.OnTargetBitrateChange(func(bps int) { alloc.SetEstimate(bps) })
+	alloc.SetEstimate(est.GetTargetBitrate())
 }
