@@ -13,6 +13,8 @@
 #   BENCH_HTTP_ADDR           server HTTP address (default 127.0.0.1:7880; must be free)
 #   BENCH_UDP_ADDR            server ICE UDP address (default 127.0.0.1:7882)
 #   BENCH_ONLY="lecture-100"  run only these scenarios (space-separated names)
+#   BENCH_NICE=-5             run server and tester at this nice level (negative needs root):
+#                             on a machine shared with other work, keeps them from starving
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +44,12 @@ else
   TESTER_PIN=()
   log "WARNING: $cpus CPU(s) or no taskset: server and tester share the CPU; figures are not per core"
 fi
+if [ -n "${BENCH_NICE:-}" ]; then
+  SERVER_PIN=(nice -n "$BENCH_NICE" "${SERVER_PIN[@]}")
+  TESTER_PIN=(nice -n "$BENCH_NICE" "${TESTER_PIN[@]}")
+  log "server and tester at nice $BENCH_NICE"
+fi
+log "load average before the suite: $(cut -d' ' -f1-3 /proc/loadavg) on $cpus CPUs"
 
 listening() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 
