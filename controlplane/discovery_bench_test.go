@@ -1,0 +1,101 @@
+package controlplane_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/atrium-live/atrium/controlplane/cptest"
+)
+
+var benchWords = strings.Fields(`algebra geometry calculus statistics probability physics chemistry biology
+	history geography literature poetry grammar spanish french german japanese chinese piano guitar violin
+	singing drawing painting sculpture photography cooking baking nutrition yoga pilates running chess
+	programming python golang javascript databases networks security cryptography machine learning
+	robotics electronics astronomy economics finance accounting marketing negotiation leadership writing
+	storytelling philosophy ethics logic debate psychology sociology anthropology architecture design
+	typography animation filmmaking acting dance meditation gardening carpentry welding sailing climbing`)
+
+// BenchmarkDiscovery measures GET /classes over 100,000 scheduled classes through the real
+// router and PostgreSQL, with a mix of full-text, filtered, sorted and second-page queries,
+// and reports p50/p99 latency. Run it with:
+//
+//	go test ./controlplane -run '^$' -bench Discovery -benchtime 2000x
+//
+// ATRIUM_BENCH_CLASSES changes the number of classes.
+func BenchmarkDiscovery(b *testing.B) {
+	n := 100000
+	if v := os.Getenv("ATRIUM_BENCH_CLASSES"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	env := cptest.Serve(b)
+	ctx := context.Background()
+	var teachers []string
+	for range 50 {
+		teachers = append(teachers, env.NewUser(b, "teacher").ID)
+	}
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := env.Clock.Now()
+	tiers := []string{"basic", "premium", "vip"}
+	rows := make([][]any, 0, n)
+	for i := range n {
+		w := func() string { return benchWords[rng.IntN(len(benchWords))] }
+		tier := tiers[rng.IntN(3)]
+		price := map[string]int{"basic": 1 + rng.IntN(50), "premium": 10 + rng.IntN(191), "vip": 50 + rng.IntN(951)}[tier]
+		capacity := 5 + rng.IntN(100)
+		rows = append(rows, []any{teachers[i%len(teachers)], "Learn " + w() + " and " + w(), w(),
+			"A class about " + w() + ", " + w() + " and " + w() + ".", now.Add(time.Duration(rng.IntN(90*24*60)) * time.Minute),
+			60, "UTC", capacity, rng.IntN(capacity + 1), tier, price})
+	}
+	_, err := env.Server.Pool.CopyFrom(ctx, pgx.Identifier{"classes"}, []string{"teacher_id", "title", "topic", "description",
+		"starts_at", "duration_minutes", "time_zone", "capacity", "seats_taken", "tier", "price_credits"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		b.Fatalf("seed: %v", err)
+	}
+	if _, err := env.Server.Pool.Exec(ctx, "ANALYZE classes"); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded %d classes in %s", n, time.Since(start).Round(time.Millisecond))
+
+	// A second-page cursor for the cursor query.
+	var first struct {
+		NextCursor string `json:"next_cursor"`
+	}
+	env.Do(b, "GET", "/api/v1/classes?sort=price&limit=20", "", nil).Want(b, 200).JSON(b, &first)
+	queries := []string{
+		"q=" + url.QueryEscape("piano"),
+		"q=" + url.QueryEscape("machine learning"),
+		"topic=chess",
+		"tier=vip&min_price=100&max_price=400&sort=price",
+		"sort=popularity",
+		"sort=start&from=" + url.QueryEscape(now.Add(30*24*time.Hour).UTC().Format(time.RFC3339)),
+		"q=physics&sort=price",
+		"teacher=" + teachers[3],
+		"sort=price&limit=20&cursor=" + url.QueryEscape(first.NextCursor),
+		"",
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		q := queries[i%len(queries)]
+		t0 := time.Now()
+		env.Do(b, "GET", "/api/v1/classes?"+q, "", nil).Want(b, 200)
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
+	b.ReportMetric(float64(p(0.50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p(0.99).Microseconds())/1000, "p99-ms")
+	fmt.Printf("GET /api/v1/classes over %d classes, %d requests: p50 %s, p99 %s, max %s\n", n, len(lat),
+		p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+}
