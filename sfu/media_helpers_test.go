@@ -26,6 +26,9 @@ type synthPublisher struct {
 	plis      atomic.Int32
 	keyReq    atomic.Bool
 	extKeyReq *atomic.Bool // simulcast layers: requests recorded by the shared RTCP handler
+	// audioLevel is 1 + the RFC 6464 level (0 dBov loudest .. 127 silent) to put on audio
+	// packets; 0 sends no level.
+	audioLevel atomic.Int32
 	sent      atomic.Int64
 	stop      chan struct{}
 	done      chan struct{}
@@ -154,7 +157,12 @@ func (p *synthPublisher) run(track *lksdk.LocalTrack, mime string, width, height
 		case webrtc.MimeTypeH264:
 			data = h264.next(key, byte(0x40+n%64))
 		}
-		if err := track.WriteSample(media.Sample{Data: data, Duration: interval}, nil); err == nil {
+		var opts *lksdk.SampleWriteOptions
+		if lvl := p.audioLevel.Load(); lvl > 0 && mime == webrtc.MimeTypeOpus {
+			l := uint8(lvl - 1)
+			opts = &lksdk.SampleWriteOptions{AudioLevel: &l}
+		}
+		if err := track.WriteSample(media.Sample{Data: data, Duration: interval}, opts); err == nil {
 			p.sent.Add(1)
 		}
 	}
