@@ -29,9 +29,9 @@ type synthPublisher struct {
 	// audioLevel is 1 + the RFC 6464 level (0 dBov loudest .. 127 silent) to put on audio
 	// packets; 0 sends no level.
 	audioLevel atomic.Int32
-	sent      atomic.Int64
-	stop      chan struct{}
-	done      chan struct{}
+	sent       atomic.Int64
+	stop       chan struct{}
+	done       chan struct{}
 }
 
 var (
