@@ -4,10 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -141,10 +143,38 @@ func TestLoopback(t *testing.T) {
 	}
 }
 
-func testLoopback(t *testing.T, c codecCase) {
+// loop is a running publisher -> SFU -> subscriber chain.
+type loop struct {
+	r        *Receiver
+	dt       *DownTrack
+	tx       *webrtc.RTPTransceiver
+	got      chan *rtp.Packet
+	subPT    chan webrtc.PayloadType
+	plis     *atomic.Int32
+	before   int32 // PLIs before the subscriber joined
+	joinedAt time.Time
+	connAt   time.Time
+	close    func() error // stops everything; returns ReadFrom's result
+}
+
+// loopOpts adds packet loss (interceptors closest to the network) on the
+// publisher's uplink and the subscriber's downlink.
+type loopOpts struct {
+	lossUp, lossDown *lossFactory
+}
+
+func startLoop(t *testing.T, c codecCase, o loopOpts) *loop {
+	t.Helper()
 	audio := c.isKeyHead == nil
+	var upFactories, downFactories []interceptor.Factory
+	if o.lossUp != nil {
+		upFactories = append(upFactories, o.lossUp)
+	}
+	if o.lossDown != nil {
+		downFactories = append(downFactories, o.lossDown)
+	}
 	sfuAPI := newAPI(t, true, nil)
-	pub := newPC(t, newAPI(t, false, nil))
+	pub := newPC(t, newAPIWith(t, false, nil, upFactories...))
 	sfuIn := newPC(t, sfuAPI)
 
 	track, err := webrtc.NewTrackLocalStaticRTP(c.cap, "track", "pub")
@@ -155,7 +185,7 @@ func testLoopback(t *testing.T, c codecCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plis atomic.Int32
+	lp := &loop{plis: &atomic.Int32{}, got: make(chan *rtp.Packet, 10000), subPT: make(chan webrtc.PayloadType, 1)}
 	go func() {
 		for {
 			pkts, _, err := pubSender.ReadRTCP()
@@ -164,7 +194,7 @@ func testLoopback(t *testing.T, c codecCase) {
 			}
 			for _, p := range pkts {
 				if _, ok := p.(*rtcp.PictureLossIndication); ok {
-					plis.Add(1)
+					lp.plis.Add(1)
 				}
 			}
 		}
@@ -201,59 +231,77 @@ func testLoopback(t *testing.T, c codecCase) {
 	pubDone := make(chan struct{})
 	go func() {
 		defer close(pubDone)
-		publish(c, track, &plis, levelID, stop)
+		publish(c, track, lp.plis, levelID, stop)
 	}()
-	defer func() { close(stop); <-pubDone }()
+	stopPub := sync.OnceFunc(func() { close(stop); <-pubDone })
+	t.Cleanup(stopPub)
 
-	var r *Receiver
 	select {
-	case r = <-receivers:
+	case lp.r = <-receivers:
 	case <-time.After(5 * time.Second):
 		t.Fatal("SFU got no track within 5 s")
 	}
 	time.Sleep(300 * time.Millisecond) // the subscriber joins late: the first key frame is long gone
-	plisBefore := plis.Load()
+	lp.before = lp.plis.Load()
 
 	sfuOut := newPC(t, sfuAPI)
-	sub := newPC(t, newAPI(t, false, nil))
-	dt, err := r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x", Codecs: Codecs(r.Kind())})
+	sub := newPC(t, newAPIWith(t, false, nil, downFactories...))
+	lp.dt, err = lp.r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x", Codecs: Codecs(lp.r.Kind())})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := sfuOut.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	lp.tx, err = sfuOut.AddTransceiverFromTrack(lp.dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.SetCodecPreferences(dt.CodecPreferences()); err != nil {
+	if err := lp.tx.SetCodecPreferences(lp.dt.CodecPreferences()); err != nil {
 		t.Fatalf("SetCodecPreferences: %v", err)
 	}
 	if !c.noTransport {
-		dt.SetTransport(tx.Sender().Transport())
+		lp.dt.SetTransport(lp.tx.Sender().Transport())
 	}
 	go func() {
 		for {
-			pkts, _, err := tx.Sender().ReadRTCP()
+			pkts, _, err := lp.tx.Sender().ReadRTCP()
 			if err != nil {
 				return
 			}
-			dt.HandleRTCP(pkts)
+			lp.dt.HandleRTCP(pkts)
 		}
 	}()
-	got := make(chan *rtp.Packet, 10000)
-	subPT := make(chan webrtc.PayloadType, 1)
 	sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		subPT <- tr.PayloadType()
+		lp.subPT <- tr.PayloadType()
 		for {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
 				return
 			}
-			got <- p
+			lp.got <- p
 		}
 	})
-	subscribedAt := time.Now()
+	lp.joinedAt = time.Now()
 	negotiate(t, sfuOut, sub)
-	connectedAt := time.Now()
+	lp.connAt = time.Now()
+
+	lp.close = func() error {
+		stopPub()
+		lp.dt.Close()
+		lp.r.Close()
+		_ = pub.Close()
+		_ = sfuIn.Close()
+		select {
+		case err := <-readDone:
+			return err
+		case <-time.After(5 * time.Second):
+			return errors.New("ReadFrom did not return after Close")
+		}
+	}
+	return lp
+}
+
+func testLoopback(t *testing.T, c codecCase) {
+	audio := c.isKeyHead == nil
+	lp := startLoop(t, c, loopOpts{})
 
 	const want = 90
 	var pkts []*rtp.Packet
@@ -261,7 +309,7 @@ func testLoopback(t *testing.T, c codecCase) {
 	timeout := time.After(10 * time.Second)
 	for len(pkts) < want {
 		select {
-		case p := <-got:
+		case p := <-lp.got:
 			if len(pkts) == 0 {
 				firstAt = time.Now()
 			}
@@ -270,20 +318,20 @@ func testLoopback(t *testing.T, c codecCase) {
 			t.Fatalf("subscriber got %d packets in 10 s, want %d", len(pkts), want)
 		}
 	}
-	t.Logf("first packet %v after subscribing, %v after the subscriber PC connected", firstAt.Sub(subscribedAt), firstAt.Sub(connectedAt))
+	t.Logf("first packet %v after subscribing, %v after the subscriber PC connected", firstAt.Sub(lp.joinedAt), firstAt.Sub(lp.connAt))
 	limit := 250 * time.Millisecond // a few frame intervals; the RTT is ~0 here
 	if c.noTransport {
 		limit = time.Second
 	}
-	if d := firstAt.Sub(connectedAt); d > limit {
+	if d := firstAt.Sub(lp.connAt); d > limit {
 		t.Errorf("first packet %v after the subscriber connected, want < %v", d, limit)
 	}
 
-	if !audio && plis.Load() == plisBefore {
+	if !audio && lp.plis.Load() == lp.before {
 		t.Errorf("publisher saw no PLI after the subscriber joined")
 	}
-	wantSSRC := uint32(tx.Sender().GetParameters().Encodings[0].SSRC)
-	pt := <-subPT
+	wantSSRC := uint32(lp.tx.Sender().GetParameters().Encodings[0].SSRC)
+	pt := <-lp.subPT
 	if pt != c.wantPT {
 		t.Errorf("negotiated payload type %d, want %d", pt, c.wantPT)
 	}
@@ -308,30 +356,79 @@ func testLoopback(t *testing.T, c codecCase) {
 		}
 	}
 	if audio {
-		if l, active := r.AudioLevel(); !active || l < 0.3 {
+		if l, active := lp.r.AudioLevel(); !active || l < 0.3 {
 			t.Errorf("AudioLevel() = %.2f, %v, want ~0.32 (-10 dBov), true", l, active)
 		}
 	}
 
-	rs, ds := r.Stats(), dt.Stats()
+	rs, ds := lp.r.Stats(), lp.dt.Stats()
 	if rs.Packets < want || ds.Packets < want {
 		t.Errorf("stats: receiver %d packets, downtrack %d, want >= %d", rs.Packets, ds.Packets, want)
 	}
 	if !audio && rs.PLIsSent == 0 {
 		t.Errorf("receiver stats: PLIsSent = 0")
 	}
+	if err := lp.close(); err != nil && !errors.Is(err, io.EOF) {
+		t.Errorf("ReadFrom returned %v, want nil", err)
+	}
+}
 
-	dt.Close()
-	r.Close()
-	_ = pub.Close()
-	_ = sfuIn.Close()
-	select {
-	case err := <-readDone:
-		if err != nil && !errors.Is(err, io.EOF) {
-			t.Errorf("ReadFrom returned %v, want nil", err)
+// TestLoopbackLossRepair loses every 17th video packet on the publisher's
+// uplink and every 13th on the subscriber's downlink. The SFU NACKs the
+// uplink losses (the pion publisher answers with RTX, which pion unwraps)
+// and answers the subscriber's NACKs from its buffer: the subscriber must
+// end up with every packet, each exactly as the publisher sent it.
+func TestLoopbackLossRepair(t *testing.T) {
+	up, down := &lossFactory{every: 17, send: true}, &lossFactory{every: 13}
+	lp := startLoop(t, vp8Case, loopOpts{lossUp: up, lossDown: down})
+
+	bySeq := map[uint16]*rtp.Packet{}
+	var first *rtp.Packet
+	deadline := time.After(10 * time.Second)
+	for len(bySeq) < 300 {
+		select {
+		case p := <-lp.got:
+			if first == nil {
+				first = p
+			}
+			bySeq[p.SequenceNumber] = p
+		case <-deadline:
+			t.Fatalf("subscriber got %d distinct packets in 10 s, want 300", len(bySeq))
 		}
-	case <-time.After(5 * time.Second):
-		t.Errorf("ReadFrom did not return after Close")
+	}
+	time.Sleep(300 * time.Millisecond) // let the last repairs arrive
+	for drained := false; !drained; {
+		select {
+		case p := <-lp.got:
+			bySeq[p.SequenceNumber] = p
+		default:
+			drained = true
+		}
+	}
+	rs, ds := lp.r.Stats(), lp.dt.Stats()
+	t.Logf("uplink dropped %d, SFU NACKed %d, lost %d; downlink dropped %d, subscriber NACKed %d, SFU retransmitted %d",
+		up.dropped.Load(), rs.NacksSent, rs.Lost, down.dropped.Load(), ds.NacksRecv, ds.Retransmits)
+	// Every sequence number from the first to 250 later is there, with the
+	// right frame timestamp.
+	firstFrame := vp8Case.frameOf(first.Payload)
+	for i := range uint16(250) {
+		p, ok := bySeq[first.SequenceNumber+i]
+		if !ok {
+			t.Fatalf("seq %d (first + %d) never arrived", first.SequenceNumber+i, i)
+		}
+		f := vp8Case.frameOf(p.Payload)
+		if want := first.Timestamp + (f-firstFrame)*900; p.Timestamp != want {
+			t.Fatalf("seq %d: ts %d, want %d", p.SequenceNumber, p.Timestamp, want)
+		}
+	}
+	if up.dropped.Load() == 0 || down.dropped.Load() == 0 {
+		t.Fatalf("no loss injected (up %d, down %d)", up.dropped.Load(), down.dropped.Load())
+	}
+	if rs.NacksSent == 0 || ds.Retransmits == 0 {
+		t.Errorf("stats: NACKs sent upstream %d, retransmissions %d, want both > 0", rs.NacksSent, ds.Retransmits)
+	}
+	if err := lp.close(); err != nil {
+		t.Errorf("close: %v", err)
 	}
 }
 

@@ -2,12 +2,16 @@ package media
 
 import (
 	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -18,8 +22,19 @@ import (
 // a browser.
 func newAPI(t *testing.T, sfu bool, onEstimator func(string, cc.BandwidthEstimator)) *webrtc.API {
 	t.Helper()
+	return newAPIWith(t, sfu, onEstimator)
+}
+
+// newAPIWith is newAPI with extra interceptors registered first, i.e.
+// closest to the network (so that a loss interceptor drops packets below
+// pion's NACK generator and responder).
+func newAPIWith(t *testing.T, sfu bool, onEstimator func(string, cc.BandwidthEstimator), first ...interceptor.Factory) *webrtc.API {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	reg := &interceptor.Registry{}
+	for _, f := range first {
+		reg.Add(f)
+	}
 	if sfu {
 		if err := ConfigureMediaEngine(m); err != nil {
 			t.Fatalf("ConfigureMediaEngine: %v", err)
@@ -44,6 +59,14 @@ func newAPI(t *testing.T, sfu bool, onEstimator func(string, cc.BandwidthEstimat
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	for _, f := range first {
+		if lf, ok := f.(*lossFactory); ok && !lf.send {
+			// The loss interceptor drops packets after SRTP accepted them;
+			// on a real network they never arrive, so the retransmission
+			// (same sequence number) must not count as a replay.
+			se.DisableSRTPReplayProtection(true)
+		}
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 }
 
@@ -93,4 +116,77 @@ func negotiate(t *testing.T, offerer, answerer *webrtc.PeerConnection) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// lossFactory builds interceptors that drop every nth video RTP packet of
+// each stream, once: a retransmission of the same sequence number passes.
+// send selects outgoing (publisher uplink) or incoming (subscriber downlink)
+// packets.
+type lossFactory struct {
+	every   int
+	send    bool
+	dropped atomic.Int32
+}
+
+func (f *lossFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &lossInterceptor{f: f, seen: map[uint64]bool{}}, nil
+}
+
+type lossInterceptor struct {
+	interceptor.NoOp
+	f    *lossFactory
+	mu   sync.Mutex
+	n    int
+	seen map[uint64]bool
+}
+
+// drop decides for the packet (ssrc, seq) of a stream whose media SSRC is
+// media: only media packets, each sequence number once.
+func (i *lossInterceptor) drop(media, ssrc uint32, seq uint16) bool {
+	if ssrc != media {
+		return false
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	k := uint64(ssrc)<<16 | uint64(seq)
+	if i.seen[k] {
+		return false
+	}
+	i.seen[k] = true
+	i.n++
+	if i.n%i.f.every != 0 {
+		return false
+	}
+	i.f.dropped.Add(1)
+	return true
+}
+
+func (i *lossInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	if !i.f.send || !strings.HasPrefix(info.MimeType, "video/") {
+		return w
+	}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, p []byte, a interceptor.Attributes) (int, error) {
+		if i.drop(info.SSRC, h.SSRC, h.SequenceNumber) {
+			return h.MarshalSize() + len(p), nil
+		}
+		return w.Write(h, p, a)
+	})
+}
+
+func (i *lossInterceptor) BindRemoteStream(info *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
+	if i.f.send || !strings.HasPrefix(info.MimeType, "video/") {
+		return r
+	}
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, attr, err := r.Read(b, a)
+			if err != nil || n < 12 {
+				return n, attr, err
+			}
+			ssrc := uint32(b[8])<<24 | uint32(b[9])<<16 | uint32(b[10])<<8 | uint32(b[11])
+			if !i.drop(info.SSRC, ssrc, uint16(b[2])<<8|uint16(b[3])) {
+				return n, attr, err
+			}
+		}
+	})
 }
