@@ -96,6 +96,7 @@ func newParticipant(pp participantParams) (*participant, error) {
 	p.log = pp.room.log.With("participant", p.identity, "participant_sid", p.sid)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.lastSeen.Store(s.now())
+	p.conn.OnPong(func() { p.lastSeen.Store(s.now()) })
 	p.alloc = media.NewAllocator(media.AllocatorParams{SubscriberID: p.sid, Logger: p.log})
 	if err := p.setupPeerConnections(); err != nil {
 		p.cancel()
@@ -278,16 +279,18 @@ func (p *participant) writeLoop() {
 	}
 }
 
-// pingWatch disconnects a client that has sent nothing for PingTimeout.
+// pingWatch sends WebSocket pings every PingInterval and disconnects a client from which
+// nothing (request, LiveKit ping or WebSocket pong) arrived for PingTimeout.
 func (p *participant) pingWatch() {
 	defer p.wg.Done()
-	t := time.NewTicker(p.s.cfg.Signal.PingInterval / 2)
+	t := time.NewTicker(p.s.cfg.Signal.PingInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-p.ctx.Done():
 			return
 		case <-t.C:
+			_ = p.conn.Ping()
 			if p.s.now().Sub(p.lastSeen.Load()) > p.s.cfg.Signal.PingTimeout {
 				p.log.Info("ping timeout")
 				p.close(closeParams{reason: livekit.DisconnectReason_CONNECTION_TIMEOUT})

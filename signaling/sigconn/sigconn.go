@@ -132,6 +132,24 @@ func (c *Conn) Write(res *livekit.SignalResponse) error {
 	return nil
 }
 
+// Ping sends a WebSocket ping. Every client answers pings at the protocol level (browsers
+// and gorilla do it by themselves), so this detects dead peers even for SDKs that never send
+// LiveKit's own ping request (server-sdk-go does not).
+func (c *Conn) Ping() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil {
+		return fmt.Errorf("sigconn: ping: %w", err)
+	}
+	return nil
+}
+
+// OnPong sets f to run, on the reading goroutine, for every pong received. Call it before
+// the first Read.
+func (c *Conn) OnPong(f func()) {
+	c.ws.SetPongHandler(func(string) error { f(); return nil })
+}
+
 // Close sends a close frame with code and reason (best effort) and closes the socket.
 // Later calls do nothing.
 func (c *Conn) Close(code int, reason string) {
