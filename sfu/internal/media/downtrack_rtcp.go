@@ -1,0 +1,158 @@
+package media
+
+import (
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+// HandleRTCP consumes RTCP the subscriber sent for this track (the session
+// layer reads it from the RTPSender): NACKs are answered from the shared
+// buffer, PLI/FIR are forwarded upstream (throttled per layer), receiver
+// reports update Stats, REMB feeds the subscriber's Allocator.
+func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
+	b := d.bound.Load()
+	if b == nil || d.closed.Load() {
+		return
+	}
+	for _, pkt := range pkts {
+		switch p := pkt.(type) {
+		case *rtcp.TransportLayerNack:
+			if p.MediaSSRC != b.ssrc {
+				continue
+			}
+			for _, pair := range p.Nacks {
+				d.retransmit(b, pair.PacketID)
+				for i := uint16(0); i < 16; i++ {
+					if pair.LostPackets&(1<<i) != 0 {
+						d.retransmit(b, pair.PacketID+i+1)
+					}
+				}
+			}
+		case *rtcp.PictureLossIndication:
+			if p.MediaSSRC == b.ssrc {
+				d.keyframeRequested()
+			}
+		case *rtcp.FullIntraRequest:
+			if p.MediaSSRC == b.ssrc {
+				d.keyframeRequested()
+			}
+		case *rtcp.ReceiverReport:
+			d.receiverReport(b, p.Reports)
+		case *rtcp.SenderReport:
+			d.receiverReport(b, p.Reports)
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			d.mu.Lock()
+			a := d.alloc
+			d.mu.Unlock()
+			if a != nil {
+				a.SetREMB(int(p.Bitrate))
+			}
+		}
+	}
+}
+
+func (d *DownTrack) keyframeRequested() {
+	d.plis.Add(1)
+	if m := d.r.p.Metrics; m != nil {
+		m.PLIsRecv.Inc()
+	}
+	d.mu.Lock()
+	l := d.fwd.CurrentLayer()
+	if l < 0 {
+		l = d.fwd.TargetLayer()
+	}
+	d.mu.Unlock()
+	d.requestKeyframe(d.r.availableLayer(l))
+}
+
+// retransmit resends the packet the subscriber knows as seq from the shared
+// buffer, rewritten exactly as it was first sent, on the main SSRC.
+func (d *DownTrack) retransmit(b *binding, seq uint16) {
+	d.nacks.Add(1)
+	if m := d.r.p.Metrics; m != nil {
+		m.NacksRecv.Inc()
+	}
+	now := d.r.now()
+	d.mu.Lock()
+	o, ok := d.fwd.Lookup(seq)
+	// The subscriber repeats a NACK until the packet arrives; a resend
+	// already on its way answers the repeats that cross it.
+	slot := &d.resent[seq%uint16(len(d.resent))]
+	if ok && slot.at != 0 && slot.seq == seq && now-slot.at < resendGuard {
+		ok = false
+	} else if ok {
+		*slot = resend{seq: seq, at: now}
+	}
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	l, err := d.r.layer(o.Layer)
+	if err != nil {
+		return
+	}
+	s := d.retransPool.Get().(*scratch)
+	defer d.retransPool.Put(s)
+	n, ok := l.buf.Copy(o.ExtSeq, s.data)
+	if !ok {
+		return
+	}
+	var in rtp.Header
+	hl, err := in.Unmarshal(s.data[:n])
+	if err != nil {
+		return
+	}
+	body := s.data[hl:n]
+	var pad byte
+	if in.Padding && len(body) > 0 {
+		pad = body[len(body)-1]
+		if int(pad) > len(body) {
+			return
+		}
+		body = body[:len(body)-int(pad)]
+	}
+	var abs [3]byte
+	putAbsSendTime(&abs, time.Now())
+	w, err := d.send(s, b, &in, body, pad, seq, in.Timestamp-o.TSOffset, &abs)
+	if err != nil {
+		d.log.Debug("retransmit", "seq", seq, "err", err)
+		return
+	}
+	d.retransmits.Add(1)
+	d.packets.Add(1)
+	d.bytes.Add(uint64(w))
+	if m := d.r.p.Metrics; m != nil {
+		m.Retransmits.Inc()
+		m.PacketsOut.Inc()
+		m.BytesOut.Add(float64(w))
+	}
+}
+
+// receiverReport records loss, jitter and RTT (RFC 3550 §6.4.1: RTT = now -
+// LSR - DLSR in NTP short format) for the DownTrack's SSRC.
+func (d *DownTrack) receiverReport(b *binding, reports []rtcp.ReceptionReport) {
+	for _, rr := range reports {
+		if rr.SSRC != b.ssrc {
+			continue
+		}
+		d.fractionLost.Store(uint32(rr.FractionLost))
+		d.jitter.Store(int64(rr.Jitter))
+		if rr.LastSenderReport != 0 {
+			now := ntpShort(time.Now())
+			if rtt := now - rr.LastSenderReport - rr.Delay; int32(rtt) > 0 {
+				d.rtt.Store(int64(rtt) * int64(time.Second) >> 16)
+			}
+		}
+	}
+}
+
+// ntpShort is the middle 32 bits of the NTP timestamp of t (RFC 3550 §4).
+func ntpShort(t time.Time) uint32 {
+	const ntpEpochOffset = 2208988800
+	ns := t.UnixNano()
+	sec := uint64(ns/1e9) + ntpEpochOffset
+	frac := (uint64(ns%1e9) << 32) / 1e9
+	return uint32(sec<<16) | uint32(frac>>16)
+}
