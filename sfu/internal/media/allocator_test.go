@@ -2,6 +2,8 @@ package media
 
 import (
 	"fmt"
+
+	"github.com/pion/rtcp"
 	"slices"
 	"testing"
 	"time"
@@ -138,9 +140,12 @@ func TestAllocatorREMB(t *testing.T) {
 		g.vp8(l, true, 1)
 	}
 	a.Add(dt)
-	dt.HandleRTCP(nil)
-	a.SetREMB(3_000_000)
-	a.SetREMB(400_000) // fell: REMB alone drives the allocation without TWCC
+	// REMB reaches the Allocator through the subscriber's RTCP.
+	remb := func(bps float32) []rtcp.Packet {
+		return []rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{77}}}
+	}
+	dt.HandleRTCP(remb(3_000_000))
+	dt.HandleRTCP(remb(400_000)) // fell: REMB alone drives the allocation without TWCC
 	if got := dt.TargetLayer(); got != 0 {
 		t.Errorf("after REMB 400k: layer %d, want 0", got)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const ms = int64(1e6)
@@ -140,7 +142,8 @@ func TestSimulcastContinuity(t *testing.T) {
 }
 
 func TestNackUpstream(t *testing.T) {
-	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	metrics := NewMetrics("test")
+	g := newRig(t, ReceiverParams{TrackID: "TR_x", Metrics: metrics})
 	g.r.AddLayer("", 1000)
 	g.subscribe(77, 96, nil, true)
 	g.up.take()
@@ -163,6 +166,18 @@ func TestNackUpstream(t *testing.T) {
 	}
 	if st := g.r.Stats(); st.NacksSent != 5 {
 		t.Errorf("Stats().NacksSent = %d, want 5", st.NacksSent)
+	}
+	for name, c := range map[string]struct {
+		got  float64
+		want float64
+	}{
+		"nacks_sent_total":   {counterValue(t, metrics.NacksSent), 5},
+		"packets_lost_total": {counterValue(t, metrics.PacketsLost), 3},
+		"packets_in_total":   {counterValue(t, metrics.PacketsIn), 6},
+	} {
+		if c.got != c.want {
+			t.Errorf("metric %s = %v, want %v", name, c.got, c.want)
+		}
 	}
 }
 
@@ -475,4 +490,13 @@ func TestStreamRestart(t *testing.T) {
 			t.Fatalf("packet %d: seq %d ts %d after seq %d ts %d", i, all[i].SequenceNumber, all[i].Timestamp, all[i-1].SequenceNumber, all[i-1].Timestamp)
 		}
 	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

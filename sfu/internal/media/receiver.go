@@ -124,6 +124,7 @@ type layer struct {
 	nackPkt    rtcp.TransportLayerNack
 	nackOut    [1]rtcp.Packet
 	lastNackAt int64
+	highest    uint64 // highest extended sequence number pushed
 	rateStart  int64
 	rateBytes  int64
 	pkt        packet
@@ -323,16 +324,26 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 	if err != nil {
 		return fmt.Errorf("parse rtp: %w", err)
 	}
-	ext, _, stored, err := l.buf.Push(raw, l.hdr.SequenceNumber, l.hdr.Timestamp, now)
+	ext, st, stored, err := l.buf.Push(raw, l.hdr.SequenceNumber, l.hdr.Timestamp, now)
 	if err != nil {
 		if errors.Is(err, buffer.ErrDuplicate) || errors.Is(err, buffer.ErrTooOld) {
 			return nil
 		}
 		return fmt.Errorf("buffer: %w", err)
 	}
+	var gap uint64
+	if st == buffer.InOrder {
+		if l.highest != 0 && ext > l.highest+1 && ext-l.highest-1 < uint64(l.buf.Size()) {
+			gap = ext - l.highest - 1
+		}
+		l.highest = ext
+	}
 	if m := r.p.Metrics; m != nil {
 		m.PacketsIn.Inc()
 		m.BytesIn.Add(float64(len(raw)))
+		if gap > 0 {
+			m.PacketsLost.Add(float64(gap))
+		}
 	}
 	l.lastArrival.Store(now)
 	l.rateBytes += int64(len(raw))
