@@ -21,6 +21,7 @@ type Config struct {
 	TURN      TURNConfig      `yaml:"turn"`
 	Pricing   PricingConfig   `yaml:"pricing"`
 	Jobs      JobsConfig      `yaml:"jobs"`
+	Money     MoneyConfig     `yaml:"money"`
 	LogLevel  string          `yaml:"log_level"`
 	// SeedDemo inserts demo users and classes at start-up when the database has none.
 	SeedDemo bool `yaml:"seed_demo"`
@@ -189,6 +190,7 @@ func DefaultConfig() Config {
 			VIP:     PriceBounds{Min: 50, Max: 1000},
 		},
 		Jobs:     JobsConfig{Workers: 4, PollInterval: time.Second},
+		Money:    defaultMoneyConfig(),
 		LogLevel: "info",
 	}
 }
@@ -261,6 +263,7 @@ func (c *Config) Validate() error {
 	if c.Jobs.Workers < 1 || c.Jobs.PollInterval <= 0 {
 		bad("jobs.workers and jobs.poll_interval must be positive")
 	}
+	errs = append(errs, c.Money.validate()...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:

@@ -67,6 +67,7 @@ type Server struct {
 	Accounts *accounts.Service
 	Catalog  *catalog.Service
 	Media    *media.Service
+	Money    *Money // ledger, billing, bookings (money.go)
 	Registry *prometheus.Registry
 
 	handler   http.Handler
@@ -125,11 +126,14 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &email.DeliverWorker{Store: s.Store, Sender: sender, Log: s.Log})
+	s.Money = newMoney(cfg, s, workers)
+	s.Money.hooks(&d)
 	if d.AddWorkers != nil {
 		d.AddWorkers(workers)
 	}
 	rcfg := &river.Config{Workers: workers, Logger: s.Log.With("component", "river"),
 		FetchPollInterval: cfg.Jobs.PollInterval, FetchCooldown: min(cfg.Jobs.PollInterval, 100*time.Millisecond)}
+	rcfg.PeriodicJobs = s.Money.periodicJobs()
 	if !cfg.Jobs.Disabled {
 		rcfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers},
@@ -140,6 +144,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, fmt.Errorf("controlplane: jobs: %w", err)
 	}
 	s.Outbox = email.NewOutbox(renderer, s.Jobs)
+	s.Money.bind(s.Jobs, s.Outbox)
 
 	a := cfg.Auth
 	hasher := auth.NewHasher(auth.HasherParams{Time: a.ArgonTime, MemoryKiB: a.ArgonMemoryKiB, Threads: a.ArgonThreads,
@@ -165,7 +170,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	h := &api.Handler{
-		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Store: s.Store, Signer: signer, Spec: spec,
+		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,

@@ -38,6 +38,8 @@ type Handler struct {
 	MetricsHandler http.Handler
 	// UI, if set, serves everything outside /api (the browser app).
 	UI http.Handler
+	// Money serves wallets, purchases, bookings, refunds, earnings and payouts (money_*.go).
+	Money Money
 
 	Rate              RateLimits
 	CORSOrigins       []string

@@ -72,6 +72,41 @@ func Routes(h *Handler) (http.Handler, error) {
 	api.HandleFunc("/discount-codes", teacher(h.listDiscounts)).Methods(http.MethodGet)
 	api.HandleFunc("/discount-codes/{id}", teacher(h.disableDiscount)).Methods(http.MethodDelete)
 
+	// Money (docs/money.md): wallet, purchases, bookings, waitlists, refunds, disputes,
+	// earnings, payouts, ledger check. Handlers in money_*.go.
+	student := h.authed("student")
+	api.HandleFunc("/wallet", any(h.getWallet)).Methods(http.MethodGet)
+	api.HandleFunc("/wallet/transactions", any(h.walletTransactions)).Methods(http.MethodGet)
+	api.HandleFunc("/wallet/purchases", any(h.createPurchase)).Methods(http.MethodPost)
+	api.HandleFunc("/wallet/purchases", any(h.listPurchases)).Methods(http.MethodGet)
+	api.HandleFunc("/wallet/purchases/{id}/receipt", any(h.purchaseReceipt)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/bookings", student(h.createBooking)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/waitlist", student(h.joinWaitlist)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/waitlist", student(h.getWaitlist)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/waitlist", student(h.leaveWaitlist)).Methods(http.MethodDelete)
+	api.HandleFunc("/me/bookings", any(h.myBookings)).Methods(http.MethodGet)
+	api.HandleFunc("/me/notifications", any(h.myNotifications)).Methods(http.MethodGet)
+	api.HandleFunc("/bookings/{id}", any(h.getBooking)).Methods(http.MethodGet)
+	api.HandleFunc("/bookings/{id}", any(h.cancelBooking)).Methods(http.MethodDelete)
+	api.HandleFunc("/bookings/{id}/disputes", any(h.openDispute)).Methods(http.MethodPost)
+	api.HandleFunc("/teacher/earnings", teacher(h.teacherEarnings)).Methods(http.MethodGet)
+	api.HandleFunc("/teacher/earnings.csv", teacher(h.teacherEarningsCSV)).Methods(http.MethodGet)
+	api.HandleFunc("/teacher/payouts", teacher(h.requestPayout)).Methods(http.MethodPost)
+	api.HandleFunc("/teacher/payouts", teacher(h.teacherPayouts)).Methods(http.MethodGet)
+	api.HandleFunc("/admin/ledger/check", admin(h.ledgerCheck)).Methods(http.MethodGet)
+	api.HandleFunc("/admin/credits/grants", admin(h.grantCredits)).Methods(http.MethodPost)
+	api.HandleFunc("/admin/refunds", admin(h.adminRefund)).Methods(http.MethodPost)
+	api.HandleFunc("/admin/refunds", admin(h.listRefunds)).Methods(http.MethodGet)
+	api.HandleFunc("/admin/disputes", admin(h.listDisputes)).Methods(http.MethodGet)
+	api.HandleFunc("/admin/disputes/{id}/resolve", admin(h.resolveDispute)).Methods(http.MethodPost)
+	api.HandleFunc("/admin/payouts", admin(h.adminPayouts)).Methods(http.MethodGet)
+	api.HandleFunc("/admin/payouts/{id}/approve", admin(h.decidePayout(true))).Methods(http.MethodPost)
+	api.HandleFunc("/admin/payouts/{id}/reject", admin(h.decidePayout(false))).Methods(http.MethodPost)
+	api.HandleFunc("/admin/reconciliation", admin(h.runReconciliation)).Methods(http.MethodPost)
+	api.HandleFunc("/admin/reconciliation", admin(h.listReconciliations)).Methods(http.MethodGet)
+	api.HandleFunc("/webhooks/stripe", h.stripeWebhook).Methods(http.MethodPost)
+	// End of money.
+
 	// Webhooks: authenticated by signature, not by user token.
 	api.HandleFunc("/webhooks/livekit", h.livekitWebhook).Methods(http.MethodPost)
 

@@ -26,11 +26,12 @@ const (
 	KindCancellation        = "cancellation"
 	KindReceipt             = "receipt"
 	KindRefund              = "refund"
+	KindWaitlistOffer       = "waitlist_offer" // money: a freed seat offered to a waitlisted student
 )
 
 // Kinds lists every kind (a test renders each).
 var Kinds = []string{KindWelcome, KindVerifyEmail, KindPasswordReset, KindBookingConfirmation,
-	KindReminder, KindCancellation, KindReceipt, KindRefund}
+	KindReminder, KindCancellation, KindReceipt, KindRefund, KindWaitlistOffer}
 
 //go:embed templates
 var templateFS embed.FS

@@ -1,0 +1,152 @@
+package api
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+
+	"github.com/atrium-live/atrium/controlplane/booking"
+	"github.com/atrium-live/atrium/controlplane/store"
+)
+
+func bookingActor(p store.Principal) booking.Actor {
+	return booking.Actor{UserID: p.UserID, Role: p.Role}
+}
+
+// decodeOptional is decode for endpoints whose JSON body may be absent or empty.
+func decodeOptional(r *http.Request, dst any) error {
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return jsonProblem(err)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	return decode(r, dst)
+}
+
+func (h *Handler) createBooking(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	classID, err := pathUUID(r, "id")
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	var in struct {
+		DiscountCode string `json:"discount_code"`
+	}
+	if err := decodeOptional(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	res, err := h.Money.Booking.Book(r.Context(), bookingActor(p), booking.BookInput{ClassID: classID, IdempotencyKey: key,
+		DiscountCode: in.DiscountCode})
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, viewBooking(res.Booking))
+}
+
+func (h *Handler) myBookings(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	up, past, err := h.Money.Booking.MyBookings(r.Context(), bookingActor(p), 200)
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"upcoming": viewBookings(up), "past": viewBookings(past)})
+}
+
+func (h *Handler) getBooking(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	id, err := pathUUID(r, "id")
+	var b store.Booking
+	if err == nil {
+		b, err = h.Money.Booking.Booking(r.Context(), bookingActor(p), id)
+	}
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewBooking(b))
+}
+
+func (h *Handler) cancelBooking(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	id, err := pathUUID(r, "id")
+	var ref store.Refund
+	if err == nil {
+		ref, err = h.Money.Booking.Cancel(r.Context(), bookingActor(p), id)
+	}
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"refund": viewRefund(ref)})
+}
+
+func (h *Handler) openDispute(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	d, err := h.Money.Booking.OpenDispute(r.Context(), bookingActor(p), id, in.Reason)
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewDispute(d))
+}
+
+func (h *Handler) joinWaitlist(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	id, err := pathUUID(r, "id")
+	var e store.WaitlistEntry
+	if err == nil {
+		e, err = h.Money.Booking.JoinWaitlist(r.Context(), bookingActor(p), id)
+	}
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewWaitlist(e))
+}
+
+func (h *Handler) getWaitlist(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	id, err := pathUUID(r, "id")
+	var e store.WaitlistEntry
+	if err == nil {
+		e, err = h.Money.Booking.WaitlistStatus(r.Context(), bookingActor(p), id)
+	}
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewWaitlist(e))
+}
+
+func (h *Handler) leaveWaitlist(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	id, err := pathUUID(r, "id")
+	if err == nil {
+		err = h.Money.Booking.LeaveWaitlist(r.Context(), bookingActor(p), id)
+	}
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

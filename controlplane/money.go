@@ -1,0 +1,85 @@
+package controlplane
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/atrium-live/atrium/controlplane/api"
+	"github.com/atrium-live/atrium/controlplane/billing"
+	"github.com/atrium-live/atrium/controlplane/booking"
+	"github.com/atrium-live/atrium/controlplane/email"
+	"github.com/atrium-live/atrium/controlplane/ledger"
+)
+
+// Money is the money side of the control plane (docs/money.md): the credits ledger,
+// Stripe billing and payouts, and bookings with waitlists, refunds and settlement.
+type Money struct {
+	Billing *billing.Service
+	Booking *booking.Service
+	cfg     MoneyConfig
+}
+
+// newMoney builds the money services and registers their River workers. River's client
+// (and so the email outbox) does not exist yet; bind hands them over once it does.
+func newMoney(cfg Config, s *Server, workers *river.Workers) *Money {
+	m := cfg.Money
+	out := &Money{cfg: m}
+	out.Booking = booking.New(booking.Config{CancelCutoff: m.CancelCutoff, LateCancelFeePercent: m.LateCancelFeePercent,
+		ClaimWindow: m.WaitlistClaimWindow, NoShowAfter: m.NoShowAfter, EarlyEndPercent: m.EarlyEndPercent,
+		SettleAfter: m.SettleAfter, AppURL: cfg.HTTP.PublicURL, CommissionPercent: map[string]int{
+			"basic": m.CommissionPercent.Basic, "premium": m.CommissionPercent.Premium, "vip": m.CommissionPercent.VIP}},
+		booking.Deps{Store: s.Store, Log: s.Log.With("component", "booking"), Now: s.Now})
+	out.Billing = billing.New(billing.Config{Packages: m.Packages, Currency: m.Currency,
+		StripeSecretKey: m.Stripe.SecretKey, StripeWebhookSecret: m.Stripe.WebhookSecret, StripeAPIURL: m.Stripe.APIURL,
+		SuccessURL: m.Stripe.SuccessURL, CancelURL: m.Stripe.CancelURL, PayoutCentsPerCredit: m.PayoutCentsPerCredit,
+		MinPayoutCredits: m.MinPayoutCredits, ReconcileWindow: m.ReconcileWindow, AppURL: cfg.HTTP.PublicURL},
+		billing.Deps{Store: s.Store, Log: s.Log.With("component", "billing"), Now: s.Now})
+	river.AddWorker(workers, &booking.SweepWorker{Service: out.Booking})
+	(&billing.Workers{Service: out.Billing}).Add(workers)
+	return out
+}
+
+// bind gives the services the parts built after River's client.
+func (m *Money) bind(jobs *river.Client[pgx.Tx], outbox *email.Outbox) {
+	m.Booking.Mailer = outbox
+	m.Billing.Mailer = outbox
+	m.Billing.Jobs = jobs
+}
+
+// hooks makes bookings the join check and the listener of cancellations and room events,
+// unless the caller supplied its own.
+func (m *Money) hooks(d *Deps) {
+	if d.Bookings == nil {
+		d.Bookings = m.Booking
+	}
+	if d.ClassHooks == nil {
+		d.ClassHooks = m.Booking
+	}
+	if d.EventHooks == nil {
+		d.EventHooks = m.Booking
+	}
+}
+
+// periodicJobs are the sweep (no-shows, settlement, waitlist expiry) and reconciliation.
+func (m *Money) periodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(m.cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return booking.SweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(m.cfg.ReconcileInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return billing.ReconcileArgs{}, nil }, nil),
+	}
+}
+
+// Check runs the full ledger check: ledger invariants plus escrow, purchases and payouts.
+func (m *Money) Check(ctx context.Context) (ledger.Report, error) {
+	return ledger.Check(ctx, m.Booking.Store, time.Now(), m.Booking, m.Billing)
+}
+
+// api is what the HTTP handlers need.
+func (m *Money) api() api.Money {
+	return api.Money{Billing: m.Billing, Booking: m.Booking, Check: m.Check}
+}
