@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,63 @@ func BenchmarkDiscovery(b *testing.B) {
 		fmt.Sscan(v, &n)
 	}
 	env := cptest.Serve(b)
+	benchSeed.Do(func() { benchSeed.teachers = seedBench(b, env, n) })
+	teachers := benchSeed.teachers
+	now := env.Clock.Now()
+
+	// A second-page cursor for the cursor query.
+	var first struct {
+		NextCursor string `json:"next_cursor"`
+	}
+	env.Do(b, "GET", "/api/v1/classes?sort=price&limit=20", "", nil).Want(b, 200).JSON(b, &first)
+	queries := []string{
+		"q=" + url.QueryEscape("piano"),
+		"q=" + url.QueryEscape("machine learning"),
+		"topic=chess",
+		"tier=vip&min_price=100&max_price=400&sort=price",
+		"sort=popularity",
+		"sort=start&from=" + url.QueryEscape(now.Add(30*24*time.Hour).UTC().Format(time.RFC3339)),
+		"q=physics&sort=price",
+		"teacher=" + teachers[3],
+		"sort=price&limit=20&cursor=" + url.QueryEscape(first.NextCursor),
+		"",
+	}
+	lat := make([]time.Duration, 0, b.N)
+	perQuery := make([][]time.Duration, len(queries))
+	b.ResetTimer()
+	for i := range b.N {
+		q := queries[i%len(queries)]
+		t0 := time.Now()
+		env.Do(b, "GET", "/api/v1/classes?"+q, "", nil).Want(b, 200)
+		d := time.Since(t0)
+		lat = append(lat, d)
+		perQuery[i%len(queries)] = append(perQuery[i%len(queries)], d)
+	}
+	b.StopTimer()
+	pct := func(l []time.Duration, q float64) time.Duration {
+		slices.Sort(l)
+		return l[min(len(l)-1, int(q*float64(len(l))))]
+	}
+	p := func(q float64) time.Duration { return pct(lat, q) }
+	if b.N >= 100 {
+		for i, l := range perQuery {
+			fmt.Printf("  %-60.60s p50 %-8s p99 %s\n", queries[i], pct(l, 0.5).Round(10*time.Microsecond), pct(l, 0.99).Round(10*time.Microsecond))
+		}
+	}
+	b.ReportMetric(float64(p(0.50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p(0.99).Microseconds())/1000, "p99-ms")
+	fmt.Printf("GET /api/v1/classes over %d classes, %d requests: p50 %s, p99 %s, max %s\n", n, len(lat),
+		p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+}
+
+// benchSeed seeds once per test binary: the benchmark function runs more than once (b.N=1
+// first), each time with a new server on the same database.
+var benchSeed struct {
+	sync.Once
+	teachers []string
+}
+
+func seedBench(b *testing.B, env *cptest.Env, n int) []string {
 	ctx := context.Background()
 	var teachers []string
 	for range 50 {
@@ -66,36 +124,5 @@ func BenchmarkDiscovery(b *testing.B) {
 	}
 	b.Logf("seeded %d classes in %s", n, time.Since(start).Round(time.Millisecond))
 
-	// A second-page cursor for the cursor query.
-	var first struct {
-		NextCursor string `json:"next_cursor"`
-	}
-	env.Do(b, "GET", "/api/v1/classes?sort=price&limit=20", "", nil).Want(b, 200).JSON(b, &first)
-	queries := []string{
-		"q=" + url.QueryEscape("piano"),
-		"q=" + url.QueryEscape("machine learning"),
-		"topic=chess",
-		"tier=vip&min_price=100&max_price=400&sort=price",
-		"sort=popularity",
-		"sort=start&from=" + url.QueryEscape(now.Add(30*24*time.Hour).UTC().Format(time.RFC3339)),
-		"q=physics&sort=price",
-		"teacher=" + teachers[3],
-		"sort=price&limit=20&cursor=" + url.QueryEscape(first.NextCursor),
-		"",
-	}
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := range b.N {
-		q := queries[i%len(queries)]
-		t0 := time.Now()
-		env.Do(b, "GET", "/api/v1/classes?"+q, "", nil).Want(b, 200)
-		lat = append(lat, time.Since(t0))
-	}
-	b.StopTimer()
-	slices.Sort(lat)
-	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
-	b.ReportMetric(float64(p(0.50).Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(p(0.99).Microseconds())/1000, "p99-ms")
-	fmt.Printf("GET /api/v1/classes over %d classes, %d requests: p50 %s, p99 %s, max %s\n", n, len(lat),
-		p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+	return teachers
 }
