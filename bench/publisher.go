@@ -28,6 +28,7 @@ var kindNames = [2]string{"audio", "video"}
 type counters struct {
 	sentPkts, sentBytes [2]atomic.Uint64
 	recvPkts, recvBytes [2]atomic.Uint64
+	sentTopPkts         atomic.Uint64 // video packets of the top simulcast layer (all video without simulcast)
 	keyframeRequests    atomic.Uint64 // PLI/FIR received by publishers
 	keyframes           atomic.Uint64 // keyframes sent
 }
@@ -112,7 +113,7 @@ func publishMedia(ctx context.Context, room *lksdk.Room, identity string, g Grou
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeVideo(ctx, tracks[i], gens[i], uint8(i), c)
+			writeVideo(ctx, tracks[i], gens[i], uint8(i), i == len(tracks)-1, c)
 		}()
 	}
 	return nil
@@ -151,7 +152,7 @@ func writeAudio(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Opus, c
 }
 
 // writeVideo sends one frame per frame interval until ctx ends or the track fails.
-func writeVideo(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Video, layer uint8, c *counters) {
+func writeVideo(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Video, layer uint8, top bool, c *counters) {
 	t := time.NewTicker(gen.FrameInterval())
 	defer t.Stop()
 	var seq uint32
@@ -188,5 +189,8 @@ func writeVideo(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Video, 
 		}
 		c.sentPkts[kindVideo].Add(uint64(len(payloads)))
 		c.sentBytes[kindVideo].Add(bytes)
+		if top {
+			c.sentTopPkts.Add(uint64(len(payloads)))
+		}
 	}
 }

@@ -38,6 +38,9 @@ type Result struct {
 	BitrateOut     float64 `json:"bitrate_out_bps"` // received by subscribers, steady window
 	PacketsInPerS  float64 `json:"packets_in_per_s"`
 	PacketsOutPerS float64 `json:"packets_out_per_s"`
+	// FullQualityPacketsPerS is what one subscriber receives per second when it gets every
+	// published track at the top layer: the demand that density extrapolations use.
+	FullQualityPacketsPerS float64 `json:"full_quality_packets_per_subscriber_per_s"`
 
 	KeyframeRequests uint64 `json:"keyframe_requests"` // PLI/FIR received by publishers
 	Keyframes        uint64 `json:"keyframes_sent"`
@@ -137,6 +140,7 @@ const saturation = 0.85
 type snapshot struct {
 	at              time.Time
 	sentPkts, sentB [2]uint64
+	sentTop         uint64
 	recvPkts, recvB [2]uint64
 	server, tester  procstat.Summary
 	hasServer       bool
@@ -150,6 +154,7 @@ func (r *run) snapshot(server, tester *procstat.Sampler) *snapshot {
 		s.recvPkts[k] = r.cnt.recvPkts[k].Load()
 		s.recvB[k] = r.cnt.recvBytes[k].Load()
 	}
+	s.sentTop = r.cnt.sentTopPkts.Load()
 	if server != nil {
 		s.server, s.hasServer = server.Now(), true
 	}
@@ -290,6 +295,8 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 			outPkts += float64(final.recvPkts[k] - from.recvPkts[k])
 		}
 		res.PacketsOutPerS = outPkts / win
+		res.FullQualityPacketsPerS = (float64(final.sentPkts[kindAudio]-from.sentPkts[kindAudio]) +
+			float64(final.sentTop-from.sentTop)) / win
 	}
 	cores := usableCores()
 	testerCPU := final.tester.CPU - from.tester.CPU

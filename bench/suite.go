@@ -126,10 +126,21 @@ func (s *Suite) checkTargets() []TargetCheck {
 			Note: saturationNote(lecture)})
 	}
 	if lecture != nil && lecture.ServerProcess != nil && lecture.ServerProcess.CPUPercent > 0 {
-		perCore := float64(lecture.Subscribers) / (lecture.ServerProcess.CPUPercent / 100)
+		// Density from the cost of one forwarded packet and what each student receives at
+		// full quality (every track, top layer): robust to a run where the server or the
+		// tester was starved or saturated or layers were lowered, unlike subscribers / CPU share.
+		sp := lecture.ServerProcess
+		demand := lecture.FullQualityPacketsPerS
+		if demand == 0 && lecture.Subscribers > 0 && lecture.LossPercent < 100 {
+			demand = lecture.PacketsOutPerS / (1 - lecture.LossPercent/100) / float64(lecture.Subscribers)
+		}
+		perCore := 0.0
+		if demand > 0 && sp.CPUMicrosPerPacket > 0 {
+			perCore = 1e6 / (sp.CPUMicrosPerPacket * demand)
+		}
 		out = append(out, TargetCheck{Name: "lecture density", Target: ">= 400 students per server core, loss <= 0.5%",
-			Measured: fmt.Sprintf("%d students at %.0f%% of a core = %.0f per core (extrapolated), loss %.3f%%",
-				lecture.Subscribers, lecture.ServerProcess.CPUPercent, perCore, lecture.LossPercent),
+			Measured: fmt.Sprintf("%.0f students per core extrapolated (%.2f us/pkt x %.0f pkt/s per student); this run: %d students, server %.0f%% of a core, loss %.3f%%",
+				perCore, sp.CPUMicrosPerPacket, demand, lecture.Subscribers, sp.CPUPercent, lecture.LossPercent),
 			Value: perCore, Met: perCore >= 400 && lecture.LossPercent <= 0.5, Note: saturationNote(lecture)})
 		out = append(out, TargetCheck{Name: "forwarding latency", Target: "p50 <= 0.5 ms, p99 <= 5 ms",
 			Measured: fmt.Sprintf("p50 %.2f ms, p99 %.2f ms end to end (tester included) at %.0f%% server load",
@@ -152,10 +163,15 @@ func (s *Suite) checkTargets() []TargetCheck {
 }
 
 func saturationNote(r *Result) string {
+	var notes []string
 	if r.Tester.Saturated {
-		return fmt.Sprintf("tester saturated (%.0f%% of %d cores): the tester, not the server, bounds this run", r.Tester.CPUPercent, r.Tester.Cores)
+		notes = append(notes, fmt.Sprintf("tester saturated (%.0f%% of %d cores): the tester, not the server, bounds this run", r.Tester.CPUPercent, r.Tester.Cores))
 	}
-	return ""
+	if sp := r.ServerProcess; sp != nil && (sp.WaitPercent > starvedPercent || r.Tester.WaitPercent > starvedPercent) {
+		notes = append(notes, fmt.Sprintf("starved by other load (waited for a CPU: server %.0f%%, tester %.0f%% of the time; load average %.1f)",
+			sp.WaitPercent, r.Tester.WaitPercent, r.LoadAverage))
+	}
+	return strings.Join(notes, "; ")
 }
 
 // WriteMarkdown writes a short human summary of the suite.

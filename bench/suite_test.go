@@ -22,7 +22,7 @@ func TestSuiteTargets(t *testing.T) {
 		{Mode: "plain", Receivers: 100, CPUMicrosPerPacket: 4},
 		{Mode: "batched", Receivers: 100, CPUMicrosPerPacket: 2},
 	})
-	lecture := &Result{Scenario: "lecture", Subscribers: 300, LossPercent: 0.1,
+	lecture := &Result{Scenario: "lecture", Subscribers: 300, LossPercent: 0, PacketsOutPerS: 300 * 200,
 		Latency:       Latency{P50: 0.4, P99: 3},
 		ServerProcess: &ServerResult{CPUMicrosPerPacket: 3, CPUPercent: 50, RSSPerSubscriber: 512 << 10}}
 	write("lecture-300.json", lecture)
@@ -41,7 +41,7 @@ func TestSuiteTargets(t *testing.T) {
 	}
 	want := map[string]bool{
 		"cpu per forwarded packet": true, // 3 us / 2 us batched = 1.5x
-		"lecture density":          true, // 300 / 0.5 core = 600 per core
+		"lecture density":          true, // 1e6 / (3 us x 200 pkt/s) = 1667 per core
 		"forwarding latency":       true,
 		"memory":                   true,  // 0.5 MiB
 		"join time":                false, // p95 500 ms > 400 ms
@@ -61,7 +61,7 @@ func TestSuiteTargets(t *testing.T) {
 	if err := s.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, frag := range []string{"| cpu per forwarded packet |", "1.50x", "600 per core", "| lecture-300 |", "boom"} {
+	for _, frag := range []string{"| cpu per forwarded packet |", "1.50x", "1667 students per core", "| lecture-300 |", "boom"} {
 		if !strings.Contains(md.String(), frag) {
 			t.Errorf("markdown lacks %q:\n%s", frag, md.String())
 		}
