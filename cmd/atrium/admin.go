@@ -47,7 +47,10 @@ func runAdmin(ctx context.Context, args []string) error {
 		Role: *role, Verified: true})
 	if err != nil {
 		if pe, ok := problem.As(err); ok {
-			return fmt.Errorf("%s %v", pe.Message, pe.Fields)
+			if len(pe.Fields) > 0 {
+				return fmt.Errorf("%s: %v", pe.Message, pe.Fields)
+			}
+			return errors.New(pe.Message)
 		}
 		return err
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"time"
 
@@ -31,7 +32,7 @@ func CheckTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 		t := now.Add(time.Duration(skew*totpPeriod) * time.Second)
 		want, err := totp.GenerateCodeCustom(secret, t, totp.ValidateOpts{Period: totpPeriod,
 			Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-		if err == nil && want == code {
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
 			return t.Unix() / totpPeriod, true
 		}
 	}
