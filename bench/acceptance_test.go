@@ -89,6 +89,32 @@ func TestLectureAgainstInProcessSFU(t *testing.T) {
 	}
 }
 
+// H.264 with simulcast, students asking for the low layer: media flows in that codec and the
+// students receive the quarter-size layer, not the top one.
+func TestH264SimulcastLowQuality(t *testing.T) {
+	srv := sfutest.Serve(t)
+	scn, err := Preset("lecture", PresetParams{Subscribers: 2, SubscribeQuality: "low"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scn.Duration = 4 * time.Second
+	scn.Video.Codec = "h264"
+	scn.Video.Simulcast = true
+	res, err := Run(context.Background(), Options{Scenario: scn,
+		Target: Target{URL: srv.URL(), APIKey: srv.APIKey(), APISecret: srv.APISecret()}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Video.ReceivedPackets == 0 || res.Video.LossPercent >= 2 {
+		t.Fatalf("video received %d packets, loss %.2f%%; want > 0 and < 2%%", res.Video.ReceivedPackets, res.Video.LossPercent)
+	}
+	// Top layer 1.5 Mb/s, low layer 150 kb/s: per student, well under 600 kb/s.
+	perStudent := float64(res.Video.ReceivedBytes*8) / res.DurationS / 2
+	if perStudent > 600_000 {
+		t.Errorf("video per student %.0f b/s, want the low layer (about 150 kb/s)", perStudent)
+	}
+}
+
 // Bad input must fail clearly, quickly and with no result to misread.
 func TestBadTargetsFailFast(t *testing.T) {
 	srv := sfutest.Serve(t)
