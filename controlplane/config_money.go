@@ -66,7 +66,7 @@ func defaultMoneyConfig() MoneyConfig {
 			{ID: "standard", Name: "Standard", Credits: 120, AmountCents: 2000},
 			{ID: "pro", Name: "Pro", Credits: 350, AmountCents: 5000},
 		},
-		Stripe: StripeConfig{SecretKey: "sk_test_dev_only", WebhookSecret: "whsec_dev_only_change_me",
+		Stripe: StripeConfig{SecretKey: "sk_test_devonly", WebhookSecret: "whsec_dev_only_change_me",
 			APIURL: "http://127.0.0.1:12111", SuccessURL: "http://127.0.0.1:8080/wallet?purchase=success",
 			CancelURL: "http://127.0.0.1:8080/wallet?purchase=cancelled"},
 		CancelCutoff:         24 * time.Hour,

@@ -40,8 +40,9 @@ type refundOrder struct {
 	fromPlatform bool
 }
 
-// refund carries out o: the refund record (unique per booking, so a second refund of the
-// same booking is a 409 and changes nothing), the ledger transaction "refund:booking:<id>",
+// refund carries out o: the refund record (unique per booking and rule, so a second refund of
+// the same booking under a rule is a 409 and changes nothing), the ledger transaction
+// "refund:<rule>:booking:<id>",
 // the booking's new totals and status, an in-app notification and an email.
 func (s *Service) refund(ctx context.Context, tx *store.Store, o refundOrder) (store.Refund, error) {
 	b, c := o.booking, o.class
@@ -63,7 +64,7 @@ func (s *Service) refund(ctx context.Context, tx *store.Store, o refundOrder) (s
 	if o.fromPlatform {
 		source = ledger.PromotionsAccount
 	}
-	p := ledger.Posting{Key: "refund:booking:" + b.ID, Kind: "refund", Memo: "Refund (" + o.rule + "): " + c.Title, At: now,
+	p := ledger.Posting{Key: "refund:" + o.rule + ":booking:" + b.ID, Kind: "refund", Memo: "Refund (" + o.rule + "): " + c.Title, At: now,
 		Metadata: map[string]any{"booking_id": b.ID, "class_id": c.ID, "rule": o.rule, "refund_id": id},
 		Entries: []ledger.Entry{{Account: source, Amount: -int64(o.credits + o.fee)},
 			{Account: ledger.WalletOf(b.StudentID), Amount: int64(o.credits)},
@@ -191,7 +192,7 @@ func (s *Service) OpenDispute(ctx context.Context, a Actor, bookingID, reason st
 		if s.Now().Before(b.ClassStartsAt) {
 			return problem.New(http.StatusConflict, CodeTooEarlyToDispute, "only past bookings can be disputed; cancel it instead")
 		}
-		if b.Held() <= 0 || b.RefundedCredits > 0 {
+		if b.Held() <= 0 {
 			return errAlreadyRefunded
 		}
 		out, err = tx.InsertDispute(ctx, b.ID, a.UserID, reason, s.Now())

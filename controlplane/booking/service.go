@@ -1,8 +1,8 @@
 // Package booking is the money side of classes: students book seats with credits (wallet to
 // class escrow, one database transaction, no oversell, no double booking), cancel under the
 // cutoff/fee policy, queue on waitlists; the refund policy engine returns escrow to wallets
-// (teacher no-show, early end, class cancelled, student cancellation, admin, dispute), at
-// most once per booking; completed classes settle escrow to the teacher's earnings minus the
+// (teacher no-show, early end, class cancelled, student cancellation, admin, dispute), each
+// rule at most once per booking and never more than was paid; completed classes settle escrow to the teacher's earnings minus the
 // tier's commission.
 //
 // Every credit movement goes through package ledger inside the transaction of the business

@@ -36,7 +36,7 @@ func (s *Service) ClassCancelled(ctx context.Context, tx *store.Store, c store.C
 	}
 	refunded := 0
 	for _, b := range bookings {
-		if b.Held() <= 0 || b.RefundedCredits > 0 {
+		if b.Held() <= 0 {
 			continue
 		}
 		if _, err := s.refund(ctx, tx, refundOrder{booking: b, class: c, rule: RuleClassCancelled, reason: reason,
@@ -200,6 +200,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	if err != nil {
 		return res, err
 	}
+	var errs []error
 	for _, id := range ids {
 		var outcome string
 		err := s.Store.InTx(ctx, func(tx *store.Store) error {
@@ -211,7 +212,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			return err
 		})
 		if err != nil {
-			return res, fmt.Errorf("booking: sweep class %s: %w", id, err)
+			// One bad class must not stop the others; the job reports the error and retries.
+			errs = append(errs, fmt.Errorf("booking: sweep class %s: %w", id, err))
+			continue
 		}
 		res.ClassesChecked++
 		if outcome != "" {
@@ -219,7 +222,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 	}
 	if res.OfferClasses, err = s.expireOffers(ctx, now); err != nil {
-		return res, err
+		errs = append(errs, err)
 	}
-	return res, nil
+	return res, errors.Join(errs...)
 }

@@ -75,7 +75,7 @@ type Entry struct {
 }
 
 // Posting is one business event. Key must be unique per event, e.g. "booking:<id>",
-// "refund:booking:<id>", "purchase:<id>".
+// "refund:<rule>:booking:<id>", "purchase:<id>".
 type Posting struct {
 	Key      string
 	Kind     string

@@ -54,10 +54,12 @@ CREATE TABLE money_notifications (
 );
 CREATE INDEX money_notifications_user_idx ON money_notifications (user_id, id DESC);
 
--- At most one refund per booking, with the rule that caused it.
+-- Refunds with the rule that caused each: at most one per booking and rule (an admin's
+-- partial refund does not stop the no-show refund of the rest); bookings' CHECK keeps the
+-- total within what was paid.
 CREATE TABLE refunds (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    booking_id  uuid NOT NULL UNIQUE REFERENCES bookings (id),
+    booking_id  uuid NOT NULL REFERENCES bookings (id),
     class_id    uuid NOT NULL REFERENCES classes (id),
     student_id  uuid NOT NULL REFERENCES users (id),
     rule        text NOT NULL CHECK (rule IN ('teacher_no_show', 'early_end', 'class_cancelled',
@@ -66,7 +68,8 @@ CREATE TABLE refunds (
     credits     integer NOT NULL CHECK (credits >= 0),
     fee_credits integer NOT NULL DEFAULT 0 CHECK (fee_credits >= 0),
     actor_id    uuid REFERENCES users (id),
-    created_at  timestamptz NOT NULL
+    created_at  timestamptz NOT NULL,
+    UNIQUE (booking_id, rule)
 );
 CREATE INDEX refunds_created_idx ON refunds (created_at DESC, id);
 

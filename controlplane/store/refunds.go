@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Refund is money returned from one booking under one rule (at most one per booking).
+// Refund is money returned from one booking under one rule (at most one per booking and rule).
 type Refund struct {
 	ID         string
 	BookingID  string
@@ -22,7 +22,7 @@ type Refund struct {
 	ClassTitle string
 }
 
-// InsertRefund stores r; ErrConflict if the booking was already refunded.
+// InsertRefund stores r; ErrConflict if the booking was already refunded under r.Rule.
 func (s *Store) InsertRefund(ctx context.Context, r Refund) (string, error) {
 	var id string
 	err := s.db.QueryRow(ctx, `INSERT INTO refunds (booking_id, class_id, student_id, rule, reason, credits,
