@@ -44,6 +44,14 @@ type Packet struct {
 	TS       uint32 // RTP timestamp as received
 	Arrival  int64  // arrival time, nanoseconds on any monotonic-enough clock
 	Keyframe bool   // the packet starts a decodable keyframe
+
+	// VP8 picture numbering (RFC 7741 §4.2), kept continuous across
+	// segments like sequence numbers; zero values when absent.
+	HasPictureID bool
+	PictureID    uint16
+	PictureMask  uint16 // 0x7f or 0x7fff: the field's width
+	HasTL0PicIdx bool
+	TL0PicIdx    uint8
 }
 
 // String formats a packet for test failure messages.
@@ -96,6 +104,9 @@ type Result struct {
 	// KeyframeLayer is the layer a keyframe is wanted on when NeedKeyframe.
 	KeyframeLayer int
 	Reason        Reason
+	// Munged VP8 numbering, when the packet has it.
+	PictureID uint16
+	TL0PicIdx uint8
 }
 
 func (r Result) String() string {
@@ -104,6 +115,9 @@ func (r Result) String() string {
 	}
 	if r.NeedKeyframe {
 		return fmt.Sprintf("fwd(seq=%d ts=%d sw=%t kf=L%d)", r.Seq, r.TS, r.Switched, r.KeyframeLayer)
+	}
+	if r.PictureID != 0 || r.TL0PicIdx != 0 {
+		return fmt.Sprintf("fwd(seq=%d ts=%d sw=%t pic=%d tl0=%d)", r.Seq, r.TS, r.Switched, r.PictureID, r.TL0PicIdx)
 	}
 	return fmt.Sprintf("fwd(seq=%d ts=%d sw=%t)", r.Seq, r.TS, r.Switched)
 }
@@ -121,6 +135,8 @@ type segment struct {
 	outStart  uint64 // first output ext seq of the segment
 	seqOffset uint64 // in = out + seqOffset (mod 2^64)
 	tsOffset  uint32 // outTS = inTS - tsOffset
+	picOffset uint16 // out PictureID = in - picOffset (masked)
+	tl0Offset uint8  // out TL0PICIDX = in - tl0Offset
 }
 
 // Forwarder decides, per packet, what one subscriber receives. Not safe for
@@ -144,6 +160,10 @@ type Forwarder struct {
 	outHigh     uint64 // highest output ext seq forwarded (valid when started)
 	lastTS      uint32 // output timestamp of outHigh
 	lastArrival int64  // arrival of the packet that produced outHigh
+
+	havePic, haveTL0 bool
+	lastPic          uint16 // output PictureID of outHigh
+	lastTL0          uint8  // output TL0PICIDX of outHigh
 }
 
 // New returns a Forwarder that is enabled, unmuted, targets the top layer and
@@ -302,6 +322,13 @@ func (f *Forwarder) begin(p Packet) Result {
 		seqOffset: p.ExtSeq - outStart,
 		tsOffset:  p.TS - ts,
 	}
+	// The new segment's first picture follows the last one sent.
+	if p.HasPictureID && f.havePic {
+		f.seg.picOffset = p.PictureID - (f.lastPic+1)&p.PictureMask
+	}
+	if p.HasTL0PicIdx && f.haveTL0 {
+		f.seg.tl0Offset = p.TL0PicIdx - (f.lastTL0 + 1)
+	}
 	f.current = p.Layer
 	f.resync = false
 	r := f.emit(p)
@@ -329,21 +356,35 @@ func (f *Forwarder) elapsedTicks(arrival int64) uint32 {
 
 func (f *Forwarder) emit(p Packet) Result {
 	out := p.ExtSeq - f.seg.seqOffset
-	ts := p.TS - f.seg.tsOffset
+	r := Result{Forward: true, Seq: uint16(out), TS: p.TS - f.seg.tsOffset}
+	if p.HasPictureID {
+		r.PictureID = (p.PictureID - f.seg.picOffset) & p.PictureMask
+	}
+	if p.HasTL0PicIdx {
+		r.TL0PicIdx = p.TL0PicIdx - f.seg.tl0Offset
+	}
 	if !f.started || out > f.outHigh {
 		f.outHigh = out
-		f.lastTS = ts
+		f.lastTS = r.TS
 		f.lastArrival = p.Arrival
 		f.started = true
+		if p.HasPictureID {
+			f.lastPic, f.havePic = r.PictureID, true
+		}
+		if p.HasTL0PicIdx {
+			f.lastTL0, f.haveTL0 = r.TL0PicIdx, true
+		}
 	}
-	return Result{Forward: true, Seq: uint16(out), TS: ts}
+	return r
 }
 
 // Origin locates a forwarded packet in its input stream.
 type Origin struct {
-	Layer    int    // layer it came from
-	ExtSeq   uint64 // its extended sequence number in that layer
-	TSOffset uint32 // output timestamp = input timestamp - TSOffset
+	Layer     int    // layer it came from
+	ExtSeq    uint64 // its extended sequence number in that layer
+	TSOffset  uint32 // output timestamp = input timestamp - TSOffset
+	PicOffset uint16 // output VP8 PictureID = input - PicOffset (masked)
+	TL0Offset uint8  // output VP8 TL0PICIDX = input - TL0Offset
 }
 
 // Lookup maps an output sequence number (from a subscriber's NACK) back to the
@@ -375,5 +416,5 @@ func (f *Forwarder) Lookup(seq uint16) (o Origin, ok bool) {
 }
 
 func (s segment) origin(out uint64) Origin {
-	return Origin{Layer: s.layer, ExtSeq: out + s.seqOffset, TSOffset: s.tsOffset}
+	return Origin{Layer: s.layer, ExtSeq: out + s.seqOffset, TSOffset: s.tsOffset, PicOffset: s.picOffset, TL0Offset: s.tl0Offset}
 }

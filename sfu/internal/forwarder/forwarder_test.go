@@ -226,3 +226,59 @@ func TestRestart(t *testing.T) {
 		t.Errorf("Forward after Restart = %v, want %v (fresh start, numbers passed through)", got, want)
 	}
 }
+
+func vp8p(layer int, seq uint64, at int64, key bool, pic uint16, tl0 uint8) Packet {
+	return Packet{Layer: layer, ExtSeq: seq, TS: uint32(seq) * 10, Arrival: at, Keyframe: key,
+		HasPictureID: true, PictureID: pic, PictureMask: 0x7fff, HasTL0PicIdx: true, TL0PicIdx: tl0}
+}
+
+func TestForwardVP8Numbering(t *testing.T) {
+	f := New(Params{Kind: Video})
+	steps := []struct {
+		do      func()
+		p       Packet
+		pic     uint16
+		tl0     uint8
+		forward bool
+	}{
+		{p: vp8p(0, 10, 0, true, 100, 5), pic: 100, tl0: 5, forward: true}, // first: passed through
+		{p: vp8p(0, 11, 1*ms, false, 100, 5), pic: 100, tl0: 5, forward: true},
+		{p: vp8p(0, 12, 2*ms, false, 101, 5), pic: 101, tl0: 5, forward: true},
+		{p: vp8p(0, 13, 3*ms, false, 102, 6), pic: 102, tl0: 6, forward: true},
+		{do: func() { f.SetTargetLayer(2) }},
+		{p: vp8p(2, 500, 4*ms, true, 32766, 200), pic: 103, tl0: 7, forward: true}, // switch: continues
+		{p: vp8p(2, 501, 5*ms, false, 32767, 200), pic: 104, tl0: 7, forward: true},
+		{p: vp8p(2, 502, 6*ms, false, 0, 201), pic: 105, tl0: 8, forward: true}, // input wraps
+		{p: vp8p(0, 14, 7*ms, false, 103, 6), forward: false},
+		{do: func() { f.SetEnabled(false); f.SetEnabled(true) }},
+		{p: vp8p(2, 503, 8*ms, true, 1, 202), pic: 106, tl0: 9, forward: true}, // resume: continues
+	}
+	for i, s := range steps {
+		if s.do != nil {
+			s.do()
+			continue
+		}
+		r := f.Forward(s.p)
+		if r.Forward != s.forward || (s.forward && (r.PictureID != s.pic || r.TL0PicIdx != s.tl0)) {
+			t.Fatalf("step %d: Forward(%v pic=%d tl0=%d) = %v, want forward=%v pic=%d tl0=%d",
+				i, s.p, s.p.PictureID, s.p.TL0PicIdx, r, s.forward, s.pic, s.tl0)
+		}
+	}
+	// A NACK for the switch's first packet maps back with the VP8 offsets.
+	o, ok := f.Lookup(14)
+	if !ok || o.Layer != 2 || o.ExtSeq != 500 || (32766-o.PicOffset)&0x7fff != 103 || 200-o.TL0Offset != 7 {
+		t.Errorf("Lookup(14) = %+v, %v; want layer 2, seq 500, offsets mapping 32766->103 and 200->7", o, ok)
+	}
+
+	// 7-bit PictureIDs wrap at 128.
+	g := New(Params{Kind: Video})
+	g.SetTargetLayer(0)
+	p := Packet{ExtSeq: 1, Keyframe: true, HasPictureID: true, PictureID: 127, PictureMask: 0x7f}
+	g.Forward(p)
+	g.SetEnabled(false)
+	g.SetEnabled(true)
+	p.ExtSeq, p.PictureID = 2, 40
+	if r := g.Forward(p); r.PictureID != 0 {
+		t.Errorf("7-bit: after 127 the next segment starts at %d, want 0", r.PictureID)
+	}
+}

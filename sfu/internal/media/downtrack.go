@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/sfu/internal/forwarder"
+	"github.com/atrium-live/atrium/sfu/internal/vp8"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -44,10 +45,29 @@ type scratch struct {
 	hdr  rtp.Header
 	abs  [3]byte
 	data []byte // retransmissions copy the stored packet here
+	pay  []byte // payloads rewritten for this subscriber (VP8 numbering)
 }
 
 func newScratch() scratch {
-	return scratch{hdr: rtp.Header{Extensions: make([]rtp.Extension, 0, 8)}}
+	return scratch{hdr: rtp.Header{Extensions: make([]rtp.Extension, 0, 8)}, pay: make([]byte, maxPacket)}
+}
+
+// setVP8 copies a packet's VP8 numbering into the Forwarder's input.
+func setVP8(fp *forwarder.Packet, d vp8.Descriptor) {
+	fp.HasPictureID, fp.PictureID, fp.PictureMask = d.HasPictureID, d.PictureID, d.PictureIDMask()
+	fp.HasTL0PicIdx, fp.TL0PicIdx = d.HasTL0PicIdx, d.TL0PicIdx
+}
+
+// mungeVP8 returns payload with its PictureID and TL0PICIDX set to pic and
+// tl0: payload itself when they already match (no copy), else a rewritten
+// copy in buf.
+func mungeVP8(buf, payload []byte, d vp8.Descriptor, pic uint16, tl0 uint8) []byte {
+	if (!d.HasPictureID || d.PictureID == pic) && (!d.HasTL0PicIdx || d.TL0PicIdx == tl0) {
+		return payload
+	}
+	n := copy(buf, payload)
+	d.Rewrite(buf[:n], pic, tl0)
+	return buf[:n]
 }
 
 // resend records when a sequence number was last retransmitted.
@@ -271,9 +291,13 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 		// fall back to what is still sent.
 		d.fwd.SetTargetLayer(d.r.availableLayer(want))
 	}
-	res := d.fwd.Forward(forwarder.Packet{
+	fp := forwarder.Packet{
 		Layer: p.layer, ExtSeq: p.extSeq, TS: p.hdr.Timestamp, Arrival: p.arrival, Keyframe: p.keyframe,
-	})
+	}
+	if p.hasVP8 {
+		setVP8(&fp, p.vp8)
+	}
+	res := d.fwd.Forward(fp)
 	if res.NeedKeyframe {
 		// Aim at a layer that is actually being sent, not the wish.
 		if t := d.r.availableLayer(want); t != res.KeyframeLayer {
@@ -297,7 +321,11 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 			m.LayerSwitch.Inc()
 		}
 	}
-	n, err := d.send(s, b, p.hdr, p.payload, p.padding, res.Seq, res.TS, &p.absSend)
+	payload := p.payload
+	if p.hasVP8 {
+		payload = mungeVP8(s.pay, payload, p.vp8, res.PictureID, res.TL0PicIdx)
+	}
+	n, err := d.send(s, b, p.hdr, payload, p.padding, res.Seq, res.TS, &p.absSend)
 	if err != nil {
 		d.log.Debug("write rtp", "err", err)
 		return

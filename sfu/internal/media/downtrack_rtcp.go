@@ -3,6 +3,7 @@ package media
 import (
 	"time"
 
+	"github.com/atrium-live/atrium/sfu/internal/vp8"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
@@ -112,6 +113,11 @@ func (d *DownTrack) retransmit(b *binding, seq uint16) {
 			return
 		}
 		body = body[:len(body)-int(pad)]
+	}
+	if d.r.isVP8 {
+		if desc, ok := vp8.Parse(body); ok {
+			body = mungeVP8(s.pay, body, desc, (desc.PictureID-o.PicOffset)&desc.PictureIDMask(), desc.TL0PicIdx-o.TL0Offset)
+		}
 	}
 	var abs [3]byte
 	putAbsSendTime(&abs, time.Now())

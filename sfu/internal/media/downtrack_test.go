@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/atrium-live/atrium/sfu/internal/vp8"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -499,4 +500,78 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestVP8PictureIDContinuity: each simulcast layer numbers its pictures
+// independently; the subscriber must see PictureID and TL0PICIDX continue
+// across switches (one picture per packet here), and retransmissions carry
+// the same rewritten numbers.
+func TestVP8PictureIDContinuity(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	for i, rid := range []string{"q", "h", "f"} {
+		g.r.AddLayer(rid, uint32(1000+i))
+	}
+	dt, w := g.subscribe(77, 96, nil, false)
+	pics := [MaxLayers]uint16{100, 20000, 32760}
+	tl0s := [MaxLayers]uint8{5, 100, 250}
+	send := func(l int, key bool) {
+		// X=1, S=1; I|L; 15-bit PictureID; TL0PICIDX; VP8 header byte.
+		b := []byte{0x90, 0xc0, 0x80 | byte(pics[l]>>8), byte(pics[l]), tl0s[l], 0x01, byte(l)}
+		if key {
+			b[5] = 0x00
+		}
+		g.now += 3 * ms
+		g.send(l, b, nil)
+		pics[l] = (pics[l] + 1) & 0x7fff
+		tl0s[l]++
+	}
+	round := func(key [MaxLayers]bool) {
+		for l := range MaxLayers {
+			send(l, key[l])
+		}
+	}
+	round([3]bool{true, false, false}) // start on 0
+	round([3]bool{})
+	round([3]bool{false, false, true}) // up to 2
+	for range 4 {
+		round([3]bool{}) // layer 2's PictureID wraps
+	}
+	dt.SetMaxLayer(1)
+	round([3]bool{false, true, false})
+	round([3]bool{})
+
+	all := w.take()
+	var layers []int
+	for i, p := range all {
+		layers = append(layers, int(p.Payload[6]))
+		d, ok := vp8.Parse(p.Payload)
+		if !ok || !d.HasPictureID || !d.WidePicture {
+			t.Fatalf("packet %d: bad descriptor % x", i, p.Payload[:5])
+		}
+		if i == 0 {
+			continue
+		}
+		prev, _ := vp8.Parse(all[i-1].Payload)
+		if d.PictureID != (prev.PictureID+1)&0x7fff || d.TL0PicIdx != prev.TL0PicIdx+1 {
+			t.Fatalf("packet %d (layer %d): PictureID %d TL0 %d after %d/%d, want +1 each",
+				i, p.Payload[6], d.PictureID, d.TL0PicIdx, prev.PictureID, prev.TL0PicIdx)
+		}
+	}
+	if want := []int{0, 0, 0, 2, 2, 2, 2, 2, 1, 1}; !slices.Equal(layers, want) {
+		t.Fatalf("layers %v, want %v", layers, want)
+	}
+	var nacks []rtcp.NackPair
+	for _, p := range all {
+		nacks = append(nacks, rtcp.NackPair{PacketID: p.SequenceNumber})
+	}
+	dt.HandleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: 77, Nacks: nacks}})
+	re := w.take()
+	if len(re) != len(all) {
+		t.Fatalf("retransmitted %d, want %d", len(re), len(all))
+	}
+	for i := range re {
+		if !bytes.Equal(re[i].Payload, all[i].Payload) {
+			t.Fatalf("retransmission %d payload % x, want % x", i, re[i].Payload, all[i].Payload)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/atrium-live/atrium/sfu/internal/buffer"
 	"github.com/atrium-live/atrium/sfu/internal/forwarder"
 	"github.com/atrium-live/atrium/sfu/internal/keyframe"
+	"github.com/atrium-live/atrium/sfu/internal/vp8"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -90,6 +91,7 @@ type Receiver struct {
 	log          *slog.Logger
 	kind         forwarder.Kind
 	isKeyframe   keyframe.Func
+	isVP8        bool // VP8 picture numbering is rewritten per subscriber
 	audioLevelID uint8
 	meter        *audiolevel.Meter
 	epoch        time.Time
@@ -141,6 +143,8 @@ type packet struct {
 	arrival  int64  // ns since the Receiver's epoch
 	keyframe bool
 	absSend  [3]byte // abs-send-time of the fan-out, computed once for all subscribers
+	vp8      vp8.Descriptor
+	hasVP8   bool // vp8 is valid
 }
 
 // NewReceiver creates a Receiver with no layers; call AddLayer for each
@@ -161,6 +165,7 @@ func NewReceiver(p ReceiverParams) *Receiver {
 		r.meter = audiolevel.New(audiolevel.Params{})
 	} else {
 		r.isKeyframe = keyframe.ForMimeType(p.Codec.MimeType)
+		r.isVP8 = strings.EqualFold(p.Codec.MimeType, webrtc.MimeTypeVP8)
 	}
 	for _, e := range p.HeaderExtensions {
 		if e.URI == audiolevel.URI && e.ID > 0 && e.ID < 256 {
@@ -385,6 +390,9 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 		padding:  pad,
 		arrival:  now,
 		keyframe: r.isKeyframe != nil && len(body) > 0 && r.isKeyframe(body),
+	}
+	if r.isVP8 {
+		l.pkt.vp8, l.pkt.hasVP8 = vp8.Parse(body)
 	}
 	dts := *r.downTracks.Load()
 	if len(dts) == 0 {
