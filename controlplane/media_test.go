@@ -2,10 +2,13 @@ package controlplane_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 
@@ -142,6 +145,11 @@ func TestJoinWithoutBookingsRefusesStudents(t *testing.T) {
 	env.Do(t, "POST", "/api/v1/classes/"+id+"/join", student.Token, nil).WantError(t, 403, "not_booked")
 }
 
+func sha256b64(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
 type eventLog struct {
 	mu     sync.Mutex
 	events []string
@@ -238,6 +246,13 @@ func TestLiveKitWebhookBadSignatures(t *testing.T) {
 	body, good := cptest.SignWebhook(t, env.Config.LiveKit.APIKey, env.Config.LiveKit.APISecret, ev)
 	_, wrongSecret := cptest.SignWebhook(t, env.Config.LiveKit.APIKey, "not-the-secret-not-the-secret-0000", ev)
 	_, wrongKey := cptest.SignWebhook(t, "otherkey", env.Config.LiveKit.APISecret, ev)
+	// protocol/auth ignores a negative validity, so build the expired signature by hand.
+	expired, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": env.Config.LiveKit.APIKey,
+		"exp": time.Now().Add(-10 * time.Minute).Unix(), "nbf": time.Now().Add(-20 * time.Minute).Unix(),
+		"sha256": sha256b64(body)}).SignedString([]byte(env.Config.LiveKit.APISecret))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tampered := []byte(string(body[:len(body)-1]) + ` `) // same JSON meaning, different bytes
 	tampered = append(tampered, '}')
 	for name, tc := range map[string]struct {
@@ -249,6 +264,7 @@ func TestLiveKitWebhookBadSignatures(t *testing.T) {
 		"unknown key":    {body, wrongKey},
 		"tampered body":  {tampered, good},
 		"garbage header": {body, "Bearer x.y.z"},
+		"expired":        {body, expired},
 		"alg none":       {body, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJkZXZrZXkifQ."},
 	} {
 		t.Run(name, func(t *testing.T) { post(tc.body, tc.auth).WantError(t, 401, "invalid_signature") })
