@@ -50,11 +50,13 @@ type Params struct {
 
 // Notifier queues and sends events.
 type Notifier struct {
-	p     Params
-	queue chan *livekit.WebhookEvent
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	p         Params
+	queue     chan *livekit.WebhookEvent
+	stop      chan struct{} // closed by Close: no new events, drain the queue
+	abort     chan struct{} // closed when Close's context ends: stop waiting between retries
+	done      chan struct{}
+	once      sync.Once
+	abortOnce sync.Once
 }
 
 // New starts a notifier's worker; Close stops it.
@@ -68,7 +70,8 @@ func New(p Params) *Notifier {
 	if p.Backoff <= 0 {
 		p.Backoff = 500 * time.Millisecond
 	}
-	n := &Notifier{p: p, queue: make(chan *livekit.WebhookEvent, p.QueueLen), stop: make(chan struct{}), done: make(chan struct{})}
+	n := &Notifier{p: p, queue: make(chan *livekit.WebhookEvent, p.QueueLen), stop: make(chan struct{}),
+		abort: make(chan struct{}), done: make(chan struct{})}
 	go n.run()
 	return n
 }
@@ -97,12 +100,15 @@ func (n *Notifier) Notify(ev *livekit.WebhookEvent) {
 	}
 }
 
-// Close sends what is queued until ctx ends, then stops the worker.
+// Close stops accepting events and keeps delivering (with retries) what is queued until
+// ctx ends; then remaining events are dropped and the worker stops.
 func (n *Notifier) Close(ctx context.Context) {
 	n.once.Do(func() { close(n.stop) })
 	select {
 	case <-n.done:
 	case <-ctx.Done():
+		n.abortOnce.Do(func() { close(n.abort) })
+		<-n.done
 	}
 }
 
@@ -116,7 +122,14 @@ func (n *Notifier) run() {
 			for {
 				select {
 				case ev := <-n.queue:
-					n.deliver(ev)
+					select {
+					case <-n.abort:
+						if n.p.OnDrop != nil {
+							n.p.OnDrop(ev.Event)
+						}
+					default:
+						n.deliver(ev)
+					}
 				default:
 					return
 				}
@@ -149,13 +162,9 @@ func (n *Notifier) sendWithRetries(url string, body []byte) error {
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
-			case <-n.stop:
-				// Shutting down: one last try without waiting, then give up.
+			case <-n.abort:
 				t.Stop()
-				if err = n.send(url, body); err == nil {
-					return nil
-				}
-				return fmt.Errorf("shutting down after %d attempts: %w", attempt+1, err)
+				return fmt.Errorf("shut down after %d attempts: %w", attempt, err)
 			}
 			delay *= 2
 		}
