@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	protoLogger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"go.uber.org/goleak"
 
 	"github.com/atrium-live/atrium/sfu/sfutest"
 )
@@ -113,6 +115,36 @@ func TestH264SimulcastLowQuality(t *testing.T) {
 	if perStudent > 600_000 {
 		t.Errorf("video per student %.0f b/s, want the low layer (about 150 kb/s)", perStudent)
 	}
+}
+
+// Run leaves nothing of its own running: no tester or SDK goroutine survives it (the
+// in-process server's own goroutines are not its business).
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	srv := sfutest.Serve(t)
+	resp, err := http.Get(srv.HTTPURL() + "/healthz") // the server's goroutines exist from here on
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ignore := goleak.IgnoreCurrent()
+	scn, _ := Preset("lecture", PresetParams{Subscribers: 2})
+	scn.Duration = 2 * time.Second
+	if _, err := Run(context.Background(), Options{Scenario: scn,
+		Target: Target{URL: srv.URL(), APIKey: srv.APIKey(), APISecret: srv.APISecret()}}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var leak error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if leak = goleak.Find(ignore); leak == nil || !ours(leak.Error()) {
+			return
+		}
+	}
+	t.Errorf("goroutines left by Run:\n%v", leak)
+}
+
+// ours reports whether a goroutine dump involves the tester or its SDK.
+func ours(dump string) bool {
+	return strings.Contains(dump, "atrium/bench.") || strings.Contains(dump, "server-sdk-go")
 }
 
 // Bad input must fail clearly, quickly and with no result to misread.
