@@ -1,29 +1,28 @@
 package media
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/pion/webrtc/v4"
 )
 
 // CodecPreferences returns, from DownTrackParams.Codecs, the codec matching
-// the publisher's and its RTX: pass it to
-// RTPTransceiver.SetCodecPreferences so that the subscriber negotiates a codec
-// the DownTrack can forward. Empty when nothing matches.
+// the publisher's: pass it to RTPTransceiver.SetCodecPreferences so that the
+// subscriber negotiates a codec the DownTrack can forward. Empty when nothing
+// matches.
+//
+// RTX is deliberately left out: the DownTrack retransmits on the main SSRC
+// (RFC 4585 NACK repair without RFC 4588), because an RTX stream written
+// through pion's interceptor chain would be unknown to the gcc pacer and
+// would corrupt the RTP/NTP mapping of the main stream's sender reports
+// (A/V sync). Publishers still negotiate RTX (ConfigureMediaEngine), and
+// pion unwraps it.
 func (d *DownTrack) CodecPreferences() []webrtc.RTPCodecParameters {
 	c, ok := matchCodec(d.r.p.Codec, d.p.Codecs)
 	if !ok {
 		return nil
 	}
-	out := []webrtc.RTPCodecParameters{c}
-	apt := fmt.Sprintf("apt=%d", c.PayloadType)
-	for _, x := range d.p.Codecs {
-		if strings.EqualFold(x.MimeType, webrtc.MimeTypeRTX) && x.SDPFmtpLine == apt {
-			out = append(out, x)
-		}
-	}
-	return out
+	return []webrtc.RTPCodecParameters{c}
 }
 
 // matchCodec finds in list the codec the publisher's pub can be forwarded as:
