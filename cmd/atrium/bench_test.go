@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBenchOptionsFromFlags(t *testing.T) {
+	fs, rf := benchFlags("bench")
+	args := []string{"meeting", "--publishers", "4", "--codec", "H264", "--simulcast", "--subscribe-quality", "low",
+		"--duration", "20s", "--join-rate", "5", "--room", "r1", "--quiet"}
+	if err := parseInterspersed(fs, args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	o, err := rf.options(fs)
+	if err != nil {
+		t.Fatalf("options: %v", err)
+	}
+	s := o.Scenario
+	if s.Name != "meeting" || s.Participants() != 4 || s.Video.Codec != "h264" || !s.Video.Simulcast ||
+		s.Groups[0].SubscribeQuality != "low" || s.Duration != 20*time.Second || s.JoinRate != 5 || s.Room != "r1" {
+		t.Errorf("scenario from %v = %+v", args, s)
+	}
+	if o.Progress != nil {
+		t.Error("--quiet still reports progress")
+	}
+}
+
+func TestBenchBadInputExitsWithError(t *testing.T) {
+	dir := t.TempDir()
+	impossible := filepath.Join(dir, "impossible.yaml")
+	if err := os.WriteFile(impossible, []byte("name: x\nduration: 5s\ngroups:\n  - name: a\n    count: 500\n    subscribe: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "ws://" + ln.Addr().String()
+	ln.Close()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"impossible file", []string{impossible}, "nothing to measure"},
+		{"missing file", []string{filepath.Join(dir, "nope.yaml")}, "no such file"},
+		{"unknown flag", []string{"--subscribers-count", "3"}, "flag provided but not defined"},
+		{"bad quality", []string{"--subscribe-quality", "4k"}, "subscribe_quality"},
+		{"unreachable", []string{"--url", closed, "--duration", "3s", "--quiet"}, "connection refused"},
+		{"counts with a file", []string{impossible, "--subscribers", "3"}, "nothing to measure"},
+		{"udp bad mode", []string{"udp-baseline", "--mode", "fast"}, "--mode"},
+		{"compare without servers", []string{"compare", "lecture"}, "--a URL and --b URL"},
+	}
+	for _, tc := range tests {
+		start := time.Now()
+		err := runBench(context.Background(), tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: runBench(%q) = %v, want error containing %q", tc.name, tc.args, err, tc.want)
+		}
+		if d := time.Since(start); d > 15*time.Second {
+			t.Errorf("%s: took %v", tc.name, d)
+		}
+	}
+}
