@@ -575,3 +575,37 @@ func TestVP8PictureIDContinuity(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshKeyframeRequests: subscribers whose transport came up after the
+// last PLI may ask again after 100 ms instead of 500 ms, but a crowd of them
+// does not multiply PLIs.
+func TestFreshKeyframeRequests(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	g.now = 1000 * ms
+	g.up.take()
+	steps := []struct {
+		at        int64 // ms
+		notBefore int64 // ms, 0: an ordinary request
+		want      bool
+	}{
+		{1000, 0, true},     // ordinary PLI
+		{1050, 0, false},    // throttled 500 ms
+		{1060, 1010, false}, // transport up after it, but only 60 ms since
+		{1110, 1010, true},  // 110 ms: a fresh PLI
+		{1120, 1115, false}, // another joiner 10 ms later: within 100 ms
+		{1130, 1105, false}, // this one is served by the 1110 PLI
+		{1220, 1115, true},  // 110 ms after the last: fresh again
+		{1300, 0, false},    // ordinary requests still wait 500 ms
+		{1720, 0, true},
+	}
+	for i, s := range steps {
+		g.now = s.at * ms
+		if got := g.r.requestKeyframe(0, s.notBefore*ms); got != s.want {
+			t.Fatalf("step %d: requestKeyframe(at %d ms, notBefore %d ms) = %v, want %v", i, s.at, s.notBefore, got, s.want)
+		}
+	}
+	if n := len(plis(g.up.take())); n != 4 {
+		t.Errorf("%d PLIs sent upstream, want 4", n)
+	}
+}

@@ -37,7 +37,7 @@ const (
 	audioBufferSize  = 128 // ~2.5 s of 20 ms Opus
 	nackCheckEvery   = int64(20 * time.Millisecond)
 	pliMinInterval   = int64(500 * time.Millisecond)
-	forcedPLIEvery   = int64(100 * time.Millisecond) // a not-yet-served subscriber's own PLI limit
+	forcedPLIEvery   = int64(100 * time.Millisecond) // PLI interval for subscribers not yet served a keyframe
 	layerActiveFor   = int64(time.Second)
 	bitrateWindow    = int64(time.Second)
 	maxNacksPerBatch = 64
@@ -448,7 +448,9 @@ func (r *Receiver) RequestKeyframe(layer int) bool { return r.requestKeyframe(la
 
 // requestKeyframe is RequestKeyframe for a subscriber that could not use
 // keyframes requested before notBefore (its transport was not up yet): a
-// PLI older than notBefore does not throttle it.
+// PLI older than notBefore throttles it for 100 ms only, not 500 ms, so a
+// late joiner is served quickly while a crowd joining at once still causes
+// at most ten PLIs a second.
 func (r *Receiver) requestKeyframe(layer int, notBefore int64) bool {
 	if r.kind != forwarder.Video || r.p.WriteRTCP == nil {
 		return false
@@ -459,8 +461,11 @@ func (r *Receiver) requestKeyframe(layer int, notBefore int64) bool {
 	}
 	now := r.now()
 	last := l.lastPLI.Load()
-	if last != 0 && now-last < pliMinInterval && last >= notBefore {
-		return false
+	if last != 0 {
+		fresh := notBefore > last && now-last >= forcedPLIEvery // the last PLI came too early for this caller
+		if now-last < pliMinInterval && !fresh {
+			return false
+		}
 	}
 	if !l.lastPLI.CompareAndSwap(last, now) {
 		return false
