@@ -72,6 +72,7 @@ const (
 	BeforeSegment        // late packet from before the current segment began
 )
 
+// String names the reason, for logs and test messages.
 func (r Reason) String() string {
 	switch r {
 	case Forwarded:
@@ -109,6 +110,7 @@ type Result struct {
 	TL0PicIdx uint8
 }
 
+// String formats a decision for test failure messages.
 func (r Result) String() string {
 	if !r.Forward {
 		return fmt.Sprintf("drop(%v kf=%t/L%d)", r.Reason, r.NeedKeyframe, r.KeyframeLayer)
