@@ -277,3 +277,35 @@ func TestLiveKitWebhookBadSignatures(t *testing.T) {
 		t.Error("a valid webhook was not applied")
 	}
 }
+
+func TestRatings(t *testing.T) {
+	env := cptest.Serve(t)
+	teacher := env.NewUser(t, "teacher")
+	student := env.NewUser(t, "student")
+	absent := env.NewUser(t, "student")
+	id := env.CreateClass(t, teacher, cptest.ClassSpec{StartsIn: 5 * time.Minute, Duration: 30})["id"].(string)
+	at := env.Clock.Now().Add(5 * time.Minute)
+	env.SendWebhook(t, cptest.ParticipantEvent("EV_r1_"+id[:8], "participant_joined", id, student.ID, "PA_r1", at)).Want(t, 200)
+
+	rate := func(u *cptest.User, stars int) *cptest.Response {
+		return env.Do(t, "POST", "/api/v1/classes/"+id+"/rating", u.Token, map[string]any{"stars": stars, "comment": "great <b>class</b>"})
+	}
+	rate(student, 5).WantError(t, 409, "conflict") // not over yet
+	env.Clock.Advance(36 * time.Minute)
+	for _, u := range []*cptest.User{teacher, student, absent} {
+		env.Login(t, u)
+	}
+	rate(student, 6).WantError(t, 422, "validation_failed")
+	rate(absent, 1).WantError(t, 403, "forbidden")
+	rate(teacher, 5).WantError(t, 403, "forbidden")
+	rate(student, 4).Want(t, 201)
+	rate(student, 1).WantError(t, 409, "conflict")
+	profile := env.Do(t, "GET", "/api/v1/teachers/"+teacher.ID, "", nil).Want(t, 200).Map(t)
+	if profile["rating"] != float64(4) || profile["rating_count"] != float64(1) {
+		t.Errorf("teacher rating = %v (%v ratings), want 4 (1)", profile["rating"], profile["rating_count"])
+	}
+	c := env.Do(t, "GET", "/api/v1/classes/"+id, "", nil).Want(t, 200).Map(t)
+	if c["teacher"].(map[string]any)["rating"] != float64(4) {
+		t.Errorf("class teacher rating = %v", c["teacher"])
+	}
+}

@@ -231,3 +231,26 @@ func (h *Handler) disableDiscount(w http.ResponseWriter, r *http.Request, p stor
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+func (h *Handler) rateClass(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	id, err := pathUUID(r, "id")
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	var in struct {
+		Stars   int    `json:"stars"`
+		Comment string `json:"comment"`
+	}
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	rt, err := h.Catalog.Rate(r.Context(), actor(p), id, in.Stars, in.Comment)
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"class_id": rt.ClassID, "stars": rt.Stars, "comment": rt.Comment,
+		"created_at": rt.CreatedAt})
+}

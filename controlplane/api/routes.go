@@ -67,6 +67,7 @@ func Routes(h *Handler) (http.Handler, error) {
 	api.HandleFunc("/classes/{id}/cancel", any(h.cancelClass)).Methods(http.MethodPost)
 	api.HandleFunc("/classes/{id}/join", any(h.joinClass)).Methods(http.MethodPost)
 	api.HandleFunc("/classes/{id}/attendance", any(h.classAttendance)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/rating", any(h.rateClass)).Methods(http.MethodPost)
 	api.HandleFunc("/teachers/{id}", h.getTeacher).Methods(http.MethodGet)
 	api.HandleFunc("/discount-codes", teacher(h.createDiscount)).Methods(http.MethodPost)
 	api.HandleFunc("/discount-codes", teacher(h.listDiscounts)).Methods(http.MethodGet)
