@@ -167,6 +167,14 @@ func (p *participant) onPublisherTrack(remote *webrtc.TrackRemote, rx *webrtc.RT
 
 // trackFor finds or creates the publishedTrack a new incoming stream belongs to.
 func (p *participant) trackFor(remote *webrtc.TrackRemote, rx *webrtc.RTPReceiver) (t *publishedTrack, first bool, err error) {
+	// pion calls happen before taking p.mu, never under it.
+	var mid string
+	for _, tr := range p.pub.pc.GetTransceivers() {
+		if tr.Receiver() == rx {
+			mid = tr.Mid()
+		}
+	}
+	extensions := rx.GetParameters().HeaderExtensions
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {
@@ -201,11 +209,7 @@ func (p *participant) trackFor(remote *webrtc.TrackRemote, rx *webrtc.RTPReceive
 	delete(p.pending, cid)
 	codec := remote.Codec()
 	info.MimeType = codec.MimeType
-	for _, tr := range p.pub.pc.GetTransceivers() {
-		if tr.Receiver() == rx {
-			info.Mid = tr.Mid()
-		}
-	}
+	info.Mid = mid
 	for _, c := range info.Codecs {
 		if c.Cid == cid || strings.EqualFold(c.MimeType, codec.MimeType) {
 			c.Mid = info.Mid
@@ -215,7 +219,7 @@ func (p *participant) trackFor(remote *webrtc.TrackRemote, rx *webrtc.RTPReceive
 	t = &publishedTrack{owner: p, sid: info.Sid, cid: remote.ID(), info: info, readers: 1}
 	t.recv = media.NewReceiver(media.ReceiverParams{
 		TrackID: info.Sid, Kind: remote.Kind(), Codec: codec,
-		HeaderExtensions: rx.GetParameters().HeaderExtensions,
+		HeaderExtensions: extensions,
 		WriteRTCP:        func(pkts []rtcp.Packet) error { return rtcpWriter.WriteRTCP(pkts) },
 		Logger:           p.log.With("track", info.Sid),
 		Metrics:          p.s.mediaMetrics,

@@ -11,6 +11,9 @@ import (
 	"github.com/atrium-live/atrium/sfu/internal/media"
 )
 
+// maxExplicit bounds the explicit subscription choices remembered per participant.
+const maxExplicit = 4096
+
 // subscription is one track a participant receives: a media.DownTrack on its subscriber PC.
 // dt and sender are nil while the subscription is being set up.
 type subscription struct {
@@ -153,7 +156,10 @@ func (p *participant) handleSubscription(m *livekit.UpdateSubscription) {
 	}
 	p.mu.Lock()
 	for _, sid := range sids {
-		p.explicit[sid] = m.Subscribe
+		// Bounded: a client cannot grow server memory with made-up sids.
+		if _, known := p.explicit[sid]; known || len(p.explicit) < maxExplicit {
+			p.explicit[sid] = m.Subscribe
+		}
 	}
 	p.mu.Unlock()
 	for _, sid := range sids {
