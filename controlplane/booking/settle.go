@@ -149,7 +149,7 @@ func (s *Service) settle(ctx context.Context, tx *store.Store, c store.Class, no
 		outcome = store.OutcomeEarlyEnd
 	}
 	for _, b := range bookings {
-		gross += b.PaidCredits
+		gross += b.Held() // what the escrow holds for it before this settlement
 		if missing == 0 || b.Status != store.BookingConfirmed || b.Held() <= 0 {
 			continue
 		}

@@ -71,15 +71,15 @@ func (s *Store) TeacherOutcomes(ctx context.Context, teacherID string, limit int
 	return out, wrap("teacher outcomes", err)
 }
 
-// ClassesDue returns ids of scheduled classes without an outcome that need one at now:
-// the teacher never joined and the no-show deadline (start + noShowAfter) passed, or the
-// class ended more than settleAfter ago.
+// ClassesDue returns ids of scheduled classes without an outcome that need one at now: the
+// no-show deadline (start + noShowAfter) passed without the teacher joining by then, the
+// room finished after a start the teacher attended, or the class ended settleAfter ago.
 func (s *Store) ClassesDue(ctx context.Context, now time.Time, noShowAfter, settleAfter time.Duration, limit int) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT c.id::text FROM classes c
 		WHERE c.status = 'scheduled' AND NOT EXISTS (SELECT 1 FROM class_outcomes o WHERE o.class_id = c.id)
-		  AND ((c.teacher_joined_at IS NULL AND c.starts_at + $2 <= $1)
+		  AND (((c.teacher_joined_at IS NULL OR c.teacher_joined_at > c.starts_at + $2) AND c.starts_at + $2 <= $1)
 		    OR c.starts_at + make_interval(mins => c.duration_minutes) + $3 <= $1
-		    OR c.room_finished_at IS NOT NULL)
+		    OR (c.room_finished_at >= c.starts_at AND c.teacher_joined_at IS NOT NULL))
 		ORDER BY c.starts_at LIMIT $4`, now, noShowAfter, settleAfter, limit)
 	if err != nil {
 		return nil, wrap("classes due", err)
