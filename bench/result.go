@@ -5,8 +5,6 @@ import (
 	"runtime"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/atrium-live/atrium/bench/procstat"
 	"github.com/atrium-live/atrium/bench/stats"
 )
@@ -134,6 +132,16 @@ type TesterResult struct {
 // be starved by other load.
 const starvedPercent = 20
 
+// starved reports whether a process was kept from running by other load: its threads
+// waited for a CPU while it used clearly less than the CPUs it may run on. (Waiting while
+// using all of them is its own threads queueing: saturation, not starvation.)
+func starved(waitPercent, cpuPercent float64, cores int) bool {
+	if cores <= 0 {
+		cores = 1
+	}
+	return waitPercent > starvedPercent && cpuPercent < 80*float64(cores)
+}
+
 // saturation is the share of its cores above which the tester is said to be saturated.
 const saturation = 0.85
 
@@ -172,14 +180,6 @@ func latencyOf(h *stats.Histogram) Latency {
 func percentilesOf(samples []time.Duration) Percentiles {
 	p := stats.Percentiles(samples, 0.50, 0.95, 0.99)
 	return Percentiles{N: len(samples), P50: ms(p[0]), P95: ms(p[1]), P99: ms(p[2])}
-}
-
-func usableCores() int {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err == nil && set.Count() > 0 {
-		return set.Count()
-	}
-	return runtime.NumCPU()
 }
 
 // result turns the final snapshot (and the steady one, if any) into a Result.
@@ -298,7 +298,10 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 		res.FullQualityPacketsPerS = (float64(final.sentPkts[kindAudio]-from.sentPkts[kindAudio]) +
 			float64(final.sentTop-from.sentTop)) / win
 	}
-	cores := usableCores()
+	cores := procstat.AllowedCPUs(0)
+	if cores == 0 {
+		cores = runtime.NumCPU()
+	}
 	testerCPU := final.tester.CPU - from.tester.CPU
 	res.Tester = TesterResult{CPUSeconds: testerCPU.Seconds(), Cores: cores}
 	if win > 0 {
@@ -308,7 +311,7 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 	if win > 0 {
 		res.Tester.WaitPercent = 100 * (final.tester.Wait - from.tester.Wait).Seconds() / win
 	}
-	if res.Tester.WaitPercent > starvedPercent {
+	if starved(res.Tester.WaitPercent, res.Tester.CPUPercent, cores) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf(
 			"tester starved: its threads waited %.0f%% of the time for a CPU (load average %.1f on %d CPUs): latency and loss reflect other load on the machine",
 			res.Tester.WaitPercent, res.LoadAverage, procstat.OnlineCPUs()))
@@ -328,7 +331,7 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 			sr.CPUPercent = 100 * cpu.Seconds() / win
 			sr.WaitPercent = 100 * (final.server.Wait - from.server.Wait).Seconds() / win
 		}
-		if sr.WaitPercent > starvedPercent {
+		if starved(sr.WaitPercent, sr.CPUPercent, procstat.AllowedCPUs(r.opts.ServerPID)) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
 				"server starved: its threads waited %.0f%% of the time for a CPU: other load on its core inflates latency and loss",
 				sr.WaitPercent))

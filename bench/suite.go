@@ -167,7 +167,7 @@ func saturationNote(r *Result) string {
 	if r.Tester.Saturated {
 		notes = append(notes, fmt.Sprintf("tester saturated (%.0f%% of %d cores): the tester, not the server, bounds this run", r.Tester.CPUPercent, r.Tester.Cores))
 	}
-	if sp := r.ServerProcess; sp != nil && (sp.WaitPercent > starvedPercent || r.Tester.WaitPercent > starvedPercent) {
+	if sp := r.ServerProcess; sp != nil && (starved(sp.WaitPercent, sp.CPUPercent, 1) || starved(r.Tester.WaitPercent, r.Tester.CPUPercent, r.Tester.Cores)) {
 		notes = append(notes, fmt.Sprintf("starved by other load (waited for a CPU: server %.0f%%, tester %.0f%% of the time; load average %.1f)",
 			sp.WaitPercent, r.Tester.WaitPercent, r.LoadAverage))
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // clockTicks is USER_HZ, the unit of utime/stime in /proc/PID/stat. It is 100 on every
@@ -82,6 +84,16 @@ func OnlineCPUs() int {
 		return runtime.NumCPU()
 	}
 	return n
+}
+
+// AllowedCPUs is the number of CPUs pid may run on (its affinity mask, as taskset sets
+// it); 0 if it cannot be read.
+func AllowedCPUs(pid int) int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(pid, &set); err != nil {
+		return 0
+	}
+	return set.Count()
 }
 
 // LoadAverage is the one-minute load average of the machine (/proc/loadavg), -1 if unknown.
