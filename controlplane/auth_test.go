@@ -342,6 +342,13 @@ func TestTOTP(t *testing.T) {
 	env.Do(t, "POST", "/api/v1/auth/2fa/confirm", u.Token, map[string]string{"code": "000000"}).WantError(t, 422, "totp_invalid")
 	env.Do(t, "POST", "/api/v1/auth/2fa/confirm", u.Token, map[string]string{"code": code()}).Want(t, 200)
 	env.Do(t, "POST", "/api/v1/auth/2fa/enroll", u.Token, nil).WantError(t, 409, "totp_already_enabled")
+	var stored string
+	if err := env.Server.Pool.QueryRow(context.Background(), `SELECT totp_secret FROM users WHERE id = $1`, u.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "v1:") || strings.Contains(stored, enr.Secret) {
+		t.Errorf("TOTP seed stored in the clear: %q", stored)
+	}
 
 	login(t, env, u.Email, u.Password, "").WantError(t, 401, "totp_required")
 	login(t, env, u.Email, u.Password, "123456").WantError(t, 401, "totp_invalid")

@@ -70,7 +70,10 @@ type SMTPConfig struct {
 // AuthConfig holds token lifetimes, lockout and hashing cost.
 type AuthConfig struct {
 	// JWTSecret signs access tokens (HS256); at least 32 bytes.
-	JWTSecret        string        `yaml:"jwt_secret"`
+	JWTSecret string `yaml:"jwt_secret"`
+	// TOTPKey encrypts TOTP seeds at rest (AES-256-GCM); at least 32 bytes. Keep it when
+	// rotating jwt_secret: changing it disables every enrolled second factor.
+	TOTPKey          string        `yaml:"totp_key"`
 	Issuer           string        `yaml:"issuer"`
 	AccessTTL        time.Duration `yaml:"access_ttl"`
 	RefreshTTL       time.Duration `yaml:"refresh_ttl"`
@@ -166,6 +169,7 @@ func DefaultConfig() Config {
 		SMTP:     SMTPConfig{Addr: "127.0.0.1:1025", From: "Atrium <no-reply@atrium.local>"},
 		Auth: AuthConfig{
 			JWTSecret:           "dev-only-secret-change-me-0123456789abcdef",
+			TOTPKey:             "dev-only-totp-key-change-me-0123456789abcd",
 			Issuer:              "atrium",
 			AccessTTL:           15 * time.Minute,
 			RefreshTTL:          30 * 24 * time.Hour,
@@ -228,6 +232,9 @@ func (c *Config) Validate() error {
 	a := c.Auth
 	if len(a.JWTSecret) < 32 {
 		bad("auth.jwt_secret must be at least 32 bytes")
+	}
+	if len(a.TOTPKey) < 32 {
+		bad("auth.totp_key must be at least 32 bytes")
 	}
 	if a.AccessTTL <= 0 || a.RefreshTTL <= a.AccessTTL || a.VerifyTTL <= 0 || a.ResetTTL <= 0 {
 		bad("auth TTLs must be positive and refresh_ttl > access_ttl")

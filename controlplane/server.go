@@ -150,9 +150,13 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	hasher := auth.NewHasher(auth.HasherParams{Time: a.ArgonTime, MemoryKiB: a.ArgonMemoryKiB, Threads: a.ArgonThreads,
 		MaxConcurrent: a.MaxConcurrentHashes})
 	signer := auth.NewSigner(a.JWTSecret, a.Issuer, a.AccessTTL)
+	secrets, err := auth.NewSecretBox(a.TOTPKey)
+	if err != nil {
+		return nil, err
+	}
 	s.Accounts = accounts.New(accounts.Config{AppURL: cfg.HTTP.PublicURL, RefreshTTL: a.RefreshTTL, VerifyTTL: a.VerifyTTL,
 		ResetTTL: a.ResetTTL, LockoutThreshold: a.LockoutThreshold, LockoutWindow: a.LockoutWindow, TOTPIssuer: "Atrium"},
-		accounts.Deps{Store: s.Store, Hasher: hasher, Signer: signer, Outbox: s.Outbox, Log: s.Log, Now: s.Now})
+		accounts.Deps{Store: s.Store, Hasher: hasher, Signer: signer, Secrets: secrets, Outbox: s.Outbox, Log: s.Log, Now: s.Now})
 	p := cfg.Pricing
 	s.Catalog = catalog.New(catalog.Pricing{
 		"basic": {Min: p.Basic.Min, Max: p.Basic.Max}, "premium": {Min: p.Premium.Min, Max: p.Premium.Max},

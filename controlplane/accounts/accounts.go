@@ -47,9 +47,11 @@ type Deps struct {
 	Store  *store.Store
 	Hasher *auth.Hasher
 	Signer *auth.Signer
-	Outbox *email.Outbox
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Secrets seals TOTP seeds at rest.
+	Secrets *auth.SecretBox
+	Outbox  *email.Outbox
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Service implements account operations.

@@ -52,7 +52,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 			return Tokens{}, problem.New(http.StatusUnauthorized, problem.CodeTOTPRequired, "a two-factor code is required")
 		}
 		bad := problem.New(http.StatusUnauthorized, problem.CodeTOTPInvalid, "the two-factor code is wrong or was already used")
-		step, ok := auth.CheckTOTP(u.TOTPSecret, in.TOTP, now)
+		secret, err := s.Secrets.Open(u.TOTPSecret)
+		if err != nil {
+			return Tokens{}, internal("login totp secret", err)
+		}
+		step, ok := auth.CheckTOTP(secret, in.TOTP, now)
 		if !ok {
 			return Tokens{}, s.failLogin(ctx, u, now, "totp", bad)
 		}

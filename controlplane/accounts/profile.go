@@ -97,7 +97,11 @@ func (s *Service) EnrollTOTP(ctx context.Context, userID string) (TOTPEnrollment
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
-	if err := s.Store.SetTOTPPending(ctx, userID, secret); err != nil {
+	sealed, err := s.Secrets.Seal(secret)
+	if err != nil {
+		return TOTPEnrollment{}, err
+	}
+	if err := s.Store.SetTOTPPending(ctx, userID, sealed); err != nil {
 		return TOTPEnrollment{}, err
 	}
 	return TOTPEnrollment{Secret: secret, URL: url}, nil
@@ -116,7 +120,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string) error {
 		if u.TOTPPendingSecret == "" {
 			return problem.New(http.StatusConflict, problem.CodeTOTPNotEnrolled, "start enrolment first")
 		}
-		step, ok := auth.CheckTOTP(u.TOTPPendingSecret, code, s.Now())
+		pending, err := s.Secrets.Open(u.TOTPPendingSecret)
+		if err != nil {
+			return err
+		}
+		step, ok := auth.CheckTOTP(pending, code, s.Now())
 		if !ok {
 			return problem.New(http.StatusUnprocessableEntity, problem.CodeTOTPInvalid, "the code is wrong")
 		}
@@ -143,7 +151,11 @@ func (s *Service) DisableTOTP(ctx context.Context, userID, password, code string
 		}
 		return err
 	}
-	step, ok := auth.CheckTOTP(u.TOTPSecret, code, s.Now())
+	secret, err := s.Secrets.Open(u.TOTPSecret)
+	if err != nil {
+		return err
+	}
+	step, ok := auth.CheckTOTP(secret, code, s.Now())
 	if !ok {
 		return problem.New(http.StatusUnprocessableEntity, problem.CodeTOTPInvalid, "the code is wrong")
 	}

@@ -137,3 +137,31 @@ func TestTOTP(t *testing.T) {
 		t.Error("5-digit code accepted")
 	}
 }
+
+func TestSecretBox(t *testing.T) {
+	box, err := NewSecretBox("0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, _ := box.Seal("JBSWY3DPEHPK3PXP")
+	s2, _ := box.Seal("JBSWY3DPEHPK3PXP")
+	if s1 == s2 || strings.Contains(s1, "JBSWY3DP") || !strings.HasPrefix(s1, "v1:") {
+		t.Errorf("Seal = %q, %q", s1, s2)
+	}
+	if got, err := box.Open(s1); err != nil || got != "JBSWY3DPEHPK3PXP" {
+		t.Errorf("Open = %q, %v", got, err)
+	}
+	if got, _ := box.Open("LEGACYPLAINTEXT"); got != "LEGACYPLAINTEXT" {
+		t.Errorf("Open(legacy) = %q", got)
+	}
+	other, _ := NewSecretBox("another-key-another-key-another-k")
+	if _, err := other.Open(s1); err == nil {
+		t.Error("opened with the wrong key")
+	}
+	if _, err := box.Open("v1:!!!"); err == nil {
+		t.Error("opened garbage")
+	}
+	if _, err := NewSecretBox("short"); err == nil {
+		t.Error("short key accepted")
+	}
+}
