@@ -315,7 +315,7 @@ func TestReadFromAndClose(t *testing.T) {
 	dt, w := g.subscribe(77, 96, nil, false)
 	var src sliceSource
 	for i := range 5 {
-		raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), SSRC: 1000}, Payload: []byte{0x10, 0x00}}).Marshal()
+		raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(i), SSRC: 1000}, Payload: []byte{0x10, 0x00}}).Marshal()
 		src.pkts = append(src.pkts, raw)
 	}
 	src.err = io.EOF
@@ -337,7 +337,7 @@ func TestReadFromAndClose(t *testing.T) {
 	if !dt.IsClosed() {
 		t.Errorf("DownTrack not closed by Receiver.Close")
 	}
-	raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 9, SSRC: 1000}, Payload: []byte{0x10, 0x00}}).Marshal()
+	raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 9, SSRC: 1000}, Payload: []byte{0x10, 0x00}}).Marshal()
 	if err := g.r.WriteRTP(0, raw, timeNow()); !errors.Is(err, ErrClosed) {
 		t.Errorf("WriteRTP after Close = %v, want ErrClosed", err)
 	}
@@ -607,5 +607,20 @@ func TestFreshKeyframeRequests(t *testing.T) {
 	}
 	if n := len(plis(g.up.take())); n != 4 {
 		t.Errorf("%d PLIs sent upstream, want 4", n)
+	}
+}
+
+func TestForeignPayloadTypeDropped(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	_, w := g.subscribe(77, 96, nil, false)
+	g.vp8(0, true, ms)
+	raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 63, SequenceNumber: g.seqs[0], SSRC: 1000}, Payload: []byte{1, 2, 3}}).Marshal()
+	l, _ := g.r.layer(0)
+	if err := g.r.write(l, raw, g.now+ms); !errors.Is(err, ErrPayloadType) {
+		t.Errorf("write(PT 63 on a PT 96 track) = %v, want ErrPayloadType", err)
+	}
+	if n := len(w.take()); n != 1 {
+		t.Errorf("subscriber got %d packets, want only the VP8 one", n)
 	}
 }

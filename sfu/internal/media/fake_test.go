@@ -183,7 +183,7 @@ func (g *testRig) send(layer int, payload []byte, h *rtp.Header) {
 	h.SequenceNumber = g.seqs[layer]
 	h.Timestamp = g.tss[layer]
 	h.SSRC = uint32(1000 + layer)
-	h.PayloadType = 100
+	h.PayloadType = uint8(g.r.p.Codec.PayloadType)
 	raw, err := (&rtp.Packet{Header: *h, Payload: payload}).Marshal()
 	if err != nil {
 		g.t.Fatal(err)

@@ -26,9 +26,9 @@ const MaxLayers = forwarder.MaxLayers
 
 // Errors.
 var (
-	ErrClosed       = errors.New("media: closed")
-	ErrNoLayer      = errors.New("media: unknown layer")
-	ErrTooManyLayer = errors.New("media: too many layers")
+	ErrClosed      = errors.New("media: closed")
+	ErrNoLayer     = errors.New("media: unknown layer")
+	ErrPayloadType = errors.New("media: unexpected payload type")
 )
 
 const (
@@ -328,6 +328,11 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 	hl, err := l.hdr.Unmarshal(raw)
 	if err != nil {
 		return fmt.Errorf("parse rtp: %w", err)
+	}
+	if pt := r.p.Codec.PayloadType; pt != 0 && l.hdr.PayloadType != uint8(pt) {
+		// Another codec (or a stray payload type) on this stream: rewritten
+		// to our codec's payload type it would be garbage to subscribers.
+		return fmt.Errorf("%w: %d, track codec is %d", ErrPayloadType, l.hdr.PayloadType, pt)
 	}
 	ext, st, stored, err := l.buf.Push(raw, l.hdr.SequenceNumber, l.hdr.Timestamp, now)
 	if err != nil {
