@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/atrium-live/atrium/sfu/internal/vp8"
 	"github.com/pion/interceptor"
@@ -622,5 +623,26 @@ func TestForeignPayloadTypeDropped(t *testing.T) {
 	}
 	if n := len(w.take()); n != 1 {
 		t.Errorf("subscriber got %d packets, want only the VP8 one", n)
+	}
+}
+
+// TestReceiverReportStats: loss, jitter and RTT (RFC 3550 §6.4.1: now - LSR
+// - DLSR) from the subscriber's receiver report for the DownTrack's SSRC.
+func TestReceiverReportStats(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	g.r.AddLayer("", 1000)
+	dt, _ := g.subscribe(77, 96, nil, true)
+	lsr := ntpShort(time.Now().Add(-80 * time.Millisecond))
+	dlsr := uint32(30 * 65536 / 1000) // 30 ms in 1/65536 s
+	dt.HandleRTCP([]rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{
+		{SSRC: 5, FractionLost: 200, Jitter: 1, LastSenderReport: lsr, Delay: dlsr}, // another track's
+		{SSRC: 77, FractionLost: 64, Jitter: 450, LastSenderReport: lsr, Delay: dlsr},
+	}}})
+	st := dt.Stats()
+	if st.FractionLost != 0.25 || st.Jitter != 450 {
+		t.Errorf("FractionLost %v Jitter %d, want 0.25 and 450", st.FractionLost, st.Jitter)
+	}
+	if st.RTT < 40*time.Millisecond || st.RTT > 70*time.Millisecond {
+		t.Errorf("RTT = %v, want about 50 ms", st.RTT)
 	}
 }
