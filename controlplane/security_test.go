@@ -135,7 +135,7 @@ func TestHeadersAndOperations(t *testing.T) {
 
 func TestRateLimits(t *testing.T) {
 	env := cptest.Serve(t, cptest.Options{Config: func(c *controlplane.Config) {
-		c.RateLimit = controlplane.RateLimitConfig{Enabled: true, IPPerMinute: 1000, UserPerMinute: 5, AuthPerMinute: 3, ForgotPerHour: 1}
+		c.RateLimit = controlplane.RateLimitConfig{Enabled: true, IPPerMinute: 20, UserPerMinute: 5, AuthPerMinute: 3, ForgotPerHour: 1}
 	}})
 	u := env.NewUser(t, "student") // spends one auth request (login)
 	for range 2 {
@@ -152,6 +152,21 @@ func TestRateLimits(t *testing.T) {
 	env.Do(t, "GET", "/api/v1/me", u.Token, nil).WantError(t, 429, "rate_limited")
 	// Anonymous reads are still allowed (only the per-IP limit applies).
 	env.Do(t, "GET", "/api/v1/classes", "", nil).Want(t, 200)
+	// Webhooks from the SFU are not limited per IP.
+	for i := range 15 {
+		env.SendWebhook(t, cptest.RoomEvent("EV_rl_"+cptest.RandomHex(4)+string(rune('a'+i)), "room_started", "lobby", time.Now())).Want(t, 200)
+	}
+	// The per-IP limit (20/min) does catch anonymous traffic.
+	limited := false
+	for range 20 {
+		if env.Do(t, "GET", "/api/v1/classes", "", nil).Status == 429 {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Error("per-IP limit never applied")
+	}
 	// Another server (another Redis prefix) is not affected: tests stay isolated.
 	other := cptest.Serve(t)
 	w := other.NewUser(t, "student")
