@@ -192,7 +192,9 @@ func (b *Buffer) updateJitter(ts uint32, arrival int64) {
 	if b.p.ClockRate == 0 {
 		return
 	}
-	arrivalRTP := (arrival - b.firstArrival) * int64(b.p.ClockRate) / 1e9
+	// Microseconds first, so that the product cannot overflow in any
+	// realistic session (int64 holds 10^13 hours of µs at 90 kHz).
+	arrivalRTP := (arrival - b.firstArrival) / 1e3 * int64(b.p.ClockRate) / 1e6
 	transit := arrivalRTP - int64(ts)
 	if b.haveTransit {
 		d := transit - b.lastTransit
