@@ -27,8 +27,17 @@ type AllocatorParams struct {
 	Hold, MaxHold time.Duration
 }
 
-// Default bitrates assumed for simulcast layers not yet measured (bit/s).
-var defaultLayerRates = [MaxLayers]int{150_000, 500_000, 1_500_000} //nolint:gochecknoglobals // read-only table
+// defaultLayerRate is the bitrate (bit/s) assumed for a simulcast layer not
+// yet measured: typical 180p, 360p and 720p simulcast streams.
+func defaultLayerRate(layer int) int {
+	switch layer {
+	case 0:
+		return 150_000
+	case 1:
+		return 500_000
+	}
+	return 1_500_000
+}
 
 // Allocator chooses, for one subscriber, each video DownTrack's simulcast
 // layer within the bandwidth estimated for the subscriber PC.
@@ -206,7 +215,7 @@ func (a *Allocator) demandOf(dt *DownTrack) demand {
 		case !active && l > 0:
 			rate = prev // not sent: costs nothing, the DownTrack clamps to what is sent
 		case rate <= 0:
-			rate = defaultLayerRates[l]
+			rate = defaultLayerRate(l)
 		}
 		d.rates[l] = rate
 		prev = rate

@@ -88,21 +88,23 @@ type binding struct {
 	codec  webrtc.RTPCodecParameters
 	// extMap maps a publisher header extension id to the subscriber's id
 	// for the extensions that are forwarded as they are (0: drop).
-	extMap   [256]uint8
-	fwdIDs   []uint8 // publisher ids with a mapping, to avoid scanning 255
-	absSend  uint8   // subscriber's abs-send-time id, set by us per packet
-	bindTime time.Time
+	extMap  [256]uint8
+	fwdIDs  []uint8 // publisher ids with a mapping, to avoid scanning 255
+	absSend uint8   // subscriber's abs-send-time id, set by us per packet
 }
 
-// forwardedExtensions are the header extensions copied from publisher to
-// subscriber (with their ids rewritten). Transport-wide CC and abs-send-time
-// describe the subscriber's own transport and are generated on that PC; mid,
-// rid and repaired-rid are the subscriber PC's business (and rid would be
-// wrong after a layer switch).
-var forwardedExtensions = map[string]bool{ //nolint:gochecknoglobals // read-only table
-	sdp.AudioLevelURI:   true,
-	videoOrientationURI: true,
-	playoutDelayURI:     true,
+// forwardedExtension reports whether a header extension is copied from
+// publisher to subscriber (with its id rewritten). Transport-wide CC and
+// abs-send-time describe the subscriber's own transport and are generated on
+// that PC; mid, rid and repaired-rid are the subscriber PC's business (and rid
+// would be wrong after a layer switch); the dependency descriptor would need
+// rewriting across switches and is dropped.
+func forwardedExtension(uri string) bool {
+	switch uri {
+	case sdp.AudioLevelURI, videoOrientationURI, playoutDelayURI:
+		return true
+	}
+	return false
 }
 
 // DownTrack sends one published track to one subscriber. It implements
@@ -130,7 +132,7 @@ type DownTrack struct {
 	alloc     *Allocator
 
 	packets, bytes, retransmits, nacks, plis, dropped atomic.Uint64
-	fractionLost                                      atomic.Uint32 // 8.24 fixed point as in RR
+	fractionLost                                      atomic.Uint32 // RR fraction lost, in 1/256
 	jitter, rtt                                       atomic.Int64
 
 	retransPool sync.Pool
@@ -185,11 +187,10 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			d.r.p.TrackID, d.r.p.Codec.MimeType, webrtc.ErrUnsupportedCodec)
 	}
 	b := &binding{
-		ssrc:     uint32(ctx.SSRC()),
-		pt:       uint8(codec.PayloadType),
-		writer:   ctx.WriteStream(),
-		codec:    codec,
-		bindTime: time.Now(),
+		ssrc:   uint32(ctx.SSRC()),
+		pt:     uint8(codec.PayloadType),
+		writer: ctx.WriteStream(),
+		codec:  codec,
 	}
 	sub := map[string]int{}
 	for _, e := range ctx.HeaderExtensions() {
@@ -199,7 +200,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		b.absSend = uint8(id)
 	}
 	for _, e := range d.r.p.HeaderExtensions {
-		if !forwardedExtensions[e.URI] || e.ID <= 0 || e.ID > 255 {
+		if !forwardedExtension(e.URI) || e.ID <= 0 || e.ID > 255 {
 			continue
 		}
 		if id := sub[e.URI]; id > 0 && id < 256 {
