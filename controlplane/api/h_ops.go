@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/atrium-live/atrium/controlplane/problem"
@@ -27,30 +26,10 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (h *Handler) openapi(w http.ResponseWriter, r *http.Request) {
-	b, err := h.specJSON()
-	if err != nil {
-		writeError(w, r, h.Log, err)
-		return
+// openapi serves the spec as JSON, rendered once when the routes are built.
+func openapiHandler(spec []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(spec)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b)
-}
-
-var specJSONOnce struct {
-	sync.Mutex
-	b []byte
-}
-
-func (h *Handler) specJSON() ([]byte, error) {
-	specJSONOnce.Lock()
-	defer specJSONOnce.Unlock()
-	if specJSONOnce.b == nil {
-		b, err := h.Spec.MarshalJSON()
-		if err != nil {
-			return nil, err
-		}
-		specJSONOnce.b = b
-	}
-	return specJSONOnce.b, nil
 }

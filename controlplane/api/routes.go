@@ -18,6 +18,10 @@ func Routes(h *Handler) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	specJSON, err := h.Spec.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("api: render openapi spec: %w", err)
+	}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(h.notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +32,7 @@ func Routes(h *Handler) (http.Handler, error) {
 	r.HandleFunc("/healthz", h.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", h.readyz).Methods(http.MethodGet)
 	r.Handle("/metrics", h.MetricsHandler).Methods(http.MethodGet)
-	r.HandleFunc("/api/openapi.json", h.openapi).Methods(http.MethodGet)
+	r.HandleFunc("/api/openapi.json", openapiHandler(specJSON)).Methods(http.MethodGet)
 
 	api := r.PathPrefix("/api/v1").Subrouter()
 	any := h.authed()
