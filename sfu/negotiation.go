@@ -104,6 +104,7 @@ type negotiator struct {
 	side *pcSide
 
 	mu            sync.Mutex
+	ready         bool // the JoinResponse is out: offers may be sent
 	scheduled     bool
 	waitingAnswer bool
 	again         bool
@@ -125,12 +126,21 @@ func (n *negotiator) negotiate() {
 	if n.closed || n.scheduled {
 		return
 	}
-	if n.waitingAnswer {
+	if n.waitingAnswer || !n.ready {
 		n.again = true
 		return
 	}
 	n.scheduled = true
 	time.AfterFunc(negotiateDebounce, n.offer)
+}
+
+// start allows offers (the client has its JoinResponse) and makes the first one.
+func (n *negotiator) start() {
+	n.mu.Lock()
+	n.ready = true
+	n.again = false
+	n.mu.Unlock()
+	n.negotiate()
 }
 
 func (n *negotiator) offer() {

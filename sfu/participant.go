@@ -226,7 +226,7 @@ func (p *participant) start() {
 			p.offerTrack(t)
 		}
 	}
-	p.subNeg.negotiate()
+	p.subNeg.start()
 }
 
 // readLoop handles requests until the connection fails or p closes.
