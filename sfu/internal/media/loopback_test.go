@@ -375,6 +375,38 @@ func testLoopback(t *testing.T, c codecCase) {
 			t.Errorf("AudioLevel() = %.2f, %v, want ~0.32 (-10 dBov), true", l, active)
 		}
 	}
+	// Header extensions carry the subscriber PC's ids: transport-wide
+	// sequence numbers generated on that PC (one per packet), and the
+	// publisher's audio level moved to the subscriber's id.
+	var tccID, levelID uint8
+	for _, e := range lp.tx.Sender().GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.TransportCCURI:
+			tccID = uint8(e.ID)
+		case sdp.AudioLevelURI:
+			levelID = uint8(e.ID)
+		}
+	}
+	if tccID == 0 || (audio && levelID == 0) {
+		t.Fatalf("subscriber PC negotiated transport-cc id %d, audio level id %d", tccID, levelID)
+	}
+	seen := map[int]bool{}
+	for i, p := range pkts {
+		v := p.GetExtension(tccID)
+		if len(v) != 2 {
+			t.Fatalf("packet %d: transport-cc extension (id %d) = % x, want 2 bytes", i, tccID, v)
+		}
+		if n := int(v[0])<<8 | int(v[1]); seen[n] {
+			t.Fatalf("packet %d: transport-wide sequence number %d repeated (forwarded from the publisher?)", i, n)
+		} else {
+			seen[n] = true
+		}
+		if audio {
+			if lv := p.GetExtension(levelID); len(lv) != 1 || lv[0] != 0x80|10 {
+				t.Fatalf("packet %d: audio level (id %d) = % x, want 8a", i, levelID, lv)
+			}
+		}
+	}
 
 	rs, ds := lp.r.Stats(), lp.dt.Stats()
 	// The writer may not have counted the last packet yet when it arrives.
