@@ -52,3 +52,19 @@ func TestJoinLeaveEvents(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// TestHiddenSubscriber: a hidden participant (a recorder) receives media though nobody sees it.
+func TestHiddenSubscriber(t *testing.T) {
+	srv := sfutest.Serve(t)
+	alice := join(t, srv, "r", "alice", nil)
+	rec := newSubscriber()
+	join(t, srv, "r", "recorder", rec.callback(), sfutest.Hidden(), sfutest.CanPublish(false))
+	cam := publishSynth(t, alice, h264Cap, "cam")
+	eventually(t, 5*time.Second, "the recorder to receive H.264", func() bool {
+		r, ok := rec.get(cam.pub.SID())
+		return ok && r.packets > 10 && r.keyframes > 0
+	})
+	if n := len(alice.GetRemoteParticipants()); n != 0 {
+		t.Errorf("alice sees %d participants, want 0 (the recorder is hidden)", n)
+	}
+}

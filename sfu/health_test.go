@@ -46,6 +46,7 @@ func status(t *testing.T, url string) int {
 func TestHealthMetricsDrain(t *testing.T) {
 	cfg := sfutest.Config()
 	cfg.DrainTimeout = time.Second
+	cfg.RTC.TCPAddr = "127.0.0.1:0" // ICE/TCP alongside the UDP mux
 	srv, err := sfu.New(cfg, sfu.Deps{})
 	if err != nil {
 		t.Fatal(err)

@@ -191,6 +191,9 @@ func (p *participant) start() {
 		}
 	}
 	p.mu.Lock()
+	if p.state == livekit.ParticipantInfo_JOINING {
+		p.state = livekit.ParticipantInfo_JOINED
+	}
 	p.version++
 	self := p.infoLocked()
 	p.mu.Unlock()
