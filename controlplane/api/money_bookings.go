@@ -10,7 +10,7 @@ import (
 )
 
 func bookingActor(p store.Principal) booking.Actor {
-	return booking.Actor{UserID: p.UserID, Role: p.Role}
+	return booking.Actor{UserID: p.UserID, Role: p.Role, Email: p.Email, Name: p.Name}
 }
 
 // decodeOptional is decode for endpoints whose JSON body may be absent or empty.

@@ -14,13 +14,19 @@ import (
 )
 
 // BenchmarkBookings measures sustained bookings per second through the real HTTP API, router,
-// middleware and PostgreSQL, with 32 concurrent clients booking distinct (student, class)
+// middleware and PostgreSQL, with 8 and 32 concurrent clients booking distinct (student, class)
 // pairs spread over many classes (consecutive requests hit different classes), and reports
 // p50/p99 latency. Run with e.g.
 //
 //	go test ./controlplane/booking -run '^$' -bench Bookings -benchtime 3000x
 func BenchmarkBookings(b *testing.B) {
-	const students, workers = 64, 32
+	for _, workers := range []int{8, 32} {
+		b.Run(fmt.Sprintf("clients=%d", workers), func(b *testing.B) { benchBookings(b, workers) })
+	}
+}
+
+func benchBookings(b *testing.B, workers int) {
+	const students = 64
 	env := cptest.Serve(b, cptest.Options{Config: func(c *controlplane.Config) {
 		c.Database.MaxConns = 20 // the production default
 		c.LogLevel = "error"

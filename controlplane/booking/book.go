@@ -49,15 +49,20 @@ func (s *Service) Book(ctx context.Context, a Actor, in BookInput) (BookResult, 
 			return err
 		}
 		// Under the class lock, an earlier request with the same key has committed or never will.
-		if prev, err := tx.BookingByKey(ctx, a.UserID, in.IdempotencyKey); err == nil {
+		prior, err := tx.BookingsForRequest(ctx, a.UserID, c.ID, in.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		for _, prev := range prior {
+			if prev.IdempotencyKey != in.IdempotencyKey {
+				continue
+			}
 			if prev.ClassID != c.ID {
 				return problem.New(http.StatusUnprocessableEntity, problem.CodeConflict,
 					"this Idempotency-Key was already used for another class")
 			}
 			res = BookResult{Booking: prev}
 			return nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
 		}
 		now := s.Now()
 		if c.Status != store.ClassScheduled {
@@ -69,9 +74,7 @@ func (s *Service) Book(ctx context.Context, a Actor, in BookInput) (BookResult, 
 		if c.TeacherID == a.UserID {
 			return problem.New(http.StatusForbidden, problem.CodeForbidden, "you teach this class")
 		}
-		if ok, err := tx.HasConfirmedBooking(ctx, c.ID, a.UserID); err != nil {
-			return err
-		} else if ok {
+		if len(prior) > 0 {
 			return problem.New(http.StatusConflict, CodeAlreadyBooked, "you already booked this class")
 		}
 		offers, err := tx.ActiveOffers(ctx, c.ID, a.UserID, now)
@@ -123,16 +126,17 @@ func (s *Service) Book(ctx context.Context, a Actor, in BookInput) (BookResult, 
 			}
 			return err
 		}
-		if w, err := tx.WaitlistEntryFor(ctx, c.ID, a.UserID); err == nil && (w.Status == store.WaitOffered || w.Status == store.WaitWaiting) {
-			if err := tx.SetWaitlistStatus(ctx, w.ID, store.WaitBooked, now, store.WaitOffered, store.WaitWaiting); err != nil {
-				return err
-			}
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := tx.MarkWaitlistBooked(ctx, c.ID, a.UserID, now); err != nil {
 			return err
 		}
-		b, err := tx.BookingByID(ctx, id)
-		if err != nil {
-			return err
+		b := store.Booking{ID: id, ClassID: c.ID, StudentID: a.UserID, StudentEmail: a.Email, StudentName: a.Name,
+			Status: store.BookingConfirmed, PriceCredits: c.PriceCredits, PaidCredits: price, DiscountCodeID: discountID,
+			IdempotencyKey: in.IdempotencyKey, CreatedAt: now, ClassTitle: c.Title, ClassStartsAt: c.StartsAt,
+			ClassMinutes: c.DurationMinutes, ClassStatus: c.Status, TeacherID: c.TeacherID}
+		if a.Email == "" { // callers outside HTTP may not know the student's address
+			if b, err = tx.BookingByID(ctx, id); err != nil {
+				return err
+			}
 		}
 		res = BookResult{Booking: b, Created: true}
 		return s.mail(ctx, tx, b.StudentEmail, email.KindBookingConfirmation, map[string]any{"Name": b.StudentName,

@@ -74,10 +74,12 @@ func New(cfg Config, d Deps) *Service {
 	return &Service{cfg: cfg, Deps: d}
 }
 
-// Actor is who is calling.
+// Actor is who is calling. Email and Name are optional (they save a lookup for emails).
 type Actor struct {
 	UserID string
 	Role   string
+	Email  string
+	Name   string
 }
 
 // Stable error codes of this package (listed in the OpenAPI spec).

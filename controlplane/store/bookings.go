@@ -189,3 +189,11 @@ func collectDiscrepancies(rows pgx.Rows, check string) ([]LedgerDiscrepancy, err
 	})
 	return out, wrap(check, err)
 }
+
+// BookingsForRequest returns, in one query, the student's booking made with idempotency key
+// (any class) and their confirmed booking of classID, if any (at most two rows).
+func (s *Store) BookingsForRequest(ctx context.Context, studentID, classID, key string) ([]Booking, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+bookingCols+bookingFrom+` WHERE b.student_id = $1
+		AND (b.idempotency_key = $2 OR (b.class_id = $3 AND b.status = 'confirmed'))`, studentID, key, classID)
+	return collectBookings(rows, err, "bookings for request")
+}

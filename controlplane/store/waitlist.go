@@ -145,3 +145,11 @@ func (s *Store) ClassesWithOpenWaitlist(ctx context.Context, now time.Time) ([]s
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return ids, wrap("classes with open waitlist", err)
 }
+
+// MarkWaitlistBooked records that the student booked the class through (or despite) their
+// waiting or offered entry; no entry is fine.
+func (s *Store) MarkWaitlistBooked(ctx context.Context, classID, studentID string, now time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE waitlist_entries SET status = 'booked', updated_at = $3
+		WHERE class_id = $1 AND student_id = $2 AND status IN ('waiting', 'offered')`, classID, studentID, now)
+	return wrap("mark waitlist booked", err)
+}
