@@ -3,6 +3,8 @@ package controlplane_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +191,29 @@ func TestForgotPasswordPerAddressLimit(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d reset emails for 4 requests with a limit of 2 per hour", n)
+	}
+}
+
+// onlyReader hides the length of its body, so the client streams it chunked.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func TestChunkedBodyOverLimit(t *testing.T) {
+	env := cptest.Serve(t)
+	body := `{"email":"` + strings.Repeat("a", 2<<20) + `","password":"x","name":"x","role":"student"}`
+	req, err := http.NewRequest("POST", env.URL+"/api/v1/auth/register", onlyReader{strings.NewReader(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 413 || !strings.Contains(string(raw), `"body_too_large"`) {
+		t.Fatalf("chunked oversized body: %d %s", res.StatusCode, raw)
 	}
 }
