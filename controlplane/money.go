@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -76,7 +75,7 @@ func (m *Money) periodicJobs() []*river.PeriodicJob {
 
 // Check runs the full ledger check: ledger invariants plus escrow, purchases and payouts.
 func (m *Money) Check(ctx context.Context) (ledger.Report, error) {
-	return ledger.Check(ctx, m.Booking.Store, time.Now(), m.Booking, m.Billing)
+	return ledger.Check(ctx, m.Booking.Store, m.Booking.Now(), m.Booking, m.Billing)
 }
 
 // api is what the HTTP handlers need.
