@@ -22,6 +22,28 @@ func Routes(h *Handler) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: render openapi spec: %w", err)
 	}
+	r := h.routeTable(specJSON)
+	r.Use(recordRoute)
+
+	var out http.Handler = r
+	for _, mw := range []func(http.Handler) http.Handler{ // innermost first
+		validate,
+		h.limitUser,
+		h.authenticate,
+		h.limitIP,
+		limitBody(h.MaxBodyBytes),
+		cors(h.CORSOrigins),
+		securityHeaders(h.HSTS),
+		observe(h.Log, h.Metrics),
+		requestID,
+	} {
+		out = mw(out)
+	}
+	return out, nil
+}
+
+// routeTable is the route table itself (Routes adds the middleware around it).
+func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(h.notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -119,23 +141,7 @@ func Routes(h *Handler) (http.Handler, error) {
 		r.PathPrefix("/").Handler(h.UI).Methods(http.MethodGet, http.MethodHead)
 	}
 
-	r.Use(recordRoute)
-
-	var out http.Handler = r
-	for _, mw := range []func(http.Handler) http.Handler{ // innermost first
-		validate,
-		h.limitUser,
-		h.authenticate,
-		h.limitIP,
-		limitBody(h.MaxBodyBytes),
-		cors(h.CORSOrigins),
-		securityHeaders(h.HSTS),
-		observe(h.Log, h.Metrics),
-		requestID,
-	} {
-		out = mw(out)
-	}
-	return out, nil
+	return r
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
