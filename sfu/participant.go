@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -62,6 +63,7 @@ type participant struct {
 	mu            sync.Mutex
 	name          string
 	metadata      string
+	attributes    map[string]string // from the token, then UpdateParticipant
 	version       uint32
 	state         livekit.ParticipantInfo_State
 	closing       bool
@@ -88,7 +90,8 @@ func newParticipant(pp participantParams) (*participant, error) {
 		s: s, room: pp.room, sid: ids.NewParticipantID(), identity: pp.grants.Identity,
 		grants: pp.grants, join: pp.join, conn: pp.conn, accepted: pp.accepted, joinedAt: s.now(),
 		out: make(chan *livekit.SignalResponse, signalQueueLen), done: make(chan struct{}),
-		name: pp.grants.Name, metadata: pp.grants.Metadata, state: livekit.ParticipantInfo_JOINING,
+		name: pp.grants.Name, metadata: pp.grants.Metadata, attributes: maps.Clone(pp.grants.Attributes),
+		state: livekit.ParticipantInfo_JOINING,
 		subDC: make(map[string]*webrtc.DataChannel), pending: make(map[string]*livekit.TrackInfo),
 		tracks: make(map[string]*publishedTrack), subs: make(map[string]*subscription),
 		explicit: make(map[string]bool), trackSettings: make(map[string]*livekit.UpdateTrackSettings),
@@ -140,7 +143,7 @@ func (p *participant) infoLocked() *livekit.ParticipantInfo {
 		Metadata: p.metadata, Name: p.name, Version: p.version, Permission: perm,
 		JoinedAt: p.joinedAt.Unix(), JoinedAtMs: p.joinedAt.UnixMilli(),
 		Region: p.s.cfg.Region, IsPublisher: len(tracks) > 0,
-		Kind: p.grants.GetParticipantKind(), Attributes: p.grants.Attributes,
+		Kind: p.grants.GetParticipantKind(), Attributes: maps.Clone(p.attributes),
 		DisconnectReason: p.closeReason, ClientProtocol: int32(p.join.Protocol),
 	}
 }

@@ -101,6 +101,7 @@ type room struct {
 
 	mu           sync.Mutex
 	participants map[string]*participant // by identity
+	metadata     string
 	closed       bool
 	emptyTimer   *time.Timer
 	stop         chan struct{}
@@ -127,6 +128,7 @@ func newRoom(s *Server, name string) *room {
 func (r *room) info() *livekit.Room {
 	r.mu.Lock()
 	n := len(r.participants)
+	metadata := r.metadata
 	pubs := 0
 	for _, p := range r.participants {
 		if p.isPublisher() {
@@ -140,8 +142,14 @@ func (r *room) info() *livekit.Room {
 		MaxParticipants: uint32(r.s.cfg.Room.MaxParticipants),
 		CreationTime:    r.createdAt.Unix(), CreationTimeMs: r.createdAt.UnixMilli(),
 		EnabledCodecs:   enabledCodecs(r.s.cfg.Room.EnabledCodecs),
-		NumParticipants: uint32(n), NumPublishers: uint32(pubs),
+		NumParticipants: uint32(n), NumPublishers: uint32(pubs), Metadata: metadata,
 	}
+}
+
+func (r *room) setMetadata(m string) {
+	r.mu.Lock()
+	r.metadata = m
+	r.mu.Unlock()
 }
 
 // join admits p. If another participant has p's identity it is returned as replaced (the

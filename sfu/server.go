@@ -139,6 +139,8 @@ func (s *Server) routes() http.Handler {
 	// back to /rtc (docs/protocol.md).
 	mux.HandleFunc("/rtc/v1", http.NotFound)
 	mux.Handle("/rtc/v1/validate", allowAnyOrigin(http.NotFoundHandler()))
+	prefix, api := s.twirpHandler()
+	mux.Handle(prefix, api)
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.HandleFunc("/readyz", s.handleReadyz)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
