@@ -54,7 +54,17 @@ type Status uint8
 const (
 	InOrder    Status = iota + 1 // newest so far (possibly after a gap)
 	OutOfOrder                   // older than the newest, fills a gap
+	// Reset: a discontinuity. Either the sequence number jumped forward by
+	// more than the window, or the sender restarted its numbering (a run of
+	// consecutive packets far behind the window; the packet is stored as the
+	// start of a new run with an extended number beyond everything before).
+	// Numbering stays monotonic; readers must resync.
+	Reset
 )
+
+// resetRun is how many consecutive packets far behind the window make a
+// sequence restart: more than a stray burst of ancient retransmissions.
+const resetRun = 4
 
 // Stats are cumulative receiver statistics (RFC 3550 §6.4.1, A.3, A.8).
 type Stats struct {
@@ -66,6 +76,7 @@ type Stats struct {
 	Jitter       float64 // interarrival jitter in RTP timestamp units
 	NacksSent    uint64  // sequence numbers requested (counting retries)
 	NacksGivenUp uint64  // losses abandoned after NackMaxTries or NackMaxAge
+	Resets       uint64  // sequence restarts detected
 	HighestExt   uint64
 }
 
@@ -100,6 +111,12 @@ type Buffer struct {
 
 	nacks []nackEntry
 	stats Stats
+
+	oldRun int    // consecutive too-old packets, in sequence
+	oldSeq uint16 // the last of them
+
+	lostCarry     uint64 // losses counted before the last restart
+	packetsAtBase uint64 // packets received before the current run
 }
 
 // New returns an empty buffer with all memory allocated up front.
@@ -157,6 +174,11 @@ func (b *Buffer) Push(raw []byte, seq uint16, ts uint32, arrival int64) (ext uin
 		switch {
 		case diff > 0:
 			st = InOrder
+			if ext-b.highest > uint64(b.p.Size) {
+				st = Reset // a jump the window cannot bridge: a discontinuity, not loss
+				b.rebase(ext)
+				break
+			}
 			b.noteGap(ext, arrival)
 			b.highest = ext
 		case diff == 0:
@@ -164,6 +186,11 @@ func (b *Buffer) Push(raw []byte, seq uint16, ts uint32, arrival int64) (ext uin
 			return 0, 0, nil, ErrDuplicate
 		default:
 			if b.highest-ext >= uint64(b.p.Size) || ext < b.base {
+				if b.restartSuspected(seq) {
+					ext = b.restart(seq)
+					st = Reset
+					break
+				}
 				return 0, 0, nil, fmt.Errorf("%w: ext %d, highest %d", ErrTooOld, ext, b.highest)
 			}
 			if s := b.slots[ext&b.mask]; s.valid && s.ext == ext {
@@ -176,6 +203,9 @@ func (b *Buffer) Push(raw []byte, seq uint16, ts uint32, arrival int64) (ext uin
 		}
 	}
 
+	if st != Reset {
+		b.oldRun = 0
+	}
 	i := ext & b.mask
 	off := int(i) * b.p.MaxPacket
 	n := copy(b.data[off:off+b.p.MaxPacket], raw)
@@ -185,6 +215,55 @@ func (b *Buffer) Push(raw []byte, seq uint16, ts uint32, arrival int64) (ext uin
 	b.stats.Bytes += uint64(len(raw))
 	b.updateJitter(ts, arrival)
 	return ext, st, b.data[off : off+n], nil
+}
+
+// lostLocked is expected minus received (RFC 3550 A.3) over every run.
+func (b *Buffer) lostLocked() uint64 {
+	if !b.started {
+		return 0
+	}
+	expected := b.highest - b.base + 1
+	got := b.stats.Packets - b.packetsAtBase
+	if expected > got {
+		return b.lostCarry + expected - got
+	}
+	return b.lostCarry
+}
+
+// restartSuspected counts consecutive packets (in sequence) that are too old
+// for the window, and reports when they look like a restarted sender.
+func (b *Buffer) restartSuspected(seq uint16) bool {
+	if b.oldRun > 0 && seq == b.oldSeq+1 {
+		b.oldRun++
+	} else {
+		b.oldRun = 1
+	}
+	b.oldSeq = seq
+	return b.oldRun >= resetRun
+}
+
+// restart starts a new run at seq: its extended number is the first one
+// beyond the window above everything stored with seq as its low 16 bits, so
+// nothing stored is overwritten by accident and no gap is NACKed.
+func (b *Buffer) restart(seq uint16) uint64 {
+	ext := (b.highest+uint64(b.p.Size))&^0xffff | uint64(seq)
+	if ext <= b.highest+uint64(b.p.Size) {
+		ext += 1 << 16
+	}
+	b.rebase(ext)
+	return ext
+}
+
+// rebase starts a new run at ext: losses so far are kept in the stats,
+// pending NACKs and the jitter baseline are dropped.
+func (b *Buffer) rebase(ext uint64) {
+	b.lostCarry = b.lostLocked()
+	b.packetsAtBase = b.stats.Packets
+	b.highest, b.base = ext, ext
+	b.nacks = b.nacks[:0]
+	b.oldRun = 0
+	b.haveTransit = false
+	b.stats.Resets++
 }
 
 // updateJitter implements RFC 3550 A.8 with arrival converted to RTP units.
@@ -285,11 +364,6 @@ func (b *Buffer) Stats() Stats {
 	defer b.mu.Unlock()
 	s := b.stats
 	s.HighestExt = b.highest
-	if b.started {
-		expected := b.highest - b.base + 1
-		if expected > s.Packets {
-			s.Lost = expected - s.Packets
-		}
-	}
+	s.Lost = b.lostLocked()
 	return s
 }

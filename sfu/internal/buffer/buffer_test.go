@@ -175,3 +175,67 @@ func TestPushDoesNotAllocate(t *testing.T) {
 		t.Errorf("Push+PendingNacks allocate %.1f times per packet, want 0", allocs)
 	}
 }
+
+func TestSequenceRestart(t *testing.T) {
+	b := New(Params{Size: 64, ClockRate: 90000})
+	var last uint64
+	for s := uint16(40000); s < 40100; s++ {
+		if s == 40050 {
+			continue // one loss before the restart
+		}
+		ext, _, _, err := b.Push(pkt(s, 20), s, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = ext
+	}
+	// The sender restarts at 20000: the first packets are too old for the
+	// window, then a run of them is recognised as a restart.
+	var got []Status
+	var exts []uint64
+	for s := uint16(20000); s < 20000+resetRun+2; s++ {
+		ext, st, _, err := b.Push(pkt(s, 20), s, 0, 0)
+		if errors.Is(err, ErrTooOld) {
+			got = append(got, 0)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, st)
+		exts = append(exts, ext)
+	}
+	want := []Status{0, 0, 0, Reset, InOrder, InOrder}
+	if !slices.Equal(got, want) {
+		t.Fatalf("statuses after restart = %v, want %v", got, want)
+	}
+	if exts[0] <= last+64 || exts[0]&0xffff != 20003 || exts[1] != exts[0]+1 {
+		t.Errorf("extended numbers %v after %d: want beyond the window, low bits = seq, contiguous", exts, last)
+	}
+	if got := b.PendingNacks(1e9, nil); len(got) != 0 {
+		t.Errorf("NACKs after restart: %v, want none", got)
+	}
+	if st := b.Stats(); st.Resets != 1 || st.Lost != 1 {
+		t.Errorf("Stats() resets %d lost %d, want 1 and 1 (the loss before the restart)", st.Resets, st.Lost)
+	}
+	// A forward jump beyond the window is a discontinuity too.
+	jump := uint16(20005 + 30000)
+	if _, st, _, err := b.Push(pkt(jump, 20), jump, 0, 0); err != nil || st != Reset {
+		t.Errorf("Push after a 30000 jump = %v, %v, want Reset", st, err)
+	}
+	if st := b.Stats(); st.Resets != 2 || st.Lost != 1 {
+		t.Errorf("after the jump: resets %d lost %d, want 2 and 1 (a jump is not loss)", st.Resets, st.Lost)
+	}
+	// Scattered ancient packets are not a restart.
+	c := New(Params{Size: 64})
+	for s := uint16(1000); s < 1100; s++ {
+		if _, _, _, err := c.Push(pkt(s, 20), s, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []uint16{10, 20, 30, 40, 50, 60} {
+		if _, _, _, err := c.Push(pkt(s, 20), s, 0, 0); !errors.Is(err, ErrTooOld) {
+			t.Errorf("scattered old packet %d: err %v, want ErrTooOld", s, err)
+		}
+	}
+}

@@ -646,3 +646,39 @@ func TestReceiverReportStats(t *testing.T) {
 		t.Errorf("RTT = %v, want about 50 ms", st.RTT)
 	}
 }
+
+// TestSequenceDiscontinuity: the publisher's sequence numbers restart (or
+// jump) on the same SSRC; the subscriber's stream stays contiguous and
+// resumes at the next keyframe.
+func TestSequenceDiscontinuity(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		to   uint16
+	}{{"restart behind", 10}, {"jump ahead", 30000 + 5 + 20000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+			g.r.AddLayer("", 1000)
+			_, w := g.subscribe(77, 96, nil, false)
+			g.seqs[0] = 30000
+			for i := range 5 {
+				g.vp8(0, i == 0, 10*ms)
+			}
+			g.seqs[0] = tc.to
+			for i := range 8 {
+				g.vp8(0, i == 5, 10*ms) // a keyframe after the discontinuity is detected
+			}
+			all := w.take()
+			if len(all) != 5+3 {
+				t.Fatalf("got %d packets, want 8 (5, then 3 from the keyframe on)", len(all))
+			}
+			if all[5].Payload[1]&0x01 != 0 {
+				t.Fatalf("first packet after the discontinuity is not the keyframe")
+			}
+			for i := 1; i < len(all); i++ {
+				if all[i].SequenceNumber != all[i-1].SequenceNumber+1 || int32(all[i].Timestamp-all[i-1].Timestamp) <= 0 {
+					t.Fatalf("packet %d: seq %d ts %d after seq %d ts %d", i, all[i].SequenceNumber, all[i].Timestamp, all[i-1].SequenceNumber, all[i-1].Timestamp)
+				}
+			}
+		})
+	}
+}

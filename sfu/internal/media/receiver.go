@@ -341,6 +341,14 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 		}
 		return fmt.Errorf("buffer: %w", err)
 	}
+	if st == buffer.Reset {
+		// The publisher's numbering restarted or jumped: subscribers on
+		// this layer start a new segment (video: at the next keyframe).
+		l.highest = ext
+		for _, dt := range *r.downTracks.Load() {
+			dt.layerRestarted(l.index)
+		}
+	}
 	var gap uint64
 	if st == buffer.InOrder {
 		if l.highest != 0 && ext > l.highest+1 && ext-l.highest-1 < uint64(l.buf.Size()) {
