@@ -682,3 +682,31 @@ func TestSequenceDiscontinuity(t *testing.T) {
 		})
 	}
 }
+
+func TestSubscribedLayers(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
+	for i, rid := range []string{"q", "h", "f"} {
+		g.r.AddLayer(rid, uint32(1000+i))
+	}
+	if got := g.r.SubscribedLayers(); got != [3]bool{} {
+		t.Errorf("no subscribers: SubscribedLayers() = %v, want none", got)
+	}
+	a, _ := g.subscribe(77, 96, nil, true)
+	b, _ := g.subscribe(78, 96, nil, true)
+	c, _ := g.subscribe(79, 96, nil, true)
+	a.SetMaxLayer(0)
+	b.SetMaxLayer(0)
+	c.SetMaxLayer(2)
+	if got, want := g.r.SubscribedLayers(), [3]bool{true, false, true}; got != want {
+		t.Errorf("SubscribedLayers() = %v, want %v", got, want)
+	}
+	c.SetEnabled(false)
+	if got, want := g.r.SubscribedLayers(), [3]bool{true, false, false}; got != want {
+		t.Errorf("with c paused: SubscribedLayers() = %v, want %v", got, want)
+	}
+	a.Close()
+	b.Close()
+	if got := g.r.SubscribedLayers(); got != [3]bool{} {
+		t.Errorf("all gone or paused: SubscribedLayers() = %v, want none", got)
+	}
+}

@@ -542,6 +542,24 @@ func (r *Receiver) SetMuted(muted bool) {
 	}
 }
 
+// SubscribedLayers reports, per simulcast layer, whether an enabled
+// subscriber currently wants it (its SetMaxLayer cap lowered by its
+// Allocator; not lowered by what the publisher sends). The session layer can
+// tell the publisher which layers to send (LiveKit's dynacast,
+// SubscribedQualityUpdate); a subscriber whose layer is not sent falls back
+// to the best one that is until it comes back.
+func (r *Receiver) SubscribedLayers() (layers [MaxLayers]bool) {
+	for _, dt := range *r.downTracks.Load() {
+		dt.mu.Lock()
+		on, want := dt.fwd.Enabled(), min(dt.maxLayer, dt.allocated)
+		dt.mu.Unlock()
+		if on && !dt.closed.Load() {
+			layers[want] = true
+		}
+	}
+	return layers
+}
+
 // Muted reports the publisher's mute state.
 func (r *Receiver) Muted() bool { return r.muted.Load() }
 
