@@ -65,12 +65,7 @@ func TestUpdatesAndRoomUpdate(t *testing.T) {
 	watcher := mustDialRaw(t, srv, "r", "watcher")
 	bob := mustDialRaw(t, srv, "r", "bob")
 	var versions []uint32
-	var sawRoomUpdate bool
-	bob.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{Leave: &livekit.LeaveRequest{}}})
-	watcher.readUntil(5*time.Second, func(r *livekit.SignalResponse) bool {
-		if ru := r.GetRoomUpdate(); ru != nil && ru.Room.NumParticipants == 2 {
-			sawRoomUpdate = true
-		}
+	collect := func(r *livekit.SignalResponse) bool {
 		for _, p := range r.GetUpdate().GetParticipants() {
 			if p.Identity == "bob" {
 				versions = append(versions, p.Version)
@@ -80,7 +75,14 @@ func TestUpdatesAndRoomUpdate(t *testing.T) {
 			}
 		}
 		return false
-	})
+	}
+	// Joins are announced at once; the room_update with the new count follows, coalesced.
+	sawRoomUpdate := watcher.readUntil(5*time.Second, func(r *livekit.SignalResponse) bool {
+		collect(r)
+		return r.GetRoomUpdate().GetRoom().GetNumParticipants() == 2
+	}) != nil
+	bob.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{Leave: &livekit.LeaveRequest{}}})
+	watcher.readUntil(5*time.Second, collect)
 	if len(versions) < 2 {
 		t.Fatalf("watcher saw bob's versions %v, want a join and a DISCONNECTED update", versions)
 	}

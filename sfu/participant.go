@@ -21,7 +21,7 @@ import (
 )
 
 // signalQueueLen bounds responses waiting for a slow client; overflowing closes it.
-const signalQueueLen = 1024
+const signalQueueLen = 4096
 
 // participant is one connected client: its signal connection and its two PeerConnections
 // (publisher: the client offers; subscriber: the server offers). Its behaviour is split by
@@ -222,7 +222,7 @@ func (p *participant) start() {
 
 	p.s.metrics.participants.Inc()
 	p.room.broadcastParticipant(p, self)
-	p.room.broadcastRoomUpdate()
+	p.room.countsChanged()
 	p.s.notify(webhook.ParticipantJoined, &livekit.WebhookEvent{Room: p.room.info(), Participant: self})
 
 	// The subscriber PC carries the server's data channels, so it is offered at once, as
@@ -382,7 +382,7 @@ func (p *participant) cleanup(started bool) {
 	if started {
 		p.s.metrics.participants.Dec()
 		p.room.broadcastParticipant(p, final)
-		p.room.broadcastRoomUpdate()
+		p.room.countsChanged()
 		p.s.notify(webhook.ParticipantLeft, &livekit.WebhookEvent{Room: p.room.info(), Participant: final})
 	}
 	p.log.Info("participant left")

@@ -102,10 +102,12 @@ type room struct {
 	mu           sync.Mutex
 	participants map[string]*participant // by identity
 	metadata     string
-	closed       bool
-	emptyTimer   *time.Timer
-	stop         chan struct{}
-	wg           sync.WaitGroup
+	// updateScheduled: a coalesced room_update is pending.
+	updateScheduled bool
+	closed          bool
+	emptyTimer      *time.Timer
+	stop            chan struct{}
+	wg              sync.WaitGroup
 
 	activity activity // speakers and quality state, owned by the activity goroutine
 }
@@ -227,7 +229,30 @@ func (r *room) broadcastParticipant(p *participant, info *livekit.ParticipantInf
 	}
 }
 
-// broadcastRoomUpdate sends room_update (participant counts changed) to everyone.
+// roomUpdateDelay coalesces the room_update that follows joins and leaves: a class of
+// hundreds joining at once must not cost each participant one message per join.
+const roomUpdateDelay = 200 * time.Millisecond
+
+// countsChanged schedules one room_update for the participant counts.
+func (r *room) countsChanged() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.updateScheduled {
+		return
+	}
+	r.updateScheduled = true
+	time.AfterFunc(roomUpdateDelay, func() {
+		r.mu.Lock()
+		r.updateScheduled = false
+		closed := r.closed
+		r.mu.Unlock()
+		if !closed {
+			r.broadcastRoomUpdate()
+		}
+	})
+}
+
+// broadcastRoomUpdate sends room_update to everyone now.
 func (r *room) broadcastRoomUpdate() {
 	info := r.info()
 	for _, o := range r.snapshot() {
