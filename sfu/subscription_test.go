@@ -40,6 +40,20 @@ func TestExplicitSubscription(t *testing.T) {
 		return ok && r.packets > 10
 	})
 
+	// track_setting disabled pauses the flow without unsubscribing; enabling resumes it.
+	pub.SetEnabled(false)
+	time.Sleep(300 * time.Millisecond)
+	p1, _ := sub.get(vid.pub.SID())
+	time.Sleep(400 * time.Millisecond)
+	if p2, _ := sub.get(vid.pub.SID()); p2.packets != p1.packets {
+		t.Errorf("still receiving while disabled: %d -> %d packets", p1.packets, p2.packets)
+	}
+	pub.SetEnabled(true)
+	eventually(t, 3*time.Second, "media after re-enabling", func() bool {
+		r, _ := sub.get(vid.pub.SID())
+		return r.packets > p1.packets+5
+	})
+
 	if err := pub.SetSubscribed(false); err != nil {
 		t.Fatal(err)
 	}
