@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -17,8 +18,18 @@ import (
 // runToken implements `atrium token create`: it mints a LiveKit access token signed with
 // the configured API key (or the dev key), printed on stdout.
 func runToken(_ context.Context, args []string) error {
+	tok, err := tokenCreate(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+// tokenCreate parses `token create` arguments and returns the token; notes go to stderr.
+func tokenCreate(args []string, stderr io.Writer) (string, error) {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: atrium token create --room R --identity I [--publish=false] [--ttl 6h]")
+		return "", errors.New("usage: atrium token create --room R --identity I [--publish=false] [--ttl 6h]")
 	}
 	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
 	var (
@@ -37,39 +48,35 @@ func runToken(_ context.Context, args []string) error {
 		o         sfuOptions
 	)
 	o.register(fs)
+	fs.SetOutput(stderr)
 	if err := fs.Parse(args[1:]); err != nil {
-		return err
+		return "", err
 	}
 	if *room == "" || *identity == "" {
-		return errors.New("--room and --identity are required")
+		return "", errors.New("--room and --identity are required")
 	}
 	if *ttl <= 0 {
-		return errors.New("--ttl must be positive")
+		return "", errors.New("--ttl must be positive")
 	}
 	key, secret := *apiKey, *apiSecret
 	if key == "" {
 		if o.ConfigPath == "" && !o.Dev {
 			o.Dev = true
-			fmt.Fprintln(os.Stderr, "atrium token: no --config or --api-key, signing with the dev key devkey")
+			fmt.Fprintln(stderr, "atrium token: no --config or --api-key, signing with the dev key devkey")
 		}
 		cfg, err := loadSFUConfig(o)
 		if err != nil {
-			return err
+			return "", err
 		}
 		key, secret = sfu.SigningKey(cfg)
 	}
 	if secret == "" {
-		return fmt.Errorf("no secret for API key %q", key)
+		return "", fmt.Errorf("no secret for API key %q", key)
 	}
 	g := &auth.VideoGrant{RoomJoin: true, Room: *room, Hidden: *hidden, RoomAdmin: *admin}
 	g.SetCanPublish(*publish)
 	g.SetCanSubscribe(*subscribe)
 	g.SetCanPublishData(*data)
-	tok, err := access.NewToken{APIKey: key, APISecret: secret, Room: *room, Identity: *identity,
+	return access.NewToken{APIKey: key, APISecret: secret, Room: *room, Identity: *identity,
 		Name: *name, Metadata: *metadata, TTL: *ttl, Grant: g}.Mint()
-	if err != nil {
-		return err
-	}
-	fmt.Println(tok)
-	return nil
 }
