@@ -2,25 +2,170 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
 	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/atrium-live/atrium/controlplane"
+	"github.com/atrium-live/atrium/pkg/logging"
+	"github.com/atrium-live/atrium/sfu"
 )
 
-// runDev runs Atrium for a laptop on 127.0.0.1. For now that is the SFU in dev mode
-// (http://127.0.0.1:7880, key devkey / secret); the control plane and TURN join it later.
+// devControlPlaneKey is the API key the dev control plane mints join tokens with and verifies
+// the SFU's webhooks with. It differs from devkey, whose secret ("secret") is too short for
+// the control plane's validation, so both keys are configured on the dev SFU.
+const devControlPlaneKey = "devcontrolplane"
+
+// runDev runs the whole platform for a laptop, in one process, on 127.0.0.1 only: an SFU
+// (ws://127.0.0.1:7880, devkey/secret), a TURN relay (127.0.0.1:3478 UDP+TCP) whose
+// credentials the SFU hands out, and the control plane with its web UI and demo data
+// (http://127.0.0.1:8080) on the local PostgreSQL and Redis (`make run` starts them).
 func runDev(ctx context.Context, args []string) error {
 	o := sfuOptions{Dev: true}
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	o.register(fs)
+	sfuOnly := fs.Bool("sfu-only", false, "run only the SFU (no TURN, no control plane, no PostgreSQL/Redis needed)")
+	cpPath := fs.String("controlplane-config", "", "control plane YAML (defaults suit scripts/services.sh)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, _, err := newSFU(o)
+	if !o.Dev {
+		return errors.New("atrium dev always runs in dev mode; use `atrium sfu` for production")
+	}
+	if *sfuOnly {
+		srv, _, err := newSFU(o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "atrium dev: SFU on ws://%s (API key devkey, secret %q)\n", srv.Addr(), sfu.DevAPISecret)
+		return srv.Run(ctx)
+	}
+
+	cpCfg, _, err := loadControlPlane(*cpPath)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "atrium dev: SFU on ws://%s (API key %q); mint a token with: atrium token create --room demo --identity you\n",
-		srv.Addr(), "devkey")
-	return srv.Run(ctx)
+	log, err := logging.New(os.Stderr, o.LogLevel)
+	if err != nil {
+		return err
+	}
+	cpCfg.Database.AutoMigrate = true
+	cpCfg.SeedDemo = true
+	cpCfg.LiveKit.APIKey = devControlPlaneKey
+
+	turnSrv, turnURLs, err := newDevTURN(cpCfg.LiveKit.APISecret, log.With("role", "turn"))
+	if err != nil {
+		return err
+	}
+	cpCfg.TURN.URLs, cpCfg.TURN.Secret = turnURLs, cpCfg.LiveKit.APISecret
+
+	sfuCfg, err := loadSFUConfig(o)
+	if err != nil {
+		return err
+	}
+	sfuCfg.Keys = map[string]string{sfu.DevAPIKey: sfu.DevAPISecret, devControlPlaneKey: cpCfg.LiveKit.APISecret}
+	sfuCfg.TURN.URLs, sfuCfg.TURN.Secret = turnURLs, cpCfg.LiveKit.APISecret
+	sfuCfg.Webhook.APIKey = devControlPlaneKey
+	sfuCfg.Webhook.URLs = append(sfuCfg.Webhook.URLs, strings.TrimSuffix(cpCfg.HTTP.PublicURL, "/")+"/api/v1/webhooks/livekit")
+	sfuSrv, err := sfu.New(sfuCfg, sfu.Deps{Logger: log.With("role", "sfu")})
+	if err != nil {
+		return fmt.Errorf("dev SFU: %w", err)
+	}
+	cpCfg.LiveKit.URL = "ws://" + sfuSrv.Addr().String()
+
+	if err := ensureDatabase(ctx, cpCfg.Database.URL); err != nil {
+		return err
+	}
+	cp, err := controlplane.New(ctx, cpCfg, controlplane.Deps{Log: log.With("role", "controlplane"), UI: controlplane.UI()})
+	if err != nil {
+		return fmt.Errorf("dev control plane: %w", err)
+	}
+	demo, err := controlplane.SeedDemo(ctx, cp)
+	if err != nil {
+		cp.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", cpCfg.HTTP.Addr)
+	if err != nil {
+		cp.Close()
+		return fmt.Errorf("dev control plane: listen %s: %w", cpCfg.HTTP.Addr, err)
+	}
+
+	errs := make(chan error, 3)
+	run := func(name string, f func(context.Context) error) {
+		go func() {
+			if err := f(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	run("sfu", sfuSrv.Run)
+	run("turn", turnSrv.Run)
+	run("controlplane", func(ctx context.Context) error { return cp.Run(ctx, ln) })
+
+	demo.Print(os.Stdout)
+	printDevBanner(os.Stdout, sfuSrv, turnURLs, cpCfg.HTTP.PublicURL)
+
+	// The first role to stop (with or without error) stops the others.
+	var first error
+	for i := 0; i < 3; i++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			slog.Default().Error("atrium dev: role stopped", "err", err)
+		}
+		cancel()
+	}
+	return first
+}
+
+func printDevBanner(w io.Writer, s *sfu.Server, turnURLs []string, cpURL string) {
+	fmt.Fprintf(w, "Atrium dev is up (127.0.0.1 only):\n")
+	fmt.Fprintf(w, "  web UI and API   %s   (API spec: %s/api/openapi.json)\n", cpURL, strings.TrimSuffix(cpURL, "/"))
+	fmt.Fprintf(w, "  SFU (LiveKit)    ws://%s   API key %s, secret %s\n", s.Addr(), sfu.DevAPIKey, sfu.DevAPISecret)
+	fmt.Fprintf(w, "  TURN             %s\n", strings.Join(turnURLs, "  "))
+	fmt.Fprintf(w, "  mint a token     ./bin/atrium token create --room demo --identity you\n")
+	fmt.Fprintf(w, "  mail (mailpit)   http://127.0.0.1:8025\n\n")
+}
+
+// ensureDatabase creates the database named in dbURL when it does not exist yet, connecting
+// to the server's "postgres" database to do so, so a fresh machine needs no manual step.
+func ensureDatabase(ctx context.Context, dbURL string) error {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return fmt.Errorf("database url: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" || name == "postgres" {
+		return nil
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		return fmt.Errorf("connect to PostgreSQL at %s (is it running? `make services` starts it): %w", u.Host, err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %q: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %q: %w", name, err)
+	}
+	return nil
 }

@@ -44,11 +44,14 @@ func turnLogLevel(s string) slog.Level {
 }
 
 // newDevTURN builds (without running) the relay `atrium dev` starts next to the SFU, on
-// 127.0.0.1:3478 UDP and TCP with loopback peers allowed. secret must equal the SFU's
+// 127.0.0.1:3478 UDP and TCP with loopback peers allowed (ATRIUM_TURN_* variables override it). secret must equal the SFU's
 // turn.secret; urls go into the SFU's turn.urls so JoinResponse.ice_servers points here.
 func newDevTURN(secret string, log *slog.Logger) (srv *turn.Server, urls []string, err error) {
 	cfg := turn.DevConfig()
 	cfg.Auth.Secret = secret
+	if err := config.ApplyEnv(&cfg, "ATRIUM_TURN", os.LookupEnv); err != nil {
+		return nil, nil, fmt.Errorf("dev TURN relay: %w", err)
+	}
 	srv, err = turn.New(cfg, turn.Deps{Logger: log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("dev TURN relay: %w", err)
