@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/atrium-live/atrium/controlplane/api"
@@ -46,6 +47,12 @@ func (m *Money) bind(jobs *river.Client[pgx.Tx], outbox *email.Outbox) {
 	m.Booking.Mailer = outbox
 	m.Billing.Mailer = outbox
 	m.Billing.Jobs = jobs
+}
+
+// register adds the money metrics to reg.
+func (m *Money) register(reg prometheus.Registerer) {
+	m.Booking.Metrics = booking.NewMetrics(reg)
+	m.Billing.Metrics = billing.NewMetrics(reg)
 }
 
 // hooks makes bookings the join check and the listener of cancellations and room events,

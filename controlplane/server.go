@@ -169,6 +169,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.Money.register(s.Registry)
 	spec, err := api.LoadSpec(ctx)
 	if err != nil {
 		return nil, err

@@ -159,6 +159,7 @@ func (s *Service) payOut(ctx context.Context, id string) error {
 		if err := tx.MarkPayoutPaid(ctx, id, tr.ID, now); err != nil {
 			return err
 		}
+		s.Metrics.payout()
 		_, err = ledger.Post(ctx, tx, ledger.Transfer("payout:"+id+":paid", "payout_paid", "Payout paid", now,
 			ledger.ReservedOf(p.TeacherID), ledger.CashAccount, int64(p.Credits),
 			map[string]any{"payout_id": id, "stripe_transfer_id": tr.ID, "amount_cents": p.AmountCents}))

@@ -116,6 +116,7 @@ func (s *Service) creditPurchase(ctx context.Context, tx *store.Store, purchaseI
 	if err := tx.SetPurchaseStatus(ctx, p.ID, store.PurchasePaid, "", now); err != nil {
 		return false, err
 	}
+	s.Metrics.purchase(p.Credits)
 	err = s.Mailer.Enqueue(ctx, tx, email.Message{To: p.UserEmail, Kind: email.KindReceipt, Data: map[string]any{
 		"Name": p.UserName, "Reference": receiptRef(p), "Credits": p.Credits, "Amount": money(p.AmountCents, p.Currency),
 		"Date": now.UTC().Format("2 Jan 2006")}})

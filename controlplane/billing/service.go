@@ -66,11 +66,12 @@ type JobInserter interface {
 // Deps are the service's collaborators. Jobs may be set after New (River's client is built
 // after its workers are registered), but before the first request.
 type Deps struct {
-	Store  *store.Store
-	Mailer Mailer
-	Jobs   JobInserter
-	Log    *slog.Logger
-	Now    func() time.Time
+	Store   *store.Store
+	Mailer  Mailer
+	Jobs    JobInserter
+	Log     *slog.Logger
+	Now     func() time.Time
+	Metrics *Metrics // optional
 }
 
 // Service implements purchases, webhooks, reconciliation, grants and payouts.

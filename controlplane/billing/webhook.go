@@ -51,12 +51,14 @@ func (s *Service) ReceiveWebhook(ctx context.Context, payload []byte, signature 
 		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
 	if err != nil {
 		s.Log.Warn("stripe webhook refused", "err", err)
+		s.Metrics.webhook("invalid_signature")
 		return problem.New(http.StatusBadRequest, CodeInvalidStripeSignature, "Stripe-Signature is missing or invalid")
 	}
 	if ev.ID == "" || ev.Type == "" || ev.Data == nil {
 		return problem.New(http.StatusBadRequest, problem.CodeBadRequest, "event has no id, type or data")
 	}
 	if _, err := s.Store.StripeEventStatus(ctx, ev.ID); err == nil {
+		s.Metrics.webhook("duplicate")
 		return nil // seen before: processed, ignored, or failed and owned by the retry job
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -65,16 +67,23 @@ func (s *Service) ReceiveWebhook(ctx context.Context, payload []byte, signature 
 	if !handledEvents[string(ev.Type)] {
 		status = "ignored"
 	}
+	fresh := false
 	procErr := s.Store.InTx(ctx, func(tx *store.Store) error {
-		fresh, err := tx.InsertStripeEvent(ctx, store.StripeEvent{ID: ev.ID, Type: string(ev.Type), Status: status, Payload: payload}, s.Now())
+		var err error
+		fresh, err = tx.InsertStripeEvent(ctx, store.StripeEvent{ID: ev.ID, Type: string(ev.Type), Status: status, Payload: payload}, s.Now())
 		if err != nil || !fresh || status == "ignored" {
 			return err
 		}
 		return s.apply(ctx, tx, ev)
 	})
 	if procErr == nil {
+		if !fresh {
+			status = "duplicate" // a concurrent delivery stored it first
+		}
+		s.Metrics.webhook(status)
 		return nil
 	}
+	s.Metrics.webhook("queued_for_retry")
 	s.Log.Error("stripe webhook processing failed; queued for retry", "event_id", ev.ID, "type", ev.Type, "err", procErr)
 	return s.Store.InTx(ctx, func(tx *store.Store) error {
 		fresh, err := tx.InsertStripeEvent(ctx, store.StripeEvent{ID: ev.ID, Type: string(ev.Type), Status: "failed",

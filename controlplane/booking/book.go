@@ -31,7 +31,7 @@ type BookResult struct {
 // no double booking, and a repeated Idempotency-Key returns the first booking. Seats offered
 // to waitlisted students are held for them. A short wallet is a 402 with the shortfall; a
 // discount code is only consumed if the booking commits.
-func (s *Service) Book(ctx context.Context, a Actor, in BookInput) (BookResult, error) {
+func (s *Service) Book(ctx context.Context, a Actor, in BookInput) (res BookResult, err error) {
 	if a.Role != "student" {
 		return BookResult{}, problem.New(http.StatusForbidden, problem.CodeForbidden, "only students can book classes")
 	}
@@ -42,8 +42,19 @@ func (s *Service) Book(ctx context.Context, a Actor, in BookInput) (BookResult, 
 	if len(code) > 64 {
 		return BookResult{}, problem.Validation(map[string]string{"discount_code": "is not valid for this class"})
 	}
-	var res BookResult
-	err := s.Store.InTx(ctx, func(tx *store.Store) error {
+	defer func() {
+		switch p, ok := problem.As(err); {
+		case err == nil && res.Created:
+			s.Metrics.booking("created")
+		case err == nil:
+			s.Metrics.booking("replayed")
+		case ok:
+			s.Metrics.booking(p.Code)
+		default:
+			s.Metrics.booking("error")
+		}
+	}()
+	err = s.Store.InTx(ctx, func(tx *store.Store) error {
 		c, err := lockClass(ctx, tx, in.ClassID)
 		if err != nil {
 			return err

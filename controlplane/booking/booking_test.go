@@ -3,6 +3,7 @@ package booking_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,13 @@ func TestBookingIdempotencyKey(t *testing.T) {
 		t.Fatalf("me/bookings upcoming = %v", mine.Upcoming)
 	}
 	cptest.WaitEmail(t, s.Email, "Booked:")
+	metrics := string(w.env.Do(t, "GET", "/metrics", "", nil).Want(t, http.StatusOK).Body)
+	for _, want := range []string{`atrium_money_bookings_total{result="created"} 1`, `atrium_money_bookings_total{result="replayed"} 19`,
+		`atrium_money_bookings_total{result="already_booked"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	w.checkLedger(t)
 }
 

@@ -76,6 +76,7 @@ func (s *Service) refund(ctx context.Context, tx *store.Store, o refundOrder) (s
 		Status: o.status, At: now}); err != nil {
 		return store.Refund{}, err
 	}
+	s.Metrics.refund(o.rule, o.credits)
 	if o.credits == 0 {
 		return r, nil
 	}

@@ -52,12 +52,13 @@ type Mailer interface {
 	Enqueue(ctx context.Context, st *store.Store, m email.Message) error
 }
 
-// Deps are the service's collaborators; all are required.
+// Deps are the service's collaborators; all but Metrics are required.
 type Deps struct {
-	Store  *store.Store
-	Mailer Mailer
-	Log    *slog.Logger
-	Now    func() time.Time
+	Store   *store.Store
+	Mailer  Mailer
+	Log     *slog.Logger
+	Now     func() time.Time
+	Metrics *Metrics
 }
 
 // Service implements bookings, waitlists, refunds and settlement.

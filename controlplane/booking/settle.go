@@ -51,6 +51,7 @@ func (s *Service) ClassCancelled(ctx context.Context, tx *store.Store, c store.C
 	}
 	_, err = tx.InsertClassOutcome(ctx, store.ClassOutcome{ClassID: c.ID, Outcome: store.OutcomeCancelled,
 		TeacherID: c.TeacherID, RefundedCredits: refunded, CreatedAt: now})
+	s.Metrics.outcome(store.OutcomeCancelled)
 	return err
 }
 
@@ -133,6 +134,8 @@ func (s *Service) noShow(ctx context.Context, tx *store.Store, c store.Class, no
 	}
 	_, err = tx.InsertClassOutcome(ctx, store.ClassOutcome{ClassID: c.ID, Outcome: store.OutcomeNoShow,
 		TeacherID: c.TeacherID, RefundedCredits: refunded, CreatedAt: now})
+	s.Metrics.outcome(store.OutcomeNoShow)
+	s.Log.Info("class outcome", "class_id", c.ID, "outcome", store.OutcomeNoShow, "refunded_credits", refunded)
 	return err
 }
 
@@ -179,6 +182,9 @@ func (s *Service) settle(ctx context.Context, tx *store.Store, c store.Class, no
 	_, err = tx.InsertClassOutcome(ctx, store.ClassOutcome{ClassID: c.ID, Outcome: outcome, TeacherID: c.TeacherID,
 		GrossCredits: gross, RefundedCredits: refunded, CommissionCredits: int(commission),
 		TeacherCredits: int(left - commission), CreatedAt: now})
+	s.Metrics.outcome(outcome)
+	s.Log.Info("class outcome", "class_id", c.ID, "outcome", outcome, "refunded_credits", refunded,
+		"teacher_credits", left-commission, "commission_credits", commission)
 	return err
 }
 
