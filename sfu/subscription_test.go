@@ -86,3 +86,27 @@ func TestCannotPublishWithoutGrant(t *testing.T) {
 		t.Errorf("watcher sees viewer %v with tracks; want no tracks", rp)
 	}
 }
+
+// TestPublishOnly: a participant without canSubscribe (a camera feed) connects with the
+// publisher PC primary and publishes; it is never sent anyone's tracks.
+func TestPublishOnly(t *testing.T) {
+	srv := sfutest.Serve(t)
+	viewerSub := newSubscriber()
+	join(t, srv, "r", "viewer", viewerSub.callback())
+	feedSub := newSubscriber()
+	feed := join(t, srv, "r", "feed", feedSub.callback(), sfutest.CanSubscribe(false))
+	other := join(t, srv, "r", "other", nil)
+	cam := publishSynth(t, feed, vp8Cap, "cam")
+	publishSynth(t, other, opusCap, "mic")
+	eventually(t, 5*time.Second, "the viewer to receive the feed", func() bool {
+		r, ok := viewerSub.get(cam.pub.SID())
+		return ok && r.packets > 10
+	})
+	time.Sleep(300 * time.Millisecond)
+	feedSub.mu.Lock()
+	n := len(feedSub.tracks)
+	feedSub.mu.Unlock()
+	if n != 0 {
+		t.Errorf("a participant without canSubscribe received %d tracks", n)
+	}
+}
