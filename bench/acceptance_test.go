@@ -16,6 +16,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"go.uber.org/goleak"
 
+	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/sfu/sfutest"
 )
 
@@ -145,6 +146,41 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 // ours reports whether a goroutine dump involves the tester or its SDK.
 func ours(dump string) bool {
 	return strings.Contains(dump, "atrium/bench.") || strings.Contains(dump, "server-sdk-go")
+}
+
+// A server that goes away mid-run must not read as a clean run: the dropped participants
+// are counted and Run fails. (Nothing is "lost": the publisher could not send either.)
+func TestServerGoneMidRun(t *testing.T) {
+	cfg := sfutest.Config()
+	cfg.DrainTimeout = 500 * time.Millisecond
+	srv, err := sfu.New(cfg, sfu.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	time.AfterFunc(2500*time.Millisecond, stop)
+
+	scn, _ := Preset("lecture", PresetParams{Subscribers: 2})
+	scn.Duration = 6 * time.Second
+	res, err := Run(context.Background(), Options{Scenario: scn, Grace: 5 * time.Second,
+		Target: Target{URL: "ws://" + srv.Addr().String(), APIKey: sfu.DevAPIKey, APISecret: sfu.DevAPISecret}})
+	if !errors.Is(err, ErrDropped) {
+		t.Fatalf("Run = %v, want ErrDropped", err)
+	}
+	t.Logf("server gone: %v; loss %.1f%%, undelivered audio %d video %d", err, res.LossPercent,
+		res.Audio.UndeliveredAtEnd, res.Video.UndeliveredAtEnd)
+	if res.Joins.Dropped != 3 {
+		t.Errorf("dropped = %d, want all 3 participants", res.Joins.Dropped)
+	}
+	if !strings.Contains(err.Error(), "3 of 3") {
+		t.Errorf("error %q does not say how many were dropped", err)
+	}
 }
 
 // Bad input must fail clearly, quickly and with no result to misread.

@@ -33,13 +33,41 @@ type counters struct {
 	keyframes           atomic.Uint64 // keyframes sent
 }
 
+// sentStreams records, per published stream (track SID and simulcast layer), how many
+// packets were sent, so that packets never delivered at the end count as lost.
+type sentStreams struct {
+	mu   sync.Mutex
+	sent map[streamKey]uint32
+}
+
+type streamKey struct {
+	sid   string
+	layer uint8
+}
+
+func (s *sentStreams) set(sid string, layer uint8, n uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sent == nil {
+		s.sent = map[streamKey]uint32{}
+	}
+	s.sent[streamKey{sid, layer}] = n
+}
+
+func (s *sentStreams) get(sid string, layer uint8) (uint32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.sent[streamKey{sid, layer}]
+	return n, ok
+}
+
 // speakingLevel is the audio level (-dBov) written into every Opus packet's RFC 6464
 // extension: loud enough for a server's active-speaker detection.
 var speakingLevel uint8 = 30
 
 // publishMedia publishes the group's tracks on room and starts one writer goroutine per
 // track (per simulcast layer), which run until ctx ends; wg tracks them.
-func publishMedia(ctx context.Context, room *lksdk.Room, identity string, g Group, s *Scenario, c *counters, wg *sync.WaitGroup) error {
+func publishMedia(ctx context.Context, room *lksdk.Room, identity string, g Group, s *Scenario, c *counters, sent *sentStreams, wg *sync.WaitGroup) error {
 	lp := room.LocalParticipant
 	if g.PublishAudio {
 		track, err := lksdk.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus,
@@ -47,14 +75,15 @@ func publishMedia(ctx context.Context, room *lksdk.Room, identity string, g Grou
 		if err != nil {
 			return fmt.Errorf("audio track: %w", err)
 		}
-		if _, err := lp.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "microphone",
-			Source: livekit.TrackSource_MICROPHONE}); err != nil {
+		pub, err := lp.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "microphone",
+			Source: livekit.TrackSource_MICROPHONE})
+		if err != nil {
 			return fmt.Errorf("publish audio: %w", err)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeAudio(ctx, track, synth.NewOpus(s.Audio.Bitrate), c)
+			sent.set(pub.SID(), 0, writeAudio(ctx, track, synth.NewOpus(s.Audio.Bitrate), c))
 		}()
 	}
 	if !g.PublishVideo {
@@ -100,11 +129,12 @@ func publishMedia(ctx context.Context, room *lksdk.Room, identity string, g Grou
 	}
 	pubOpts := &lksdk.TrackPublicationOptions{Name: "camera", Source: livekit.TrackSource_CAMERA,
 		VideoWidth: s.Video.Width, VideoHeight: s.Video.Height}
+	var pub *lksdk.LocalTrackPublication
 	var err error
 	if len(tracks) == 1 {
-		_, err = lp.PublishTrack(tracks[0], pubOpts)
+		pub, err = lp.PublishTrack(tracks[0], pubOpts)
 	} else {
-		_, err = lp.PublishSimulcastTrack(tracks, pubOpts)
+		pub, err = lp.PublishSimulcastTrack(tracks, pubOpts)
 	}
 	if err != nil {
 		return fmt.Errorf("publish video: %w", err)
@@ -113,14 +143,16 @@ func publishMedia(ctx context.Context, room *lksdk.Room, identity string, g Grou
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			writeVideo(ctx, tracks[i], gens[i], uint8(i), i == len(tracks)-1, c)
+			n := writeVideo(ctx, tracks[i], gens[i], uint8(i), i == len(tracks)-1, c)
+			sent.set(pub.SID(), uint8(i), n)
 		}()
 	}
 	return nil
 }
 
-// writeAudio sends one Opus packet every 20 ms until ctx ends or the track fails.
-func writeAudio(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Opus, c *counters) {
+// writeAudio sends one Opus packet every 20 ms until ctx ends or the track fails, and
+// returns the number of packets sent.
+func writeAudio(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Opus, c *counters) (sent uint32) {
 	t := time.NewTicker(synth.OpusFrameDuration)
 	defer t.Stop()
 	opts := &lksdk.SampleWriteOptions{AudioLevel: &speakingLevel}
@@ -130,7 +162,7 @@ func writeAudio(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Opus, c
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return seq
 		case <-t.C:
 		}
 		ts += synth.OpusTicksPerFrame
@@ -142,7 +174,7 @@ func writeAudio(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Opus, c
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: seq == 0, SequenceNumber: rtpSeq,
 			Timestamp: ts}, Payload: payload}
 		if err := track.WriteRTP(&pkt, opts); err != nil {
-			return
+			return seq
 		}
 		seq++
 		rtpSeq++
@@ -151,8 +183,9 @@ func writeAudio(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Opus, c
 	}
 }
 
-// writeVideo sends one frame per frame interval until ctx ends or the track fails.
-func writeVideo(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Video, layer uint8, top bool, c *counters) {
+// writeVideo sends one frame per frame interval until ctx ends or the track fails, and
+// returns the number of packets sent.
+func writeVideo(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Video, layer uint8, top bool, c *counters) (sent uint32) {
 	t := time.NewTicker(gen.FrameInterval())
 	defer t.Stop()
 	var seq uint32
@@ -161,7 +194,7 @@ func writeVideo(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Video, 
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return seq
 		case <-t.C:
 		}
 		ts += gen.TicksPerFrame()
@@ -181,7 +214,7 @@ func writeVideo(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Video, 
 			pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: i == len(payloads)-1,
 				SequenceNumber: rtpSeq, Timestamp: ts}, Payload: p}
 			if err := track.WriteRTP(&pkt, nil); err != nil {
-				return
+				return seq
 			}
 			seq++
 			rtpSeq++

@@ -16,7 +16,7 @@ func WriteTable(w io.Writer, res *Result) error {
 	p("scenario\t%s\tserver %s\troom %s", res.Scenario, res.Server, res.Room)
 	p("participants\t%d\tpublishers %d\tsubscribers %d", res.Participants, res.Publishers, res.Subscribers)
 	p("duration\t%.1f s\tsteady window %.1f s\t", res.DurationS, res.SteadyS)
-	p("joins ok / failed\t%d / %d\tno media %d\t", res.Joins.OK, res.Joins.Failed, res.Joins.NoMedia)
+	p("joins ok / failed\t%d / %d\tno media %d, dropped %d\t", res.Joins.OK, res.Joins.Failed, res.Joins.NoMedia, res.Joins.Dropped)
 	pc := func(name string, x Percentiles) {
 		p("%s (ms)\tp50 %.1f\tp95 %.1f\tp99 %.1f", name, x.P50, x.P95, x.P99)
 	}
@@ -30,6 +30,7 @@ func WriteTable(w io.Writer, res *Result) error {
 	k("packets received", func(k *KindResult) string { return fmt.Sprint(k.ReceivedPackets) })
 	k("subscribed tracks", func(k *KindResult) string { return fmt.Sprint(k.Tracks) })
 	k("loss", func(k *KindResult) string { return fmt.Sprintf("%.3f%% (%d)", k.LossPercent, k.Lost) })
+	k("undelivered at end", func(k *KindResult) string { return fmt.Sprint(k.UndeliveredAtEnd) })
 	k("latency p50/p90 ms", func(k *KindResult) string { return fmt.Sprintf("%.2f / %.2f", k.Latency.P50, k.Latency.P90) })
 	k("latency p99/max ms", func(k *KindResult) string { return fmt.Sprintf("%.2f / %.2f", k.Latency.P99, k.Latency.Max) })
 	k("jitter ms", func(k *KindResult) string { return fmt.Sprintf("%.2f", k.JitterMs) })

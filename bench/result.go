@@ -63,6 +63,9 @@ type Joins struct {
 	// WebSocket dial start -> first media packet received.
 	WSToFirstMediaMs Percentiles `json:"ws_to_first_media_ms"`
 	NoMedia          int         `json:"subscribers_without_media"`
+	// Dropped counts participants the server disconnected before the end of the run.
+	Dropped    int    `json:"dropped"`
+	DropReason string `json:"drop_reason,omitempty"` // the first one
 }
 
 // Percentiles of a small exact sample set.
@@ -94,10 +97,13 @@ type KindResult struct {
 	Lost            uint64  `json:"lost_packets"`
 	LossPercent     float64 `json:"loss_percent"`
 	Duplicates      uint64  `json:"duplicate_packets"`
-	Unstamped       uint64  `json:"unstamped_packets,omitempty"`
-	Padding         uint64  `json:"padding_packets,omitempty"`
-	Latency         Latency `json:"latency_ms"`
-	JitterMs        float64 `json:"jitter_ms"` // mean over tracks
+	// UndeliveredAtEnd is the part of Lost sent after the last packet a still-subscribed
+	// track received: a server that stalls or dies mid-run shows up here.
+	UndeliveredAtEnd uint64  `json:"undelivered_at_end"`
+	Unstamped        uint64  `json:"unstamped_packets,omitempty"`
+	Padding          uint64  `json:"padding_packets,omitempty"`
+	Latency          Latency `json:"latency_ms"`
+	JitterMs         float64 `json:"jitter_ms"` // mean over tracks
 }
 
 // ServerResult is the server process's cost, from /proc.
@@ -215,6 +221,12 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 		}
 		res.Joins.OK++
 		wsJoined = append(wsJoined, joined.Sub(ws))
+		if p.droppedBefore(r.stopped) {
+			res.Joins.Dropped++
+			if res.Joins.DropReason == "" {
+				res.Joins.DropReason, _ = p.dropReason.Load().(string)
+			}
+		}
 		if !p.group.Subscribe {
 			continue
 		}
@@ -241,7 +253,7 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 	var kt [2]kindTotals
 	var all stats.Histogram
 	for _, ts := range tracks {
-		kt[ts.kind].add(ts, true)
+		kt[ts.kind].add(ts, r.tail(ts), true)
 	}
 	kinds := [2]*KindResult{&res.Audio, &res.Video}
 	var expected, received uint64
@@ -251,7 +263,7 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 		t := &kt[k]
 		*kr = KindResult{SentPackets: final.sentPkts[k], SentBytes: final.sentB[k],
 			ReceivedPackets: final.recvPkts[k], ReceivedBytes: final.recvB[k], Tracks: t.tracks,
-			Expected: t.expected, Duplicates: t.duplicates, Unstamped: t.unstamped, Padding: t.padding,
+			Expected: t.expected, Duplicates: t.duplicates, UndeliveredAtEnd: t.tail, Unstamped: t.unstamped, Padding: t.padding,
 			Latency: latencyOf(&t.latency)}
 		if t.expected > t.received {
 			kr.Lost = t.expected - t.received

@@ -71,6 +71,7 @@ type Options struct {
 var (
 	ErrJoinsFailed = errors.New("bench: some joins failed")
 	ErrNoMedia     = errors.New("bench: subscribers received no media")
+	ErrDropped     = errors.New("bench: participants were disconnected during the run")
 	ErrAborted     = errors.New("bench: run aborted")
 )
 
@@ -83,7 +84,11 @@ type run struct {
 	room  string
 	log   *slog.Logger
 	cnt   counters
+	sent  sentStreams
 	start time.Time
+	// stopped is when the publishers were told to stop: tracks still open then owe the
+	// packets sent after the last one they received.
+	stopped time.Time
 
 	joinedOK, joinFailed atomic.Int64
 
@@ -185,10 +190,11 @@ wait:
 
 	// Stop the publishers, let packets in flight arrive, then read the figures before
 	// anyone leaves (leaving would look like loss).
+	r.stopped = time.Now()
 	stopMedia()
 	waitBounded(&r.writers, time.Second)
 	if abortErr == nil {
-		sleepCtx(hardCtx, 300*time.Millisecond)
+		r.drain(hardCtx)
 	}
 	final := r.snapshot(server, self)
 	stopProgress()
@@ -208,6 +214,8 @@ wait:
 	case res.Joins.Failed > 0:
 		return res, fmt.Errorf("%w: %d of %d failed, first error: %s", ErrJoinsFailed,
 			res.Joins.Failed, res.Participants, res.Joins.Errors[0])
+	case res.Joins.Dropped > 0:
+		return res, fmt.Errorf("%w: %d of %d (%s)", ErrDropped, res.Joins.Dropped, res.Joins.OK, res.Joins.DropReason)
 	case res.Audio.ReceivedPackets+res.Video.ReceivedPackets == 0:
 		return res, ErrNoMedia
 	}
@@ -285,6 +293,9 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
 		r.onTrack(p, track, pub)
 	}
+	cb.OnDisconnectedWithReason = func(reason lksdk.DisconnectionReason) {
+		p.drop(time.Now(), string(reason))
+	}
 	room := lksdk.NewRoom(cb)
 	jctx, cancel := context.WithTimeout(hardCtx, r.opts.JoinTimeout)
 	defer cancel()
@@ -303,7 +314,7 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	r.rooms = append(r.rooms, room)
 	r.mu.Unlock()
 	if p.publishes() {
-		if err := publishMedia(mediaCtx, room, p.identity, *p.group, r.scn, &r.cnt, &r.writers); err != nil {
+		if err := publishMedia(mediaCtx, room, p.identity, *p.group, r.scn, &r.cnt, &r.sent, &r.writers); err != nil {
 			return err
 		}
 	}
@@ -327,7 +338,7 @@ func (r *run) token(p *participant) (string, error) {
 }
 
 func (r *run) onTrack(p *participant, track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication) {
-	ts := &trackStats{kind: kindAudio}
+	ts := &trackStats{kind: kindAudio, sid: pub.SID(), owner: p}
 	if track.Kind() == webrtc.RTPCodecTypeVideo {
 		ts.kind = kindVideo
 		switch p.group.SubscribeQuality {
@@ -347,6 +358,45 @@ func (r *run) onTrack(p *participant, track *webrtc.TrackRemote, pub *lksdk.Remo
 			p.firstMedia.CompareAndSwap(0, at.UnixNano())
 		})
 	}()
+}
+
+// drain waits, after the publishers stopped, until packets stop arriving (queues in the
+// server empty): 200 ms without a packet, at most 3 s.
+func (r *run) drain(ctx context.Context) {
+	received := func() uint64 { return r.cnt.recvPkts[kindAudio].Load() + r.cnt.recvPkts[kindVideo].Load() }
+	prev, quiet := received(), 0
+	for deadline := time.Now().Add(3 * time.Second); quiet < 2 && time.Now().Before(deadline); {
+		if !sleepCtx(ctx, 100*time.Millisecond) {
+			return
+		}
+		if cur := received(); cur != prev {
+			prev, quiet = cur, 0
+		} else {
+			quiet++
+		}
+	}
+}
+
+// tail is how many packets ts's stream (its current layer) sent after the last one ts
+// received, for a track that was still open when the publishers stopped.
+func (r *run) tail(ts *trackStats) uint64 {
+	ts.mu.Lock()
+	layer, highest, ok := ts.loss.Current()
+	closed := ts.closedAt
+	ts.mu.Unlock()
+	// A track that ended before the publishers stopped was unsubscribed, unless the server
+	// dropped its subscriber: then what it missed is lost.
+	if !ok || (!closed.IsZero() && closed.Before(r.stopped) && !ts.owner.droppedBefore(r.stopped)) {
+		return 0
+	}
+	n, ok := r.sent.get(ts.sid, layer)
+	if !ok || n == 0 {
+		return 0
+	}
+	if d := int32(n - 1 - highest); d > 0 {
+		return uint64(d)
+	}
+	return 0
 }
 
 // teardown disconnects everyone in parallel, bounded by the hard deadline.

@@ -14,14 +14,17 @@ import (
 // trackStats is what one subscriber measured on one received track. The reading
 // goroutine updates it under mu; the runner reads it under mu.
 type trackStats struct {
-	kind int
+	kind  int
+	sid   string       // the publisher's track SID
+	owner *participant // the subscriber
 
 	mu        sync.Mutex
 	loss      stats.Loss
 	jitter    stats.Jitter
 	latency   stats.Histogram
-	unstamped uint64 // media packets without a stamp (not from this tester)
-	padding   uint64 // padding-only packets (bandwidth probes)
+	unstamped uint64    // media packets without a stamp (not from this tester)
+	padding   uint64    // padding-only packets (bandwidth probes)
+	closedAt  time.Time // when the track ended (unsubscribed, or the subscriber left)
 }
 
 // readTrack reads RTP from track until it fails (the subscriber left), recording each
@@ -32,6 +35,9 @@ func readTrack(track *webrtc.TrackRemote, ts *trackStats, c *counters, first fun
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
+			ts.mu.Lock()
+			ts.closedAt = time.Now()
+			ts.mu.Unlock()
 			return
 		}
 		now := time.Now()
@@ -66,15 +72,20 @@ type kindTotals struct {
 	tracks             int
 	expected, received uint64
 	duplicates         uint64
+	tail               uint64 // sent but never delivered at the end
 	unstamped, padding uint64
 	jitterSum          time.Duration
 	latency            stats.Histogram
 }
 
-func (k *kindTotals) add(ts *trackStats, withLatency bool) {
+// add adds ts; tail is how many packets its stream sent after the last one ts received,
+// for a track still open when the publishers stopped (0 otherwise).
+func (k *kindTotals) add(ts *trackStats, tail uint64, withLatency bool) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	e, r := ts.loss.Totals()
+	e += tail
+	k.tail += tail
 	k.tracks++
 	k.expected += e
 	k.received += r
@@ -93,6 +104,9 @@ type participant struct {
 	group    *Group
 
 	firstMedia atomic.Int64 // unix nanos of the first media packet received, 0 before
+	// dropped is when the server disconnected the participant (unix nanos), 0 if never.
+	dropped    atomic.Int64
+	dropReason atomic.Value // string
 
 	mu      sync.Mutex
 	wsStart time.Time // when the WebSocket dial began
@@ -118,6 +132,19 @@ func (p *participant) outcome() (wsStart, joined time.Time, err error, done bool
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.wsStart, p.joined, p.err, p.done
+}
+
+// drop records an unrequested disconnection (the first one).
+func (p *participant) drop(at time.Time, reason string) {
+	if p.dropped.CompareAndSwap(0, at.UnixNano()) {
+		p.dropReason.Store(reason)
+	}
+}
+
+// droppedBefore reports whether the server disconnected p before t.
+func (p *participant) droppedBefore(t time.Time) bool {
+	d := p.dropped.Load()
+	return d != 0 && time.Unix(0, d).Before(t)
 }
 
 func (p *participant) publishes() bool { return p.group.PublishAudio || p.group.PublishVideo }

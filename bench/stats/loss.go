@@ -89,6 +89,12 @@ func (l *Loss) Totals() (expected, received uint64) {
 	return expected, received
 }
 
+// Current returns the layer and highest sequence of the open run; ok is false before the
+// first packet.
+func (l *Loss) Current() (layer uint8, highest uint32, ok bool) {
+	return l.layer, l.highest, l.started
+}
+
 // Duplicates is the number of packets received more than once.
 func (l *Loss) Duplicates() uint64 { return l.dups }
 
