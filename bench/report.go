@@ -34,6 +34,12 @@ func WriteTable(w io.Writer, res *Result) error {
 	k("latency p50/p90 ms", func(k *KindResult) string { return fmt.Sprintf("%.2f / %.2f", k.Latency.P50, k.Latency.P90) })
 	k("latency p99/max ms", func(k *KindResult) string { return fmt.Sprintf("%.2f / %.2f", k.Latency.P99, k.Latency.Max) })
 	k("jitter ms", func(k *KindResult) string { return fmt.Sprintf("%.2f", k.JitterMs) })
+	k("p50 first/last 10% subs", func(k *KindResult) string {
+		if k.FanoutSkew == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f / %.2f", k.FanoutSkew.FirstTenthP50, k.FanoutSkew.LastTenthP50)
+	})
 	p("\t\t\t")
 	p("loss overall\t%.3f%%\t\t", res.LossPercent)
 	p("latency ms\tp50 %.2f  p90 %.2f\tp99 %.2f  max %.2f\t", res.Latency.P50, res.Latency.P90, res.Latency.P99, res.Latency.Max)

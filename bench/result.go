@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"runtime"
+	"sort"
 	"time"
 
 	"github.com/atrium-live/atrium/bench/procstat"
@@ -104,6 +105,19 @@ type KindResult struct {
 	Padding          uint64  `json:"padding_packets,omitempty"`
 	Latency          Latency `json:"latency_ms"`
 	JitterMs         float64 `json:"jitter_ms"` // mean over tracks
+	// FanoutSkew compares the median latency of the first and the last tenth of the
+	// subscribers in join order: an SFU that sends to its subscribers one after the other
+	// makes the last ones wait for everybody else's sends.
+	FanoutSkew *FanoutSkew `json:"fanout_skew,omitempty"`
+}
+
+// FanoutSkew is the p50 latency (ms) of the earliest- and latest-joined tenth of the
+// subscribers of one kind, and the spread of per-subscriber p50s.
+type FanoutSkew struct {
+	FirstTenthP50 float64 `json:"first_tenth_p50"`
+	LastTenthP50  float64 `json:"last_tenth_p50"`
+	MinP50        float64 `json:"min_subscriber_p50"`
+	MaxP50        float64 `json:"max_subscriber_p50"`
 }
 
 // ServerResult is the server process's cost, from /proc.
@@ -137,6 +151,44 @@ type TesterResult struct {
 // starvedPercent is the run-queue wait (per wall second) above which a process is said to
 // be starved by other load.
 const starvedPercent = 20
+
+// fanoutSkew computes FanoutSkew over the tracks of one kind; nil with fewer than 10.
+func fanoutSkew(tracks []*trackStats, kind int) *FanoutSkew {
+	type sub struct {
+		order int
+		p50   time.Duration
+	}
+	var subs []sub
+	for _, ts := range tracks {
+		if ts.kind != kind {
+			continue
+		}
+		ts.mu.Lock()
+		if ts.latency.Count() > 0 {
+			subs = append(subs, sub{ts.owner.order, ts.latency.Percentile(0.5)})
+		}
+		ts.mu.Unlock()
+	}
+	if len(subs) < 10 {
+		return nil
+	}
+	sort.Slice(subs, func(i, j int) bool { return subs[i].order < subs[j].order })
+	tenth := len(subs) / 10
+	median := func(s []sub) float64 {
+		d := make([]time.Duration, len(s))
+		for i := range s {
+			d[i] = s[i].p50
+		}
+		return ms(stats.Percentiles(d, 0.5)[0])
+	}
+	all := make([]time.Duration, len(subs))
+	for i := range subs {
+		all[i] = subs[i].p50
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	return &FanoutSkew{FirstTenthP50: median(subs[:tenth]), LastTenthP50: median(subs[len(subs)-tenth:]),
+		MinP50: ms(all[0]), MaxP50: ms(all[len(all)-1])}
+}
 
 // starved reports whether a process was kept from running by other load: its threads
 // waited for a CPU while it used clearly less than the CPUs it may run on. (Waiting while
@@ -278,6 +330,8 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 		nTracks += t.tracks
 		all.Merge(&t.latency)
 	}
+	res.Audio.FanoutSkew = fanoutSkew(tracks, kindAudio)
+	res.Video.FanoutSkew = fanoutSkew(tracks, kindVideo)
 	res.LossPercent = stats.LossPercent(expected, received)
 	res.Latency = latencyOf(&all)
 	if nTracks > 0 {

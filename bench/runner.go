@@ -237,7 +237,11 @@ func (r *run) participants() []*participant {
 			}
 		}
 	}
-	return append(pubs, subs...)
+	all := append(pubs, subs...)
+	for i, p := range all {
+		p.order = i
+	}
+	return all
 }
 
 // schedule starts one join every 1/JoinRate seconds until everyone has been started or

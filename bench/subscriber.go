@@ -102,6 +102,7 @@ func (k *kindTotals) add(ts *trackStats, tail uint64, withLatency bool) {
 type participant struct {
 	identity string
 	group    *Group
+	order    int // position in the join order
 
 	firstMedia atomic.Int64 // unix nanos of the first media packet received, 0 before
 	// dropped is when the server disconnected the participant (unix nanos), 0 if never.

@@ -200,7 +200,7 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | 1 -> %d | %.0f | %.2f | %.3f%% |\n", u.Mode, u.Receivers, u.ForwardedPerCPUSecond,
 			u.CPUMicrosPerPacket, u.LossPercent)
 	}
-	b.WriteString("\n## Scenarios\n\n| run | joins ok/failed | ws->media p50/p95 ms | loss % | latency p50/p90/p99/max ms | jitter ms | out Mb/s | out pkt/s | server CPU % | fwd pkt per CPU-s | us/pkt | peak RSS MiB | tester CPU % | wait for CPU % server/tester | load avg |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Scenarios\n\n| run | joins ok/failed | ws->media p50/p95 ms | loss % | latency p50/p90/p99/max ms | jitter ms | out Mb/s | out pkt/s | server CPU % | fwd pkt per CPU-s | us/pkt | peak RSS MiB | tester CPU % | wait for CPU % server/tester | load avg | p50 ms first/last 10% subscribers |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	names := make([]string, 0, len(s.Runs))
 	for n := range s.Runs {
 		names = append(names, n)
@@ -220,10 +220,16 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		if r.Tester.Saturated {
 			sat = " (saturated)"
 		}
-		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s | %s/%.0f | %.1f |\n",
+		skew := "-"
+		if k := r.Video.FanoutSkew; k != nil {
+			skew = fmt.Sprintf("%.2f/%.2f (video)", k.FirstTenthP50, k.LastTenthP50)
+		} else if k := r.Audio.FanoutSkew; k != nil {
+			skew = fmt.Sprintf("%.2f/%.2f (audio)", k.FirstTenthP50, k.LastTenthP50)
+		}
+		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s | %s/%.0f | %.1f | %s |\n",
 			n, r.Joins.OK, r.Joins.Failed, r.Joins.WSToFirstMediaMs.P50, r.Joins.WSToFirstMediaMs.P95, r.LossPercent,
 			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.JitterMs, r.BitrateOut/1e6, r.PacketsOutPerS,
-			cpu, fwd, us, rss, r.Tester.CPUPercent, sat, wait, r.Tester.WaitPercent, r.LoadAverage)
+			cpu, fwd, us, rss, r.Tester.CPUPercent, sat, wait, r.Tester.WaitPercent, r.LoadAverage, skew)
 	}
 	if len(s.Failures) > 0 {
 		b.WriteString("\n## Failed runs\n\n")
