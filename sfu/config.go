@@ -80,6 +80,9 @@ type SignalConfig struct {
 	QualityInterval time.Duration `yaml:"quality_interval"`
 	// SpeakerInterval is how often active speakers are recomputed.
 	SpeakerInterval time.Duration `yaml:"speaker_interval"`
+	// ResumeWindow is how long a participant whose signal connection dropped waits for the
+	// SDK to resume it (reconnect=1) before leaving; 0 disables resuming.
+	ResumeWindow time.Duration `yaml:"resume_window"`
 }
 
 // TURNConfig makes JoinResponse.ice_servers carry fresh coturn-style credentials.
@@ -109,6 +112,7 @@ func DefaultConfig() Config {
 		Signal: SignalConfig{
 			PingInterval: 10 * time.Second, PingTimeout: 20 * time.Second,
 			MaxMessageBytes: 1 << 20, QualityInterval: 5 * time.Second, SpeakerInterval: 300 * time.Millisecond,
+			ResumeWindow: 10 * time.Second,
 		},
 		TURN:         TURNConfig{TTL: 6 * time.Hour},
 		Webhook:      WebhookConfig{Retries: 5, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond, QueueLen: 1000},
@@ -209,6 +213,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Signal.MaxMessageBytes < 64<<10 {
 		return errors.New("signal.max_message_bytes must be at least 64 KiB")
+	}
+	if c.Signal.ResumeWindow < 0 {
+		return errors.New("signal.resume_window must not be negative")
 	}
 	if c.Signal.QualityInterval <= 0 || c.Signal.SpeakerInterval <= 0 {
 		return errors.New("signal.quality_interval and signal.speaker_interval must be positive")

@@ -110,6 +110,7 @@ type negotiator struct {
 	again         bool
 	closed        bool
 	offerID       uint32
+	iceRestart    bool // the next offer restarts ICE
 	onError       func(error)
 }
 
@@ -143,6 +144,22 @@ func (n *negotiator) start() {
 	n.negotiate()
 }
 
+// restart offers again at once with an ICE restart, abandoning an offer in flight (its
+// answer may have been lost with a signal connection).
+func (n *negotiator) restart() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed || !n.ready {
+		return
+	}
+	n.waitingAnswer = false
+	n.again = false
+	n.iceRestart = true
+	if err := n.offerLocked(); err != nil && n.onError != nil {
+		go n.onError(err)
+	}
+}
+
 func (n *negotiator) offer() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -164,13 +181,14 @@ func (n *negotiator) offerLocked() error {
 	if pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
 		return nil
 	}
-	offer, err := pc.CreateOffer(nil)
+	offer, err := pc.CreateOffer(&webrtc.OfferOptions{ICERestart: n.iceRestart})
 	if err != nil {
 		return fmt.Errorf("sfu: subscriber offer: %w", err)
 	}
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("sfu: subscriber set local offer: %w", err)
 	}
+	n.iceRestart = false
 	n.waitingAnswer = true
 	n.offerID++
 	n.side.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Offer{Offer: &livekit.SessionDescription{

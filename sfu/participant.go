@@ -38,8 +38,12 @@ type participant struct {
 	identity string
 	grants   *auth.ClaimGrants
 	join     access.JoinParams
-	conn     *sigconn.Conn
 	accepted time.Time // WebSocket accepted, for join latency
+
+	connMu   sync.Mutex
+	conn     *sigconn.Conn // current signal connection (a resume replaces it); guarded by connMu
+	swapped  chan struct{} // closed when conn is replaced; guarded by connMu
+	noResume bool          // gave up waiting for a resume; guarded by connMu
 	joinedAt time.Time
 
 	ctx     context.Context // cancelled when the participant closes
@@ -88,7 +92,7 @@ func newParticipant(pp participantParams) (*participant, error) {
 	s := pp.room.s
 	p := &participant{
 		s: s, room: pp.room, sid: ids.NewParticipantID(), identity: pp.grants.Identity,
-		grants: pp.grants, join: pp.join, conn: pp.conn, accepted: pp.accepted, joinedAt: s.now(),
+		grants: pp.grants, join: pp.join, conn: pp.conn, swapped: make(chan struct{}), accepted: pp.accepted, joinedAt: s.now(),
 		out: make(chan *livekit.SignalResponse, signalQueueLen), done: make(chan struct{}),
 		name: pp.grants.Name, metadata: pp.grants.Metadata, attributes: maps.Clone(pp.grants.Attributes),
 		state: livekit.ParticipantInfo_JOINING,
@@ -99,7 +103,7 @@ func newParticipant(pp participantParams) (*participant, error) {
 	p.log = pp.room.log.With("participant", p.identity, "participant_sid", p.sid)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.lastSeen.Store(s.now())
-	p.conn.OnPong(func() { p.lastSeen.Store(s.now()) })
+	pp.conn.OnPong(p.onPong)
 	p.alloc = media.NewAllocator(media.AllocatorParams{SubscriberID: p.sid, Logger: p.log})
 	if err := p.setupPeerConnections(); err != nil {
 		p.cancel()
@@ -235,49 +239,51 @@ func (p *participant) start() {
 	p.subNeg.start()
 }
 
-// readLoop handles requests until the connection fails or p closes.
-func (p *participant) readLoop() {
+// readLoop handles requests from c until it fails (the error is returned) or p closes (nil).
+func (p *participant) readLoop(c *sigconn.Conn) error {
 	for {
-		req, err := p.conn.Read()
+		req, err := c.Read()
 		if err != nil {
-			if p.ctx.Err() == nil {
-				p.log.Info("signal connection ended", "err", err)
+			if p.ctx.Err() != nil {
+				return nil
 			}
-			p.close(closeParams{reason: livekit.DisconnectReason_SIGNAL_CLOSE})
-			return
+			return err
 		}
 		p.lastSeen.Store(p.s.now())
 		if err := p.handle(req); err != nil {
 			p.log.Warn("signal request failed", "err", err)
 		}
 		if p.ctx.Err() != nil {
-			return
+			return nil
 		}
 	}
 }
 
+// writeLoop writes queued responses to the current signal connection. A failed write closes
+// that connection (so its reader notices) and drops the message: after a resume, state is
+// re-sent rather than replayed.
 func (p *participant) writeLoop() {
 	defer p.wg.Done()
 	for {
 		select {
 		case m := <-p.out:
-			if err := p.conn.Write(m); err != nil {
+			c := p.signal()
+			if err := c.Write(m); err != nil {
 				p.log.Info("signal write failed", "err", err)
-				p.close(closeParams{reason: livekit.DisconnectReason_SIGNAL_CLOSE})
-				p.conn.Close(websocket.CloseGoingAway, "write failed")
-				return
+				c.Close(websocket.CloseGoingAway, "write failed")
 			}
 		case <-p.ctx.Done():
 			// Flush what was queued before closing (a LeaveRequest, typically).
+			c := p.signal()
 			for {
 				select {
 				case m := <-p.out:
-					if p.conn.Write(m) != nil {
-						p.conn.Close(websocket.CloseGoingAway, "write failed")
+					if c.Write(m) != nil {
+						c.Close(websocket.CloseGoingAway, "write failed")
 						return
 					}
 				default:
-					p.conn.Close(websocket.CloseNormalClosure, "")
+					c.Close(websocket.CloseNormalClosure, "")
 					return
 				}
 			}
@@ -296,7 +302,7 @@ func (p *participant) pingWatch() {
 		case <-p.ctx.Done():
 			return
 		case <-t.C:
-			_ = p.conn.Ping()
+			_ = p.signal().Ping()
 			if p.s.now().Sub(p.lastSeen.Load()) > p.s.cfg.Signal.PingTimeout {
 				p.log.Info("ping timeout")
 				p.close(closeParams{reason: livekit.DisconnectReason_CONNECTION_TIMEOUT})
@@ -349,7 +355,7 @@ func (p *participant) cleanup(started bool) {
 	if started {
 		// The writer flushes what is queued (a LeaveRequest) and closes the socket itself.
 		p.wg.Wait()
-		p.conn.Close(websocket.CloseNormalClosure, "")
+		p.signal().Close(websocket.CloseNormalClosure, "")
 		p.room.leave(p)
 	}
 

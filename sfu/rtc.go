@@ -66,8 +66,12 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if join.Reconnect {
-		// Resuming a session needs its PeerConnections' state, which this node does not keep
-		// across signal connections: ask for a full reconnect instead.
+		if p := s.resumable(roomName, grants.Identity, join.ParticipantSID); p != nil && p.resume(conn) {
+			p.serve(conn)
+			return
+		}
+		// Nothing to resume (unknown sid, participant gone or resume window passed): ask
+		// for a full reconnect instead.
 		s.refuse(conn, livekit.DisconnectReason_STATE_MISMATCH, livekit.LeaveRequest_RECONNECT)
 		return
 	}
@@ -102,8 +106,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.Info("participant joined", "sdk", join.SDK, "protocol", join.Protocol, "auto_subscribe", join.AutoSubscribe)
 	p.start()
-	p.readLoop()
-	p.cleanup(true)
+	p.serve(conn)
 }
 
 // refuse tells a just-upgraded client to leave, then closes the socket.

@@ -1,0 +1,14 @@
+package sfu
+
+import "github.com/gorilla/websocket"
+
+// DropSignalForTest breaks a participant's signal connection as a network failure would
+// (its PeerConnections stay up), so tests can exercise resume.
+func DropSignalForTest(s *Server, room, identity string) error {
+	p, err := s.findParticipant(room, identity)
+	if err != nil {
+		return err
+	}
+	p.signal().Close(websocket.CloseAbnormalClosure, "test drop")
+	return nil
+}
