@@ -30,6 +30,8 @@ type MoneyConfig struct {
 	SettleAfter time.Duration `yaml:"settle_after"`
 	// CommissionPercent is the platform's share of settled classes per tier.
 	CommissionPercent CommissionConfig `yaml:"commission_percent"`
+	// DisputeWindow is how long after a class's end its students may open a dispute.
+	DisputeWindow time.Duration `yaml:"dispute_window"`
 	// PayoutCentsPerCredit converts earned credits into money for payouts.
 	PayoutCentsPerCredit int64 `yaml:"payout_cents_per_credit"`
 	MinPayoutCredits     int   `yaml:"min_payout_credits"`
@@ -76,6 +78,7 @@ func defaultMoneyConfig() MoneyConfig {
 		EarlyEndPercent:      50,
 		SettleAfter:          time.Hour,
 		CommissionPercent:    CommissionConfig{Basic: 20, Premium: 15, VIP: 10},
+		DisputeWindow:        14 * 24 * time.Hour,
 		PayoutCentsPerCredit: 15,
 		MinPayoutCredits:     10,
 		SweepInterval:        time.Minute,
@@ -117,8 +120,8 @@ func (m *MoneyConfig) validate() []error {
 			bad("stripe.%s must be an absolute http(s) URL, got %q", name, v)
 		}
 	}
-	if m.CancelCutoff < 0 || m.WaitlistClaimWindow <= 0 || m.NoShowAfter <= 0 || m.SettleAfter < 0 {
-		bad("cancel_cutoff, waitlist_claim_window, no_show_after, settle_after must be positive")
+	if m.CancelCutoff < 0 || m.WaitlistClaimWindow <= 0 || m.NoShowAfter <= 0 || m.SettleAfter < 0 || m.DisputeWindow <= 0 {
+		bad("cancel_cutoff, waitlist_claim_window, no_show_after, settle_after, dispute_window must be positive")
 	}
 	for name, p := range map[string]int{"late_cancel_fee_percent": m.LateCancelFeePercent, "early_end_percent": m.EarlyEndPercent,
 		"commission_percent.basic": m.CommissionPercent.Basic, "commission_percent.premium": m.CommissionPercent.Premium,

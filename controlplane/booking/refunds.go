@@ -193,6 +193,11 @@ func (s *Service) OpenDispute(ctx context.Context, a Actor, bookingID, reason st
 		if s.Now().Before(b.ClassStartsAt) {
 			return problem.New(http.StatusConflict, CodeTooEarlyToDispute, "only past bookings can be disputed; cancel it instead")
 		}
+		closes := b.ClassStartsAt.Add(time.Duration(b.ClassMinutes)*time.Minute + s.cfg.DisputeWindow)
+		if s.Now().After(closes) {
+			return problem.New(http.StatusConflict, CodeDisputeWindowClosed, "disputes must be opened within "+
+				s.cfg.DisputeWindow.String()+" of the class's end")
+		}
 		if b.Held() <= 0 {
 			return errAlreadyRefunded
 		}

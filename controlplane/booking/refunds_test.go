@@ -261,6 +261,10 @@ func TestRefundDispute(t *testing.T) {
 	if len(rs) != 1 || rs[0]["rule"] != "dispute" || rs[0]["credits"].(float64) != 20 {
 		t.Fatalf("refunds = %v", rs)
 	}
+	// Two weeks after the end, the window to dispute has closed.
+	w.advance(t, 14*24*time.Hour+time.Hour, bc.students...)
+	w.env.Do(t, "POST", "/api/v1/bookings/"+bc.bookings[1]+"/disputes", bc.students[1].Token,
+		map[string]any{"reason": "too late"}).WantError(t, http.StatusConflict, "dispute_window_closed")
 	if b := w.balance(t, bc.students[0]); b != 100 {
 		t.Fatalf("disputed wallet = %d, want 100", b)
 	}

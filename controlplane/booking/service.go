@@ -43,6 +43,8 @@ type Config struct {
 	SettleAfter time.Duration
 	// CommissionPercent is the platform's share of a settled class per tier.
 	CommissionPercent map[string]int
+	// DisputeWindow is how long after a class's scheduled end its students may dispute it.
+	DisputeWindow time.Duration
 	// AppURL is the public URL for links in emails.
 	AppURL string
 }
@@ -96,6 +98,7 @@ const (
 	CodeDisputeExists          = "dispute_exists"
 	CodeDisputeClosed          = "dispute_closed"
 	CodeTooEarlyToDispute      = "too_early_to_dispute"
+	CodeDisputeWindowClosed    = "dispute_window_closed"
 )
 
 var (
