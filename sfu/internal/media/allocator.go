@@ -17,8 +17,9 @@ type AllocatorParams struct {
 	// audio, RTCP and retransmissions need the rest.
 	Headroom float64
 	// Drop is the fall of the estimate, relative to its peak over the last
-	// two seconds, that counts as congestion (default 0.15): pion's gcc cuts
-	// its target to 0.85 x the received rate on overuse and lowers it on loss.
+	// two seconds, that counts as congestion (default 0.15): the Estimator (like
+	// GCC) cuts its target to 0.85 x the delivered rate on overuse and lowers
+	// it on loss.
 	Drop float64
 	// Hold is how long after congestion before one layer is tried back up,
 	// and between such probes (default 4 s); it doubles, up to MaxHold
@@ -42,8 +43,8 @@ func defaultLayerRate(layer int) int {
 // Allocator chooses, for one subscriber, each video DownTrack's simulcast
 // layer within the bandwidth estimated for the subscriber PC.
 //
-// Why not simply "the highest layers that fit the estimate": pion's gcc caps
-// its estimate at 1.5 x what is actually received, so an SFU that only sends
+// Why not simply "the highest layers that fit the estimate": the Estimator
+// (like GCC) caps its estimate at 1.5 x what is actually received, so an SFU that only sends
 // what fits the estimate never learns that more would fit (it has no padding
 // probes). The Allocator is therefore optimistic: every track gets the layer
 // its subscriber asked for (SetMaxLayer) until the estimate falls
@@ -129,7 +130,7 @@ func (a *Allocator) Remove(dt *DownTrack) {
 }
 
 // SetEstimate sets the subscriber's available send bandwidth in bit/s and
-// re-allocates. Wire pion's estimator to it:
+// re-allocates. Wire the subscriber PC's Estimator to it:
 // est.OnTargetBitrateChange(alloc.SetEstimate).
 func (a *Allocator) SetEstimate(bitsPerSecond int) {
 	a.mu.Lock()

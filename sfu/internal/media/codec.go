@@ -13,7 +13,7 @@ import (
 //
 // RTX is deliberately left out: the DownTrack retransmits on the main SSRC
 // (RFC 4585 NACK repair without RFC 4588), because an RTX stream written
-// through pion's interceptor chain would be unknown to the gcc pacer and
+// through pion's interceptor chain would not be a stream pion knows and
 // would corrupt the RTP/NTP mapping of the main stream's sender reports
 // (A/V sync). Publishers still negotiate RTX (ConfigureMediaEngine), and
 // pion unwraps it.

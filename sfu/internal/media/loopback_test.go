@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -154,7 +155,8 @@ type loop struct {
 	before   int32 // PLIs before the subscriber joined
 	joinedAt time.Time
 	connAt   time.Time
-	close    func() error // stops everything; returns ReadFrom's result
+	close    func() error    // stops everything; returns ReadFrom's result
+	ests     chan *Estimator // the SFU PeerConnections' estimators
 }
 
 // loopOpts adds packet loss (interceptors closest to the network) on the
@@ -173,7 +175,8 @@ func startLoop(t *testing.T, c codecCase, o loopOpts) *loop {
 	if o.lossDown != nil {
 		downFactories = append(downFactories, o.lossDown)
 	}
-	sfuAPI := newAPI(t, true, nil)
+	ests := make(chan *Estimator, 2)
+	sfuAPI := newAPI(t, true, func(_ string, e cc.BandwidthEstimator) { ests <- e.(*Estimator) })
 	pub := newPC(t, newAPIWith(t, false, nil, upFactories...))
 	sfuIn := newPC(t, sfuAPI)
 
@@ -185,7 +188,7 @@ func startLoop(t *testing.T, c codecCase, o loopOpts) *loop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lp := &loop{plis: &atomic.Int32{}, got: make(chan *rtp.Packet, 10000), subPT: make(chan webrtc.PayloadType, 1)}
+	lp := &loop{plis: &atomic.Int32{}, got: make(chan *rtp.Packet, 10000), subPT: make(chan webrtc.PayloadType, 1), ests: ests}
 	go func() {
 		for {
 			pkts, _, err := pubSender.ReadRTCP()
@@ -406,6 +409,17 @@ func testLoopback(t *testing.T, c codecCase) {
 				t.Fatalf("packet %d: audio level (id %d) = % x, want 8a", i, levelID, lv)
 			}
 		}
+	}
+
+	// The subscriber (pion's default interceptors) sends transport-cc
+	// feedback every 100 ms, which the subscriber PC's estimator consumes.
+	<-lp.ests // the publisher PC's
+	est := <-lp.ests
+	for deadline := time.Now().Add(3 * time.Second); est.GetStats()["feedbackPackets"].(uint64) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := est.GetStats(); st["feedbackPackets"].(uint64) == 0 || est.GetTargetBitrate() < estimateMin {
+		t.Errorf("subscriber PC's estimator: %v, target %d: want feedback processed", st, est.GetTargetBitrate())
 	}
 
 	rs, ds := lp.r.Stats(), lp.dt.Stats()
