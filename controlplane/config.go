@@ -22,6 +22,7 @@ type Config struct {
 	Pricing   PricingConfig   `yaml:"pricing"`
 	Jobs      JobsConfig      `yaml:"jobs"`
 	Money     MoneyConfig     `yaml:"money"`
+	UI        UIConfig        `yaml:"ui"`
 	LogLevel  string          `yaml:"log_level"`
 	// SeedDemo inserts demo users and classes at start-up when the database has none.
 	SeedDemo bool `yaml:"seed_demo"`
@@ -195,6 +196,7 @@ func DefaultConfig() Config {
 		},
 		Jobs:     JobsConfig{Workers: 4, PollInterval: time.Second},
 		Money:    defaultMoneyConfig(),
+		UI:       UIConfig{VendorDir: "web/node_modules/livekit-client/dist"},
 		LogLevel: "info",
 	}
 }

@@ -1,0 +1,265 @@
+// Drives the control plane's browser UI in headless chromium (playwright-core) for the Go
+// tests in controlplane/ui_*_test.go, and writes what the pages showed as JSON.
+//
+//   node ui_run.js CONFIG.json RESULT.json
+//
+// CONFIG: {scenario, base, chromium, timeoutMs, screenshots (dir or ""), ...scenario fields}.
+// RESULT: {ok, error, console (page errors and warnings), data}. The runner observes; the Go
+// test judges. Every wait is bounded. Progress goes to stderr.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const started = Date.now();
+const say = (line) => process.stderr.write(`[ui +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const ARGS = ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--disable-gpu', '--disable-quic', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
+
+class Session {
+  constructor(cfg, browser, result) {
+    this.cfg = cfg;
+    this.browser = browser;
+    this.result = result;
+  }
+
+  // page opens a fresh browser context (own sessionStorage, like another person) at path.
+  async page(name, pathAndHash, viewport) {
+    const ctx = await this.browser.newContext({ viewport: viewport || { width: 1280, height: 860 } });
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(15000);
+    page.on('console', (m) => {
+      const t = m.type();
+      if (t !== 'error' && t !== 'warning') return;
+      const line = `${name} console.${t}: ${m.text()}`.slice(0, 500);
+      say(line);
+      if (this.result.console.length < 40) this.result.console.push(line);
+    });
+    page.on('pageerror', (e) => {
+      const line = `${name} pageerror: ${e && e.message ? e.message : e}`;
+      say(line);
+      this.result.console.push(line);
+    });
+    await page.goto(this.cfg.base + pathAndHash);
+    return page;
+  }
+
+  async shot(page, name) {
+    if (!this.cfg.screenshots) return;
+    await sleep(300); // let transitions settle
+    await page.screenshot({ path: path.join(this.cfg.screenshots, name + '.png'), fullPage: true });
+  }
+
+  // login signs in through the form and waits for the header to show the user.
+  async login(page, email, password) {
+    await page.goto(this.cfg.base + '/#/login');
+    await page.fill('#login-form input[name=email]', email);
+    await page.fill('#login-form input[name=password]', password);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#who').textContent !== '');
+  }
+}
+
+const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim()).catch(() => '');
+
+const scenarios = {
+  // flow: wrong password, sign in, discovery (search, filter), a class page, booking without
+  // enough credits (402 shortfall), booking with credits, the refund policy, the wallet, and
+  // registration of a new account.
+  async flow(s, data) {
+    const c = s.cfg;
+    const page = await s.page('poor', '/#/login');
+    await s.shot(page, 'login');
+    await page.fill('#login-form input[name=email]', c.poor.email);
+    await page.fill('#login-form input[name=password]', 'wrong-password-123');
+    await page.click('#login-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#login-error').textContent !== '');
+    data.loginError = await text(page, '#login-error');
+
+    await page.fill('#login-form input[name=password]', c.poor.password);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#classes li');
+    data.who = await text(page, '#who');
+    await s.shot(page, 'discover');
+
+    await page.fill('#search input[name=q]', c.title);
+    await page.click('#search button[type=submit]');
+    await page.waitForFunction((t) => [...document.querySelectorAll('#classes li h2')].some((h) => h.textContent === t), c.title);
+    data.titles = await page.$$eval('#classes li h2', (hs) => hs.map((h) => h.textContent));
+    await page.selectOption('#search select[name=tier]', 'vip');
+    await page.waitForFunction((t) => ![...document.querySelectorAll('#classes li h2')].some((h) => h.textContent === t), c.title);
+    data.vipTitles = await page.$$eval('#classes li h2', (hs) => hs.map((h) => h.textContent));
+    await page.selectOption('#search select[name=tier]', '');
+    await page.waitForFunction((t) => [...document.querySelectorAll('#classes li h2')].some((h) => h.textContent === t), c.title);
+
+    await page.click(`#classes li h2:text-is(${JSON.stringify(c.title)})`);
+    await page.waitForFunction((t) => document.querySelector('#c-title') && document.querySelector('#c-title').textContent === t, c.title);
+    data.seats = await text(page, '#c-seats');
+    data.price = await text(page, '#c-price');
+    await page.click('#book');
+    await page.waitForSelector('#shortfall');
+    data.shortfall = await text(page, '#shortfall');
+    await s.shot(page, 'class-shortfall');
+    await page.click('#shortfall a.button');
+    await page.waitForSelector('#balance');
+    data.walletNotice = await text(page, '#wallet-notice');
+    data.packages = await page.$$eval('[data-package]', (bs) => bs.map((b) => b.dataset.package));
+    await page.click('[data-package]');
+    await page.waitForSelector('#checkout-dev:not([hidden])');
+    data.checkoutDev = await text(page, '#checkout-dev');
+    await s.shot(page, 'wallet');
+
+    const rich = await s.page('rich', '/#/login');
+    await s.login(rich, c.rich.email, c.rich.password);
+    await rich.goto(c.base + '/#/class/' + c.classID);
+    await rich.waitForSelector('#book');
+    await rich.click('#book');
+    await rich.waitForSelector('#cancel-booking');
+    data.booked = await text(rich, '#book-msg');
+    data.policy = await text(rich, '#refund-policy');
+    data.seatsAfter = await text(rich, '#c-seats');
+    await s.shot(rich, 'class-booked');
+    await rich.goto(c.base + '/#/wallet');
+    await rich.waitForSelector('#transactions tbody tr');
+    data.richBalance = await text(rich, '#balance');
+    data.richLines = await rich.$$eval('#transactions tbody tr', (rs) => rs.map((r) => r.textContent));
+    await rich.goto(c.base + '/#/bookings');
+    await rich.waitForSelector('#upcoming li');
+    data.upcoming = await rich.$$eval('#upcoming li', (ls) => ls.map((l) => l.textContent));
+    await s.shot(rich, 'bookings');
+
+    const fresh = await s.page('new', '/#/register', { width: 390, height: 800 });
+    await fresh.fill('#register-form input[name=name]', 'Browser Newcomer');
+    await fresh.fill('#register-form input[name=email]', c.newEmail);
+    await fresh.fill('#register-form input[name=password]', 'short');
+    await fresh.click('#register-form button[type=submit]');
+    await fresh.waitForFunction(() => [...document.querySelectorAll('.field-error')].some((e) => e.textContent !== ''));
+    data.registerFieldErrors = await fresh.$$eval('.field-error', (es) => es.map((e) => e.textContent).filter(Boolean));
+    await s.shot(fresh, 'register-mobile');
+    await fresh.fill('#register-form input[name=password]', c.newPassword);
+    await fresh.click('#register-form button[type=submit]');
+    await fresh.waitForSelector('.notice');
+    data.registeredWho = await text(fresh, '#who');
+    data.welcome = await text(fresh, '.notice');
+
+    if (c.teacher) {
+      const t = await s.page('teacher', '/#/login');
+      await s.login(t, c.teacher.email, c.teacher.password);
+      await t.waitForSelector('#my-classes li');
+      await s.shot(t, 'teach');
+      await t.goto(c.base + '/#/teach/new');
+      await t.waitForSelector('#class-form');
+      await s.shot(t, 'teach-new');
+      await t.goto(c.base + '/#/earnings');
+      await t.waitForSelector('#available');
+      await s.shot(t, 'earnings');
+    }
+    if (c.admin) {
+      const a = await s.page('admin', '/#/login');
+      await s.login(a, c.admin.email, c.admin.password);
+      await a.goto(c.base + '/#/admin/ledger');
+      await a.waitForSelector('#ledger-report p');
+      data.ledger = await text(a, '#ledger-report');
+      await s.shot(a, 'admin-ledger');
+      await a.goto(c.base + '/#/admin/users');
+      await a.waitForSelector('#users tbody tr');
+      await s.shot(a, 'admin-users');
+      await a.goto(c.base + '/#/admin/audit');
+      await a.waitForSelector('#audit tbody tr');
+      await s.shot(a, 'admin-audit');
+    }
+  },
+
+  // classroom: teacher and booked student sign in and enter the classroom; the student's page
+  // must play the teacher's camera and receive the teacher's chat message; the student raises
+  // a hand and the teacher's page lists it.
+  async classroom(s, data) {
+    const c = s.cfg;
+    const teacher = await s.page('teacher', '/#/login');
+    const student = await s.page('student', '/#/login');
+    await s.login(teacher, c.teacher.email, c.teacher.password);
+    await s.login(student, c.student.email, c.student.password);
+    await teacher.goto(c.base + '/#/class/' + c.classID + '/room');
+    await student.goto(c.base + '/#/class/' + c.classID + '/room');
+
+    const sel = `#stage video[data-identity="${c.teacherID}"][data-source="camera"]`;
+    const deadline = Date.now() + (c.waitMs || 30000);
+    let first = null;
+    while (Date.now() < deadline) {
+      first = await student.$eval(sel, (v) => ({ w: v.videoWidth, h: v.videoHeight, frames: v.getVideoPlaybackQuality().totalVideoFrames,
+        t: v.currentTime, paused: v.paused })).catch(() => null);
+      if (first && first.w > 0 && first.frames > 0) break;
+      await sleep(250);
+    }
+    data.videoFirst = first;
+    data.studentStatus = await text(student, '#room-status');
+    data.teacherStatus = await text(teacher, '#room-status');
+    await sleep(1500);
+    data.videoLater = await student.$eval(sel, (v) => ({ w: v.videoWidth, h: v.videoHeight, frames: v.getVideoPlaybackQuality().totalVideoFrames,
+      t: v.currentTime, paused: v.paused })).catch(() => null);
+    data.studentTiles = await student.$$eval('#stage .tile', (ts) => ts.map((t) => ({ identity: t.dataset.identity, source: t.dataset.source,
+      name: t.querySelector('.name').textContent, mic: t.querySelector('.mic').getAttribute('aria-label'),
+      quality: t.querySelector('.quality').getAttribute('aria-label') })));
+    data.teacherControls = await teacher.$$eval('.controls button:not([hidden])', (bs) => bs.map((b) => b.id));
+    data.studentControls = await student.$$eval('.controls button:not([hidden])', (bs) => bs.map((b) => b.id));
+
+    // Chat: resend until it arrives (the data channel opens a little after the media), each
+    // attempt with a distinct text so a late channel cannot pass the test by accident.
+    let got = [];
+    for (let i = 1; i <= 10 && !got.length; i++) {
+      const msg = `${c.chat} #${i}`;
+      await teacher.fill('#chat-input', msg);
+      await teacher.press('#chat-input', 'Enter');
+      const until = Date.now() + 1500;
+      while (Date.now() < until) {
+        got = await student.$$eval('#chat-log li', (ls) => ls.map((l) => ({ who: l.querySelector('.who').textContent, text: l.querySelector('p').textContent })));
+        if (got.length) break;
+        await sleep(150);
+      }
+      data.chatAttempts = i;
+    }
+    data.studentChat = got;
+
+    await student.click('#raise-hand');
+    await teacher.waitForFunction(() => document.querySelector('#hands').textContent.includes('✋'), null, { timeout: 8000 }).catch(() => {});
+    data.teacherHands = await text(teacher, '#hands');
+    await s.shot(student, 'classroom-student');
+    await s.shot(teacher, 'classroom-teacher');
+    await student.click('#leave');
+    await student.waitForFunction((id) => location.hash === '#/class/' + id, c.classID);
+    data.afterLeave = await student.evaluate(() => location.hash);
+  },
+};
+
+async function main() {
+  const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const result = { ok: false, error: '', console: [], data: {} };
+  const write = () => fs.writeFileSync(process.argv[3], JSON.stringify(result, null, 2));
+  let browser;
+  let timer;
+  try {
+    const run = scenarios[cfg.scenario];
+    if (!run) throw new Error('unknown scenario ' + cfg.scenario);
+    await Promise.race([(async () => {
+      browser = await chromium.launch({ executablePath: cfg.chromium, headless: true, args: ARGS, timeout: 30000 });
+      say(`chromium ${browser.version()}`);
+      await run(new Session(cfg, browser, result), result.data);
+    })(), new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`scenario exceeded ${cfg.timeoutMs} ms`)), cfg.timeoutMs); })]);
+    result.ok = true;
+  } catch (e) {
+    result.error = e && e.stack ? e.stack : String(e);
+    say('broke off: ' + result.error);
+  } finally {
+    clearTimeout(timer);
+    write();
+    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(10000)]);
+  }
+  process.exit(result.ok ? 0 : 1);
+}
+
+main();

@@ -1,0 +1,186 @@
+// Account pages: sign in, register, verify email, forgot/reset password, and the account
+// page (profile, verification, signed-in devices).
+"use strict";
+
+(() => {
+  const { h, call, store, field, showErrors, busy, mount, route, toast, renderNav, when } = Atrium;
+
+  function afterLogin(tokens, next) {
+    store.tokens = tokens;
+    renderNav();
+    const role = tokens.user.role;
+    location.hash = next ? "#" + next : role === "teacher" ? "#/teach" : role === "admin" ? "#/admin" : "#/";
+  }
+
+  route(/^\/login$/, (_, q) => {
+    const err = h("p", { class: "error", id: "login-error", role: "alert" });
+    const totp = field("Two-factor code", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code", maxLength: 6 });
+    totp.hidden = true;
+    totp.id = "totp-row";
+    const submit = h("button", { type: "submit" }, "Sign in");
+    const form = h("form", { id: "login-form", noValidate: false },
+      field("Email", { name: "email", type: "email", autocomplete: "username", required: true }),
+      field("Password", { name: "password", type: "password", autocomplete: "current-password", required: true }),
+      totp, submit, err);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(submit, async () => {
+        const f = new FormData(form);
+        const body = { email: f.get("email"), password: f.get("password") };
+        if (f.get("totp")) body.totp = f.get("totp");
+        try {
+          afterLogin(await call("POST", "/auth/login", body), q.get("next"));
+        } catch (e) {
+          if (e.code === "totp_required") {
+            totp.hidden = false;
+            form.elements.totp.focus();
+          }
+          err.textContent = e.code === "account_locked" ? "Too many failed attempts: this account is locked for a while. Try again later or reset your password."
+            : e.message;
+        }
+      });
+    });
+    mount(h("section", { class: "card narrow" }, h("h1", {}, "Sign in"), form,
+      h("p", { class: "meta" }, h("a", { href: "#/forgot" }, "Forgot your password?"), " · ",
+        h("a", { href: "#/register" }, "Create an account"))));
+  });
+
+  route(/^\/register$/, () => {
+    const err = h("p", { class: "error", role: "alert" });
+    const submit = h("button", { type: "submit" }, "Create account");
+    const form = h("form", { id: "register-form" },
+      field("Your name", { name: "name", autocomplete: "name", required: true, maxLength: 200 }),
+      field("Email", { name: "email", type: "email", autocomplete: "email", required: true }),
+      field("Password", { name: "password", type: "password", autocomplete: "new-password", required: true },
+        "At least 10 characters; not a common password and not your email."),
+      h("fieldset", { class: "roles" }, h("legend", {}, "I want to"),
+        h("label", { class: "check" }, h("input", { type: "radio", name: "role", value: "student", checked: true }), " learn"),
+        h("label", { class: "check" }, h("input", { type: "radio", name: "role", value: "teacher" }), " teach")),
+      submit, err);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(submit, async () => {
+        const f = new FormData(form);
+        const body = { name: f.get("name"), email: f.get("email"), password: f.get("password"), role: f.get("role") };
+        try {
+          await call("POST", "/auth/register", body);
+          afterLogin(await call("POST", "/auth/login", { email: body.email, password: body.password }), "/account?welcome=1");
+        } catch (e) {
+          showErrors(form, err, e);
+        }
+      });
+    });
+    mount(h("section", { class: "card narrow" }, h("h1", {}, "Create your account"), form,
+      h("p", { class: "meta" }, "Already have one? ", h("a", { href: "#/login" }, "Sign in"))));
+  });
+
+  route(/^\/verify$/, async (_, q) => {
+    const msg = h("p", { role: "status" }, "Confirming your email…");
+    mount(h("section", { class: "card narrow" }, h("h1", {}, "Email verification"), msg));
+    try {
+      await call("POST", "/auth/verify-email", { token: q.get("token") || "" });
+      msg.textContent = "Your email is confirmed. Thank you!";
+      msg.after(h("a", { class: "button", href: store.tokens ? "#/" : "#/login" }, store.tokens ? "Find a class" : "Sign in"));
+    } catch (e) {
+      msg.className = "error";
+      msg.textContent = "This link is invalid or has expired (" + e.message + "). Sign in and ask for a new one on your account page.";
+    }
+  });
+
+  route(/^\/forgot$/, () => {
+    const out = h("p", { role: "status" });
+    const submit = h("button", { type: "submit" }, "Email me a reset link");
+    const form = h("form", {}, field("Email", { name: "email", type: "email", autocomplete: "email", required: true }), submit, out);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(submit, async () => {
+        try {
+          await call("POST", "/auth/password/forgot", { email: new FormData(form).get("email") });
+          out.className = "ok";
+          out.textContent = "If an account uses this address, we sent it a link to reset the password. It is valid for one hour.";
+        } catch (e) {
+          out.className = "error";
+          out.textContent = e.message;
+        }
+      });
+    });
+    mount(h("section", { class: "card narrow" }, h("h1", {}, "Reset your password"), form));
+  });
+
+  route(/^\/reset$/, (_, q) => {
+    const out = h("p", { role: "alert", class: "error" });
+    const submit = h("button", { type: "submit" }, "Set new password");
+    const form = h("form", {},
+      field("New password", { name: "password", type: "password", autocomplete: "new-password", required: true },
+        "At least 10 characters. Every device will be signed out."), submit, out);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(submit, async () => {
+        try {
+          await call("POST", "/auth/password/reset", { token: q.get("token") || "", password: new FormData(form).get("password") });
+          store.tokens = null;
+          toast("Password changed. Sign in with the new one.", "ok");
+          location.hash = "#/login";
+        } catch (e) {
+          showErrors(form, out, e);
+          if (e.code === "invalid_token") out.textContent = "This reset link is invalid, used or expired. Ask for a new one.";
+        }
+      });
+    });
+    mount(h("section", { class: "card narrow" }, h("h1", {}, "Choose a new password"), form));
+  });
+
+  route(/^\/account$/, async (_, q) => {
+    const me = await call("GET", "/me");
+    const verify = me.email_verified ? null : h("div", { class: "notice" },
+      h("p", {}, q.get("welcome") ? "Welcome to Atrium! We sent a confirmation link to " + me.email + "." :
+        "Your email " + me.email + " is not confirmed yet."),
+      h("button", { class: "secondary", on: { click: async (ev) => {
+        await busy(ev.target, async () => {
+          try { await call("POST", "/auth/verify-email/resend"); toast("Sent. Check your inbox.", "ok"); } catch (e) { toast(e.message, "err"); }
+        });
+      } } }, "Send the link again"));
+
+    const err = h("p", { class: "error", role: "alert" });
+    const save = h("button", { type: "submit" }, "Save");
+    const form = h("form", {},
+      field("Name", { name: "name", value: me.name, maxLength: 200 }),
+      field("Time zone", { name: "time_zone", value: me.time_zone || Intl.DateTimeFormat().resolvedOptions().timeZone, maxLength: 64 }),
+      field("About you", { name: "bio", type: "textarea", value: me.bio || "", maxLength: 8000 }), save, err);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(save, async () => {
+        const f = new FormData(form);
+        try {
+          const u = await call("PATCH", "/me", { name: f.get("name"), time_zone: f.get("time_zone"), bio: f.get("bio") });
+          const t = store.tokens;
+          t.user = Object.assign(t.user, { name: u.name });
+          store.tokens = t;
+          renderNav();
+          showErrors(form, err, null);
+          toast("Saved.", "ok");
+        } catch (e) {
+          showErrors(form, err, e);
+        }
+      });
+    });
+
+    const sessions = h("ul", { class: "list" });
+    async function loadSessions() {
+      const s = await call("GET", "/me/sessions");
+      sessions.replaceChildren(...(s.items || []).map((x) => h("li", {},
+        h("span", {}, (x.user_agent || "Unknown device").slice(0, 80), x.current ? h("strong", {}, " (this device)") : null,
+          h("br"), h("small", { class: "meta" }, "last used " + when(x.last_used_at) + " · " + (x.ip || ""))),
+        x.current ? null : h("button", { class: "ghost", on: { click: async () => {
+          await call("DELETE", "/me/sessions/" + encodeURIComponent(x.id));
+          loadSessions();
+        } } }, "Sign out"))));
+    }
+    mount(h("section", { class: "stack" },
+      h("h1", {}, "Your account"),
+      verify,
+      h("div", { class: "card" }, h("p", { class: "meta" }, me.email + " · " + me.role + (me.two_factor_enabled ? " · 2FA on" : "")), form),
+      h("div", { class: "card" }, h("h2", {}, "Signed-in devices"), sessions)));
+    loadSessions().catch((e) => sessions.replaceChildren(h("li", { class: "error" }, e.message)));
+  }, { role: "any" });
+})();

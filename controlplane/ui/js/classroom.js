@@ -1,0 +1,388 @@
+// The live classroom: asks the control plane for a join token (POST /classes/{id}/join) and
+// connects to the SFU with livekit-client (served by the control plane at
+// /assets/vendor/livekit-client.umd.js and loaded only here). The teacher publishes camera and
+// microphone (and can share the screen); everyone sees a grid of participants with names,
+// mute indicators, the active speaker and connection quality; a chat over the reliable data
+// channel (topic "chat"); students raise a hand (topic "hand", sent to the teacher only).
+// Errors are shown in plain words: camera denied, connection lost (livekit-client reconnects
+// by itself; the banner says so), removed from the room.
+"use strict";
+
+(() => {
+  const { h, call, mount, route, onLeave, user, toast, $ } = Atrium;
+  const VENDOR = "/assets/vendor/livekit-client.umd.js";
+  const CHAT_MAX = 1000;
+
+  // loadLivekit adds the livekit-client script once. When the server has no copy, it reads
+  // the server's 404 text (which says how to install it) into the error.
+  function loadLivekit() {
+    if (window.LivekitClient) return Promise.resolve(window.LivekitClient);
+    return new Promise((resolve, reject) => {
+      const s = h("script", { src: VENDOR });
+      s.addEventListener("load", () => (window.LivekitClient ? resolve(window.LivekitClient) : reject(new Error("livekit-client did not load"))));
+      s.addEventListener("error", async () => {
+        s.remove();
+        const text = await fetch(VENDOR).then((r) => r.text()).catch(() => "");
+        reject(new Error("The video library could not be loaded. " + (text || "The server did not answer.")));
+      });
+      document.head.append(s);
+    });
+  }
+
+  function initials(name) {
+    return (name || "?").split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+  }
+
+  function mediaErrorText(e) {
+    const n = e && e.name;
+    if (n === "NotAllowedError" || n === "SecurityError" || /permission/i.test(String(e && e.message))) {
+      return "Camera or microphone access was denied. Allow it for this site in your browser's settings, then press the camera or microphone button again.";
+    }
+    if (n === "NotFoundError" || n === "OverconstrainedError") return "No camera or microphone was found. Plug one in and try again.";
+    if (n === "NotReadableError") return "Your camera or microphone is in use by another application.";
+    return "Could not start your camera or microphone: " + (e && e.message ? e.message : String(e));
+  }
+
+  const QUALITY = { excellent: "Excellent connection", good: "Good connection", poor: "Poor connection", lost: "Connection lost", unknown: "Connection quality unknown" };
+
+  route(/^\/class\/([0-9a-f-]{36})\/room$/, async ([classID]) => {
+    const me = user();
+    const banner = h("div", { id: "room-status", class: "room-status", role: "status", "aria-live": "polite" }, "Connecting…");
+    const stage = h("div", { id: "stage", class: "stage", "aria-label": "Participants" });
+    const audioBox = h("div", { id: "audio", hidden: true });
+    const chatLog = h("ol", { id: "chat-log", class: "chat-log", role: "log", "aria-live": "polite", "aria-label": "Chat messages" });
+    const chatInput = h("input", { id: "chat-input", name: "text", maxLength: CHAT_MAX, autocomplete: "off", placeholder: "Message everyone", "aria-label": "Chat message" });
+    const chatForm = h("form", { id: "chat-form", class: "chat-form" }, chatInput, h("button", { type: "submit" }, "Send"));
+    const hands = h("ul", { id: "hands", class: "hands", "aria-label": "Raised hands" });
+    const controls = h("div", { class: "controls", role: "toolbar", "aria-label": "Classroom controls" });
+    const title = h("h1", { id: "room-title" }, "Classroom");
+    mount(h("section", { class: "classroom" },
+      h("div", { class: "room-head" }, title, banner),
+      h("div", { class: "room-body" },
+        h("div", { class: "room-main" }, stage, controls),
+        h("aside", { class: "room-side" },
+          h("h2", {}, "Raised hands"), hands,
+          h("h2", {}, "Chat"), chatLog, chatForm)),
+      audioBox));
+
+    function status(text, kind) {
+      banner.textContent = text;
+      banner.className = "room-status " + (kind || "");
+    }
+    function fail(text, retry) {
+      status(text, "err");
+      if (retry) banner.append(" ", h("button", { class: "secondary", id: "rejoin", on: { click: () => Atrium.dispatch() } }, "Rejoin"));
+    }
+
+    let c, grant, LK;
+    try {
+      [c, grant, LK] = await Promise.all([
+        call("GET", "/classes/" + classID),
+        call("POST", "/classes/" + classID + "/join"),
+        loadLivekit(),
+      ]);
+    } catch (e) {
+      if (e.code === "join_too_early") fail("The classroom opens at " + Atrium.when(e.details.opens_at) + ". Come back a little before the start.");
+      else if (e.code === "not_booked") fail("Book a seat to join this class.");
+      else if (e.code === "class_ended") fail("This class has ended.");
+      else if (e.code === "class_cancelled") fail("This class was cancelled.");
+      else fail(e.message);
+      banner.after(h("a", { href: "#/class/" + classID }, "Back to the class page"));
+      return;
+    }
+    title.textContent = c.title;
+    document.title = c.title + " · Classroom · Atrium";
+    const teacherID = c.teacher.id;
+    const isTeacher = grant.role === "teacher";
+    if (isTeacher) hands.append(h("li", { class: "meta empty" }, "No hands raised."));
+    else hands.previousSibling.hidden = hands.hidden = true;
+
+    const E = LK.RoomEvent;
+    const Source = LK.Track.Source;
+    const room = new LK.Room({
+      adaptiveStream: true,
+      dynacast: true,
+      // Atrium's SFU speaks the dual-PeerConnection /rtc path; going there directly saves the
+      // /rtc/v1 attempt and its fallback round trip.
+      singlePeerConnection: false,
+      videoCaptureDefaults: { resolution: LK.VideoPresets.h540.resolution },
+    });
+    let leaving = false;
+    onLeave(async () => {
+      leaving = true;
+      await room.disconnect();
+    });
+
+    // ---- tiles ----
+    const tiles = new Map(); // key identity|source -> {el, video, name, mic, quality, hand}
+    const raised = new Map(); // identity -> name (teacher's view)
+
+    function tileFor(p, source) {
+      const key = p.identity + "|" + source;
+      let t = tiles.get(key);
+      if (t) return t;
+      const video = h("video", { autoplay: true, playsInline: true, muted: true, "data-identity": p.identity, "data-source": source });
+      const name = h("span", { class: "name" });
+      const mic = h("span", { class: "mic", role: "img" });
+      const quality = h("span", { class: "quality", role: "img" }, h("i"), h("i"), h("i"));
+      const hand = h("span", { class: "hand", role: "img", "aria-label": "hand raised", hidden: true }, "✋");
+      const avatar = h("div", { class: "avatar", "aria-hidden": "true" });
+      const el = h("figure", { class: "tile" + (source === Source.ScreenShare ? " screen" : ""), "data-identity": p.identity, "data-source": source },
+        video, avatar,
+        h("figcaption", {}, name, p.identity === teacherID ? h("span", { class: "badge" }, "Teacher") : null,
+          p.isLocal ? h("span", { class: "badge you" }, "You") : null, hand, mic, quality));
+      t = { el, video, name, mic, quality, hand, avatar, source };
+      tiles.set(key, t);
+      // The teacher first, then everyone else in join order; screen shares lead.
+      if (source === Source.ScreenShare) stage.prepend(el);
+      else if (p.identity === teacherID) stage.insertBefore(el, stage.querySelector(".tile:not(.screen)"));
+      else stage.append(el);
+      stage.dataset.count = String(tiles.size);
+      return t;
+    }
+
+    function dropTile(key) {
+      const t = tiles.get(key);
+      if (!t) return;
+      t.el.remove();
+      tiles.delete(key);
+      stage.dataset.count = String(tiles.size);
+    }
+
+    // sync brings p's tiles in line with its publications: attaches video and audio once,
+    // shows the avatar when the camera is off, and updates name, mic, speaking and quality.
+    function sync(p) {
+      const cam = p.getTrackPublication(Source.Camera);
+      const micPub = p.getTrackPublication(Source.Microphone);
+      const screen = p.getTrackPublication(Source.ScreenShare);
+      const t = tileFor(p, Source.Camera);
+      const label = p.name || p.identity;
+      t.name.textContent = label;
+      t.avatar.textContent = initials(label);
+      const camOn = !!(cam && cam.track && !cam.isMuted);
+      if (cam && cam.track && !cam.track.attachedElements.includes(t.video)) cam.track.attach(t.video);
+      t.el.classList.toggle("no-video", !camOn);
+      t.el.classList.toggle("local", p.isLocal);
+      const micOn = !!(micPub && !micPub.isMuted);
+      t.mic.textContent = micOn ? "🎙" : "🔇";
+      t.mic.setAttribute("aria-label", micOn ? "microphone on" : "microphone muted");
+      t.mic.classList.toggle("off", !micOn);
+      t.el.classList.toggle("speaking", p.isSpeaking);
+      const q = p.connectionQuality || "unknown";
+      t.quality.className = "quality q-" + q;
+      t.quality.setAttribute("aria-label", QUALITY[q] || q);
+      t.quality.title = QUALITY[q] || q;
+      t.hand.hidden = !raised.has(p.identity);
+      if (!p.isLocal && micPub && micPub.track && micPub.track.attachedElements.length === 0) {
+        const a = micPub.track.attach();
+        a.dataset.identity = p.identity;
+        audioBox.append(a);
+      }
+      const key = p.identity + "|" + Source.ScreenShare;
+      if (screen && screen.track) {
+        const s = tileFor(p, Source.ScreenShare);
+        s.name.textContent = label + "'s screen";
+        if (!screen.track.attachedElements.includes(s.video)) screen.track.attach(s.video);
+      } else {
+        dropTile(key);
+      }
+      const sa = p.getTrackPublication(Source.ScreenShareAudio);
+      if (!p.isLocal && sa && sa.track && sa.track.attachedElements.length === 0) audioBox.append(sa.track.attach());
+    }
+
+    function syncAll() {
+      sync(room.localParticipant);
+      room.remoteParticipants.forEach(sync);
+      updateControls();
+    }
+
+    function removeParticipant(p) {
+      dropTile(p.identity + "|" + Source.Camera);
+      dropTile(p.identity + "|" + Source.ScreenShare);
+      for (const a of audioBox.querySelectorAll("audio")) if (a.dataset.identity === p.identity) a.remove();
+      if (raised.delete(p.identity)) renderHands();
+    }
+
+    // ---- chat and hands ----
+    const enc = new TextEncoder();
+    const dec = new TextDecoder();
+
+    function addChat(name, text, self) {
+      chatLog.append(h("li", { class: self ? "mine" : "" },
+        h("span", { class: "who" }, name), h("time", {}, new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+        h("p", {}, text)));
+      while (chatLog.children.length > 300) chatLog.firstChild.remove();
+      chatLog.scrollTop = chatLog.scrollHeight;
+    }
+
+    function renderHands() {
+      if (!isTeacher) return;
+      hands.replaceChildren();
+      if (!raised.size) hands.append(h("li", { class: "meta empty" }, "No hands raised."));
+      raised.forEach((name, identity) => {
+        hands.append(h("li", {}, "✋ ", h("strong", {}, name), " ",
+          h("button", { class: "ghost small", on: { click: () => lowerHand(identity) } }, "Lower")));
+      });
+      room.remoteParticipants.forEach(sync);
+    }
+
+    async function send(topic, obj, to) {
+      await room.localParticipant.publishData(enc.encode(JSON.stringify(obj)), { reliable: true, topic, destinationIdentities: to || [] });
+    }
+
+    async function lowerHand(identity) {
+      raised.delete(identity);
+      renderHands();
+      try { await send("hand", { raised: false }, [identity]); } catch (_) { /* they left */ }
+    }
+
+    chatForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const text = chatInput.value.trim().slice(0, CHAT_MAX);
+      if (!text) return;
+      try {
+        await send("chat", { text });
+        addChat(me.name + " (you)", text, true);
+        chatInput.value = "";
+      } catch (e) {
+        toast("Message not sent: " + e.message, "err");
+      }
+      chatInput.focus();
+    });
+
+    room.on(E.DataReceived, (payload, participant, _kind, topic) => {
+      let msg;
+      try { msg = JSON.parse(dec.decode(payload)); } catch (_) { return; }
+      const name = participant ? participant.name || participant.identity : "Atrium";
+      if (topic === "chat" && typeof msg.text === "string") {
+        addChat(name, msg.text.slice(0, CHAT_MAX), false);
+      } else if (topic === "hand" && participant) {
+        if (isTeacher) {
+          if (msg.raised) {
+            raised.set(participant.identity, name);
+            toast(name + " raised a hand ✋");
+          } else {
+            raised.delete(participant.identity);
+          }
+          renderHands();
+        } else if (participant.identity === teacherID && msg.raised === false) {
+          handUp = false;
+          updateControls();
+          toast("The teacher lowered your hand.");
+        }
+      }
+    });
+
+    // ---- controls ----
+    let handUp = false;
+    const btn = (id, on) => h("button", { id, class: "control", "aria-pressed": "false", on: { click: on } });
+    const micBtn = btn("toggle-mic", () => toggle("mic"));
+    const camBtn = btn("toggle-cam", () => toggle("cam"));
+    const screenBtn = btn("toggle-screen", () => toggle("screen"));
+    const handBtn = btn("raise-hand", async () => {
+      handUp = !handUp;
+      updateControls();
+      try { await send("hand", { raised: handUp }, [teacherID]); } catch (e) { toast("Could not reach the teacher: " + e.message, "err"); }
+    });
+    const audioBtn = h("button", { id: "start-audio", class: "control", hidden: true, on: { click: () => room.startAudio() } }, "🔈 Enable sound");
+    const leaveBtn = h("button", { id: "leave", class: "control danger", on: { click: async () => {
+      leaving = true;
+      await room.disconnect();
+      location.hash = "#/class/" + classID;
+    } } }, "Leave");
+    const canPublish = grant.can_publish;
+    if (canPublish) controls.append(micBtn, camBtn, screenBtn);
+    if (!isTeacher) controls.append(handBtn);
+    controls.append(audioBtn, leaveBtn);
+
+    function updateControls() {
+      const lp = room.localParticipant;
+      const set = (b, on, onText, offText) => {
+        b.textContent = on ? onText : offText;
+        b.setAttribute("aria-pressed", String(on));
+        b.classList.toggle("off", !on);
+      };
+      set(micBtn, lp.isMicrophoneEnabled, "🎙 Mute", "🔇 Unmute");
+      set(camBtn, lp.isCameraEnabled, "📷 Stop video", "📷 Start video");
+      set(screenBtn, lp.isScreenShareEnabled, "🖥 Stop sharing", "🖥 Share screen");
+      set(handBtn, handUp, "✋ Lower hand", "✋ Raise hand");
+      handBtn.classList.remove("off");
+    }
+
+    async function toggle(what) {
+      const lp = room.localParticipant;
+      try {
+        if (what === "mic") await lp.setMicrophoneEnabled(!lp.isMicrophoneEnabled);
+        if (what === "cam") await lp.setCameraEnabled(!lp.isCameraEnabled);
+        if (what === "screen") await lp.setScreenShareEnabled(!lp.isScreenShareEnabled, { audio: true });
+      } catch (e) {
+        if (what === "screen" && e && e.name === "NotAllowedError") toast("Screen sharing was cancelled.");
+        else status(mediaErrorText(e), "err");
+      }
+      syncAll();
+    }
+
+    // ---- room events ----
+    room
+      .on(E.ParticipantConnected, (p) => { sync(p); toast((p.name || p.identity) + " joined"); })
+      .on(E.ParticipantDisconnected, removeParticipant)
+      .on(E.TrackSubscribed, (_t, _pub, p) => sync(p))
+      .on(E.TrackUnsubscribed, (track, _pub, p) => { track.detach(); sync(p); })
+      .on(E.TrackPublished, (_pub, p) => sync(p))
+      .on(E.TrackUnpublished, (_pub, p) => sync(p))
+      .on(E.TrackMuted, (_pub, p) => sync(p))
+      .on(E.TrackUnmuted, (_pub, p) => sync(p))
+      .on(E.LocalTrackPublished, () => syncAll())
+      .on(E.LocalTrackUnpublished, (pub) => { if (pub.track) pub.track.detach(); syncAll(); })
+      .on(E.ParticipantNameChanged, (_n, p) => sync(p))
+      .on(E.ActiveSpeakersChanged, () => syncAll())
+      .on(E.ConnectionQualityChanged, (_q, p) => sync(p))
+      .on(E.MediaDevicesError, (e) => status(mediaErrorText(e), "err"))
+      .on(E.AudioPlaybackStatusChanged, () => { audioBtn.hidden = room.canPlaybackAudio; })
+      .on(E.Reconnecting, () => status("Connection lost. Reconnecting…", "warn"))
+      .on(E.SignalReconnecting, () => status("Connection unstable. Reconnecting…", "warn"))
+      .on(E.Reconnected, () => {
+        status("Reconnected.", "ok");
+        setTimeout(() => { if (banner.textContent === "Reconnected.") status("", "hidden"); }, 3000);
+        syncAll();
+      })
+      .on(E.Disconnected, (reason) => {
+        if (leaving) return;
+        const R = LK.DisconnectReason;
+        const why = {
+          [R.DUPLICATE_IDENTITY]: "You joined this class from another tab or device.",
+          [R.PARTICIPANT_REMOVED]: "You were removed from the class.",
+          [R.ROOM_DELETED]: "The class room was closed.",
+          [R.SERVER_SHUTDOWN]: "The server restarted.",
+        }[reason] || "The connection was lost and could not be restored.";
+        fail(why, reason !== R.PARTICIPANT_REMOVED && reason !== R.DUPLICATE_IDENTITY);
+      });
+
+    const connectOpts = {};
+    if (grant.ice_servers && grant.ice_servers.length) connectOpts.rtcConfig = { iceServers: grant.ice_servers };
+    try {
+      await room.connect(grant.url, grant.token, connectOpts);
+    } catch (e) {
+      if (leaving) return;
+      fail("Could not connect to the classroom: " + (e && e.message ? e.message : e), true);
+      return;
+    }
+    if (leaving) return;
+    status(isTeacher ? "You are live." : "Connected.", "ok");
+    setTimeout(() => { if (/^(You are live|Connected)\.$/.test(banner.textContent)) status("", "hidden"); }, 4000);
+    syncAll();
+    audioBtn.hidden = room.canPlaybackAudio;
+    if (isTeacher) {
+      try {
+        await room.localParticipant.enableCameraAndMicrophone();
+      } catch (e) {
+        status(mediaErrorText(e), "err");
+      }
+      syncAll();
+    }
+    chatInput.focus({ preventScroll: true });
+    window.atriumRoom = room; // for debugging from the console
+  }, { role: "any" });
+
+  void $;
+})();

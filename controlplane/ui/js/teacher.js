@@ -1,0 +1,149 @@
+// Teacher pages: my classes, create/edit/cancel a class (with attendance), earnings with the
+// CSV export, and payout requests.
+"use strict";
+
+(() => {
+  const { h, call, field, showErrors, busy, mount, route, toast, user, when, day, credits, money } = Atrium;
+
+  // download fetches an authenticated file and hands it to the browser as a download.
+  async function download(path, name) {
+    const res = await call("GET", path, undefined, { raw: true });
+    const url = URL.createObjectURL(await res.blob());
+    const a = h("a", { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  route(/^\/teach$/, async () => {
+    const me = user();
+    const page = await call("GET", "/classes?limit=50&teacher=" + encodeURIComponent(me.id));
+    const rows = page.items.map((c) => h("li", { class: "card row" },
+      h("div", {}, h("a", { href: "#/class/" + c.id }, h("strong", {}, c.title)),
+        h("p", { class: "meta" }, when(c.starts_at) + " · " + c.seats_taken + "/" + c.capacity + " booked · " + credits(c.price_credits) +
+          (c.status === "cancelled" ? " · cancelled" : ""))),
+      h("div", { class: "actions" },
+        c.status === "cancelled" ? null : h("a", { class: "button", href: "#/class/" + c.id + "/room" }, "Start class"),
+        h("a", { class: "button secondary", href: "#/teach/" + c.id }, "Manage"))));
+    mount(h("section", { class: "stack" },
+      h("div", { class: "row" }, h("h1", {}, "Your classes"), h("a", { class: "button", id: "new-class", href: "#/teach/new" }, "Schedule a class")),
+      rows.length ? h("ul", { class: "list", id: "my-classes" }, rows) : h("p", { class: "meta" }, "No upcoming classes. Schedule your first one!")));
+  }, { role: "teacher" });
+
+  function localInput(iso) {
+    const d = iso ? new Date(iso) : new Date(Date.now() + 24 * 3.6e6);
+    const pad = (n) => String(n).padStart(2, "0");
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  route(/^\/teach\/(new|[0-9a-f-]{36})$/, async ([id]) => {
+    const isNew = id === "new";
+    const c = isNew ? { tier: "basic", duration_minutes: 60, capacity: 10, price_credits: 10, students_can_publish: true } : await call("GET", "/classes/" + id);
+    const err = h("p", { class: "error", role: "alert" });
+    const save = h("button", { type: "submit" }, isNew ? "Schedule class" : "Save changes");
+    const form = h("form", { id: "class-form", class: "grid-form" },
+      field("Title", { name: "title", value: c.title || "", required: true, maxLength: 400 }),
+      field("Topic", { name: "topic", value: c.topic || "", required: true, maxLength: 120 }),
+      field("Starts", { name: "starts_at", type: "datetime-local", value: localInput(c.starts_at), required: true }),
+      field("Duration (minutes)", { name: "duration_minutes", type: "number", min: 15, max: 480, value: c.duration_minutes }),
+      field("Seats", { name: "capacity", type: "number", min: 1, value: c.capacity }),
+      field("Tier", { name: "tier", type: "select", value: c.tier, options: [["basic", "Basic"], ["premium", "Premium"], ["vip", "VIP"]] }),
+      field("Price (credits)", { name: "price_credits", type: "number", min: 0, value: c.price_credits }),
+      h("div", { class: "field wide" }, field("Description", { name: "description", type: "textarea", value: c.description || "", maxLength: 10000 })),
+      field("Students may use camera and microphone", { name: "students_can_publish", type: "checkbox", checked: !!c.students_can_publish }),
+      field("May be recorded", { name: "recordable", type: "checkbox", checked: !!c.recordable }),
+      h("div", { class: "wide" }, save, err));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(save, async () => {
+        const f = new FormData(form);
+        const body = {
+          title: f.get("title"), topic: f.get("topic"), description: f.get("description"),
+          starts_at: new Date(f.get("starts_at")).toISOString(), time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+          duration_minutes: Number(f.get("duration_minutes")), capacity: Number(f.get("capacity")), tier: f.get("tier"),
+          price_credits: Number(f.get("price_credits")), recordable: f.get("recordable") === "on",
+          students_can_publish: f.get("students_can_publish") === "on",
+        };
+        try {
+          const out = await call(isNew ? "POST" : "PATCH", isNew ? "/classes" : "/classes/" + id, body);
+          toast(isNew ? "Class scheduled." : "Saved.", "ok");
+          location.hash = "#/class/" + out.id;
+        } catch (e) {
+          showErrors(form, err, e);
+          if (e.code === "email_not_verified") err.textContent = "Confirm your email address first (see your account page).";
+        }
+      });
+    });
+
+    const extra = [];
+    if (!isNew && c.status !== "cancelled") {
+      const reason = h("input", { name: "reason", placeholder: "Reason (shown to students)", "aria-label": "Cancellation reason", maxLength: 2000 });
+      const cancel = h("button", { class: "danger", id: "cancel-class" }, "Cancel class");
+      cancel.addEventListener("click", () => busy(cancel, async () => {
+        if (!confirm("Cancel this class? Every booked student gets a full refund.")) return;
+        try {
+          await call("POST", "/classes/" + id + "/cancel", { reason: reason.value });
+          toast("Class cancelled; students are refunded.", "ok");
+          location.hash = "#/teach";
+        } catch (e) { toast(e.message, "err"); }
+      }));
+      extra.push(h("div", { class: "card" }, h("h2", {}, "Cancel the class"),
+        h("p", { class: "meta" }, "Students get a full refund and an email."), h("div", { class: "actions" }, reason, cancel)));
+    }
+    if (!isNew) {
+      const att = h("tbody");
+      extra.push(h("div", { class: "card" }, h("h2", {}, "Attendance"),
+        h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Participant", "Joined", "Left", "Minutes"].map((x) => h("th", { scope: "col" }, x)))), att))));
+      call("GET", "/classes/" + id + "/attendance").then((a) => {
+        att.replaceChildren(...a.items.map((x) => h("tr", {}, h("td", {}, x.user_id.slice(0, 8)), h("td", {}, when(x.joined_at)),
+          h("td", {}, when(x.left_at)), h("td", { class: "num" }, x.duration_seconds ? Math.round(x.duration_seconds / 60) : "—"))));
+        if (!a.items.length) att.append(h("tr", {}, h("td", { colSpan: 4, class: "meta" }, "Nobody has joined yet.")));
+      }).catch(() => {});
+    }
+    mount(h("section", { class: "stack" },
+      h("a", { class: "back", href: "#/teach" }, "← Your classes"),
+      h("div", { class: "card" }, h("h1", {}, isNew ? "Schedule a class" : "Edit " + c.title), form), extra));
+  }, { role: "teacher" });
+
+  route(/^\/earnings$/, async () => {
+    const [e, p] = await Promise.all([call("GET", "/teacher/earnings"), call("GET", "/teacher/payouts")]);
+    const t = e.totals;
+    const stat = (label, v, id) => h("div", { class: "card stat" }, h("span", { class: "meta" }, label), h("strong", { id }, credits(v)));
+    const err = h("p", { class: "error", role: "alert" });
+    const submit = h("button", { type: "submit" }, "Request payout");
+    const form = h("form", { id: "payout-form", class: "inline-form" },
+      field("Credits", { name: "credits", type: "number", min: 1, max: t.available_credits, value: t.available_credits || "" }),
+      field("Stripe account", { name: "destination", placeholder: "acct_…", required: true, maxLength: 80 }), submit, err);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(submit, async () => {
+        const f = new FormData(form);
+        try {
+          await call("POST", "/teacher/payouts", { credits: Number(f.get("credits")), destination: f.get("destination") });
+          toast("Payout requested; an admin will approve it.", "ok");
+          Atrium.dispatch();
+        } catch (x) {
+          showErrors(form, err, x);
+        }
+      });
+    });
+    const csv = h("button", { class: "secondary", on: { click: () => download("/teacher/earnings.csv", "atrium-earnings.csv").catch((x) => toast(x.message, "err")) } }, "Download CSV");
+    mount(h("section", { class: "stack" },
+      h("div", { class: "row" }, h("h1", {}, "Earnings"), csv),
+      h("div", { class: "stats" }, stat("Available", t.available_credits, "available"), stat("Reserved for payouts", t.reserved_credits),
+        stat("Paid out", t.paid_out_credits), stat("Net earned", t.net_credits), stat("Commission", t.commission_credits)),
+      h("div", { class: "card" }, h("h2", {}, "Request a payout"), form),
+      h("h2", {}, "By month"),
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Month", "Classes", "Gross", "Refunded", "Commission", "Net"].map((x) => h("th", { scope: "col" }, x)))),
+        h("tbody", {}, e.by_month.map((m) => h("tr", {}, h("td", {}, m.month), [m.classes, m.gross_credits, m.refunded_credits, m.commission_credits, m.net_credits].map((v) => h("td", { class: "num" }, v))))))),
+      h("h2", {}, "Per class"),
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Class", "Date", "Outcome", "Gross", "Net"].map((x) => h("th", { scope: "col" }, x)))),
+        h("tbody", {}, e.classes.map((c) => h("tr", {}, h("td", {}, h("a", { href: "#/class/" + c.class_id }, c.title)), h("td", {}, day(c.starts_at)),
+          h("td", {}, c.outcome), h("td", { class: "num" }, c.gross_credits), h("td", { class: "num" }, c.net_credits)))))),
+      h("h2", {}, "Payouts"),
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Requested", "Credits", "Amount", "Status"].map((x) => h("th", { scope: "col" }, x)))),
+        h("tbody", {}, p.items.map((x) => h("tr", {}, h("td", {}, day(x.created_at)), h("td", { class: "num" }, x.credits),
+          h("td", {}, money(x.amount_cents, x.currency)), h("td", {}, h("span", { class: "status status-" + x.status }, x.status)))))))));
+  }, { role: "teacher" });
+})();

@@ -1,0 +1,97 @@
+package controlplane_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atrium-live/atrium/controlplane"
+	"github.com/atrium-live/atrium/controlplane/cptest"
+	sfuconfig "github.com/atrium-live/atrium/sfu"
+	"github.com/atrium-live/atrium/sfu/sfutest"
+)
+
+// TestClassroomInBrowser is the live classroom end to end: a real SFU, a control plane that
+// mints tokens for it, and two headless chromium pages with fake cameras. The teacher and a
+// booked student sign in through the UI and enter the classroom; the student's page must
+// play the teacher's camera (video size known, frames advancing), receive the teacher's chat
+// message over the data channel, and the teacher's page must list the student's raised hand.
+// (The test imports the SFU only to run it: the control plane itself never does.)
+func TestClassroomInBrowser(t *testing.T) {
+	b := needBrowser(t)
+	// The control plane wants a secret of 32 bytes or more; the SFU's dev secret is shorter.
+	sfu := sfutest.Serve(t, sfutest.WithConfig(func(c *sfuconfig.Config) {
+		c.Keys = map[string]string{"ui-test-key": "ui-test-secret-0123456789abcdef-0123456789"}
+	}))
+	env := b.serveUI(t, func(c *controlplane.Config) {
+		c.LiveKit.URL, c.LiveKit.APIKey, c.LiveKit.APISecret = sfu.URL(), sfu.APIKey(), sfu.APISecret()
+	})
+	teacher := env.NewUser(t, "teacher")
+	student := env.NewUser(t, "student")
+	admin := env.NewUser(t, "admin")
+	grantCredits(t, env, admin, student.ID, 20)
+	class := env.CreateClass(t, teacher, cptest.ClassSpec{Title: "Live class " + cptest.RandomHex(3), StartsIn: 5 * time.Minute})
+	classID := class["id"].(string)
+	env.DoRequest(t, cptest.Request{Method: "POST", Path: "/api/v1/classes/" + classID + "/bookings", Token: student.Token,
+		Headers: map[string]string{"Idempotency-Key": "ui-classroom-" + cptest.RandomHex(4)}}).Want(t, 201)
+
+	type frame struct {
+		W, H   int
+		Frames int
+		T      float64
+		Paused bool
+	}
+	var d struct {
+		VideoFirst, VideoLater           *frame
+		StudentStatus, TeacherStatus     string
+		TeacherHands, AfterLeave         string
+		ChatAttempts                     int
+		TeacherControls, StudentControls []string
+		StudentChat                      []struct{ Who, Text string }
+		StudentTiles                     []struct{ Identity, Source, Name, Mic, Quality string }
+	}
+	chat := "Welcome to class " + cptest.RandomHex(3)
+	console := b.run(t, map[string]any{"scenario": "classroom", "base": env.URL, "classID": classID, "teacherID": teacher.ID,
+		"teacher": map[string]string{"email": teacher.Email, "password": teacher.Password},
+		"student": map[string]string{"email": student.Email, "password": student.Password},
+		"chat":    chat, "waitMs": 30000}, &d)
+
+	t.Logf("student sees the teacher's video: first %+v, 1.5 s later %+v", d.VideoFirst, d.VideoLater)
+	if d.VideoFirst == nil || d.VideoFirst.W == 0 || d.VideoFirst.H == 0 {
+		t.Fatalf("the student's page shows no decoded teacher video (%+v); status %q / teacher %q", d.VideoFirst, d.StudentStatus, d.TeacherStatus)
+	}
+	if d.VideoLater == nil || d.VideoLater.Paused || d.VideoLater.Frames-d.VideoFirst.Frames < 10 || d.VideoLater.T <= d.VideoFirst.T {
+		t.Errorf("the teacher's video is not playing on the student's page: %+v then %+v (want >= 10 more frames in 1.5 s)", d.VideoFirst, d.VideoLater)
+	}
+	var teacherTile bool
+	for _, tile := range d.StudentTiles {
+		if tile.Identity == teacher.ID && tile.Source == "camera" {
+			teacherTile = true
+			if tile.Name != teacher.Name || tile.Mic != "microphone on" {
+				t.Errorf("teacher's tile on the student's page = %+v, want name %q and microphone on", tile, teacher.Name)
+			}
+		}
+	}
+	if !teacherTile || len(d.StudentTiles) != 2 {
+		t.Errorf("student's tiles = %+v, want the teacher's camera and the student's own", d.StudentTiles)
+	}
+	if len(d.StudentChat) == 0 || !strings.HasPrefix(d.StudentChat[0].Text, chat) || d.StudentChat[0].Who != teacher.Name {
+		t.Errorf("student's chat = %+v after %d attempts, want %q from %q", d.StudentChat, d.ChatAttempts, chat, teacher.Name)
+	}
+	if !strings.Contains(d.TeacherHands, "✋") || !strings.Contains(d.TeacherHands, student.Name) {
+		t.Errorf("teacher's raised hands = %q, want %s's hand", d.TeacherHands, student.Name)
+	}
+	if strings.Join(d.TeacherControls, ",") != "toggle-mic,toggle-cam,toggle-screen,leave" {
+		t.Errorf("teacher's controls = %v", d.TeacherControls)
+	}
+	// Classes let students publish by default (students_can_publish).
+	if strings.Join(d.StudentControls, ",") != "toggle-mic,toggle-cam,toggle-screen,raise-hand,leave" {
+		t.Errorf("student's controls = %v", d.StudentControls)
+	}
+	if d.AfterLeave != "#/class/"+classID {
+		t.Errorf("after Leave the student is at %q", d.AfterLeave)
+	}
+	for _, e := range console {
+		t.Logf("console: %s", e)
+	}
+}
