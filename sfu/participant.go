@@ -28,8 +28,12 @@ const signalQueueLen = 4096
 // role across participant.go (lifecycle, signal dispatch), publisher.go, subscriber.go and
 // data.go.
 //
-// Goroutines: the HTTP handler's goroutine runs the read loop and then the cleanup; one
-// writer goroutine owns the WebSocket writes; pion runs the PeerConnection callbacks.
+// Goroutines: the handler goroutine of the current signal connection runs the read loop and
+// then the cleanup (resume.go: a resumed connection's handler takes that over); one writer
+// goroutine owns the WebSocket writes; pion runs the PeerConnection callbacks.
+//
+// Locks, outermost first: sendMu, room.mu, mu (of any participant), connMu. None is held
+// across a pion call or a network write.
 type participant struct {
 	s        *Server
 	room     *room
@@ -44,6 +48,7 @@ type participant struct {
 	conn     *sigconn.Conn // current signal connection (a resume replaces it); guarded by connMu
 	swapped  chan struct{} // closed when conn is replaced; guarded by connMu
 	noResume bool          // gave up waiting for a resume; guarded by connMu
+
 	joinedAt time.Time
 
 	ctx     context.Context // cancelled when the participant closes

@@ -90,9 +90,9 @@ func (m *roomManager) participantCount() int {
 	return n
 }
 
-// room is one LiveKit room on this node. Lock order: room.mu before participant.mu; the
-// room never calls a participant method that takes a lock while holding room.mu except
-// through snapshot copies.
+// room is one LiveKit room on this node. Lock order (see participant): room.mu may be held
+// while reading a participant under its mu (info), never the reverse; broadcasts iterate a
+// snapshot with no lock held.
 type room struct {
 	s         *Server
 	log       *slog.Logger
