@@ -226,7 +226,7 @@ const scenarios = {
     data.studentChat = got;
 
     await student.click('#raise-hand');
-    await teacher.waitForFunction(() => document.querySelector('#hands').textContent.includes('✋'), null, { timeout: 8000 }).catch(() => {});
+    await teacher.waitForSelector('#hands li button', { timeout: 8000 }).catch(() => {});
     data.teacherHands = await text(teacher, '#hands');
     await s.shot(student, 'classroom-student');
     await s.shot(teacher, 'classroom-teacher');

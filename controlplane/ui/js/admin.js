@@ -3,11 +3,11 @@
 "use strict";
 
 (() => {
-  const { h, call, field, showErrors, busy, mount, route, toast, when, credits, money, idempotencyKey } = Atrium;
+  const { h, call, field, showErrors, busy, route, toast, when, credits, money, idempotencyKey } = Atrium;
 
   const TABS = [["users", "Users"], ["refunds", "Refunds"], ["disputes", "Disputes"], ["payouts", "Payouts"], ["ledger", "Ledger"], ["audit", "Audit log"]];
 
-  function shell(active, ...content) {
+  function shell(mount, active, ...content) {
     return mount(h("section", { class: "stack" },
       h("h1", {}, "Admin · " + TABS.find((t) => t[0] === active)[1]),
       h("nav", { class: "tabs", "aria-label": "Admin sections" }, TABS.map(([k, label]) =>
@@ -18,7 +18,7 @@
   const table = (heads, rows, id) => h("div", { class: "table-wrap" }, h("table", { id },
     h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, rows)));
 
-  route(/^\/admin(?:\/users)?$/, async (_, q) => {
+  route(/^\/admin(?:\/users)?$/, async (_, q, { mount }) => {
     const p = new URLSearchParams({ limit: "50" });
     if (q.get("q")) p.set("q", q.get("q"));
     if (q.get("role")) p.set("role", q.get("role"));
@@ -57,10 +57,10 @@
         h("td", {}, (u.email_verified ? "verified" : "unverified") + (u.suspended ? " · suspended" : "") + (u.locked_until ? " · locked" : "")),
         h("td", {}, when(u.created_at)), h("td", { class: "actions" }, sus, grant));
     });
-    shell("users", search, table(["User", "Role", "State", "Joined", ""], rows, "users"));
+    shell(mount, "users", search, table(["User", "Role", "State", "Joined", ""], rows, "users"));
   }, { role: "admin" });
 
-  route(/^\/admin\/refunds$/, async () => {
+  route(/^\/admin\/refunds$/, async (_, __, { mount }) => {
     const r = await call("GET", "/admin/refunds?limit=100");
     const err = h("p", { class: "error", role: "alert" });
     const submit = h("button", { type: "submit" }, "Refund");
@@ -78,7 +78,7 @@
       });
     });
     const s = r.statistics;
-    shell("refunds",
+    shell(mount, "refunds",
       h("div", { class: "stats" }, s.by_rule.concat([s.total]).map((x) => h("div", { class: "card stat" },
         h("span", { class: "meta" }, x.rule.replace(/_/g, " ")), h("strong", {}, x.count + " · " + credits(x.credits))))),
       h("div", { class: "card" }, h("h2", {}, "Manual refund"), form),
@@ -87,7 +87,7 @@
         h("td", { class: "num" }, x.credits), h("td", { class: "num" }, x.fee_credits), h("td", {}, x.reason))), "refunds"));
   }, { role: "admin" });
 
-  route(/^\/admin\/disputes$/, async () => {
+  route(/^\/admin\/disputes$/, async (_, __, { mount }) => {
     const d = await call("GET", "/admin/disputes?status=open");
     const rows = d.items.map((x) => {
       const decide = (decision) => async (ev) => busy(ev.target, async () => {
@@ -99,10 +99,10 @@
         h("td", { class: "actions" }, h("button", { class: "small", on: { click: decide("refund") } }, "Refund"),
           h("button", { class: "secondary small", on: { click: decide("reject") } }, "Reject")));
     });
-    shell("disputes", rows.length ? table(["Opened", "Booking", "Reason", ""], rows) : h("p", { class: "meta" }, "No open disputes."));
+    shell(mount, "disputes", rows.length ? table(["Opened", "Booking", "Reason", ""], rows) : h("p", { class: "meta" }, "No open disputes."));
   }, { role: "admin" });
 
-  route(/^\/admin\/payouts$/, async () => {
+  route(/^\/admin\/payouts$/, async (_, __, { mount }) => {
     const p = await call("GET", "/admin/payouts");
     const rows = p.items.map((x) => {
       const act = (what) => async (ev) => busy(ev.target, async () => {
@@ -113,27 +113,28 @@
         h("td", { class: "actions" }, x.status === "pending" ? [h("button", { class: "small", on: { click: act("approve") } }, "Approve"),
           h("button", { class: "secondary small", on: { click: act("reject") } }, "Reject")] : null));
     });
-    shell("payouts", rows.length ? table(["Requested", "Teacher", "Credits", "Amount", "Status", ""], rows) : h("p", { class: "meta" }, "No payout requests."));
+    shell(mount, "payouts", rows.length ? table(["Requested", "Teacher", "Credits", "Amount", "Status", ""], rows) : h("p", { class: "meta" }, "No payout requests."));
   }, { role: "admin" });
 
-  route(/^\/admin\/ledger$/, async () => {
+  route(/^\/admin\/ledger$/, async (_, __, { mount }) => {
     const out = h("div", { id: "ledger-report", role: "status", "aria-live": "polite" });
     const run = h("button", { id: "ledger-run" }, "Check the ledger now");
     async function check() {
       const rep = await call("GET", "/admin/ledger/check");
       const bad = rep.discrepancies || [];
-      out.replaceChildren(h("p", { class: rep.ok ? "ok big" : "error big" }, rep.ok ? "✓ The ledger is balanced." : "✗ " + bad.length + " discrepancies"),
+      out.replaceChildren();
+      Atrium.append(out, [h("p", { class: rep.ok ? "ok big" : "error big" }, rep.ok ? "✓ The ledger is balanced." : "✗ " + bad.length + " discrepancies"),
         h("p", { class: "meta" }, "Checked " + when(rep.checked_at) + ": " + rep.transactions + " transactions, " + rep.entries +
           " entries, " + rep.accounts + " accounts."),
         h("ul", { class: "checks" }, (rep.checks || []).map((k) => h("li", {}, k.replace(/_/g, " ")))),
-        bad.length ? table(["Check", "Subject", "Detail"], bad.map((d) => h("tr", {}, h("td", {}, d.check), h("td", {}, d.subject), h("td", {}, d.detail)))) : null);
+        bad.length ? table(["Check", "Subject", "Detail"], bad.map((d) => h("tr", {}, h("td", {}, d.check), h("td", {}, d.subject), h("td", {}, d.detail)))) : null]);
     }
     run.addEventListener("click", () => busy(run, () => check().catch((e) => out.replaceChildren(h("p", { class: "error" }, e.message)))));
-    shell("ledger", h("div", { class: "card" }, run, out));
+    shell(mount, "ledger", h("div", { class: "card" }, run, out));
     await check();
   }, { role: "admin" });
 
-  route(/^\/admin\/audit$/, async (_, q) => {
+  route(/^\/admin\/audit$/, async (_, q, { mount }) => {
     const body = h("tbody");
     const more = h("button", { class: "secondary", hidden: true }, "Older entries");
     let cursor = null;
@@ -153,7 +154,7 @@
       h("button", { type: "submit" }, "Filter"));
     filter.addEventListener("submit", (ev) => { ev.preventDefault(); location.hash = "#/admin/audit?action=" + encodeURIComponent(new FormData(filter).get("action")); });
     more.addEventListener("click", () => busy(more, () => load(true)));
-    shell("audit", filter, h("div", { class: "table-wrap" }, h("table", { id: "audit" },
+    shell(mount, "audit", filter, h("div", { class: "table-wrap" }, h("table", { id: "audit" },
       h("thead", {}, h("tr", {}, ["When", "Action", "Actor", "Target", "Details"].map((x) => h("th", { scope: "col" }, x)))), body)), more);
     await load(false);
   }, { role: "admin" });

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { h, call, store, field, showErrors, busy, mount, route, toast, renderNav, when } = Atrium;
+  const { h, call, store, field, showErrors, busy, route, toast, renderNav, when } = Atrium;
 
   function afterLogin(tokens, next) {
     store.tokens = tokens;
@@ -12,7 +12,7 @@
     location.hash = next ? "#" + next : role === "teacher" ? "#/teach" : role === "admin" ? "#/admin" : "#/";
   }
 
-  route(/^\/login$/, (_, q) => {
+  route(/^\/login$/, (_, q, { mount }) => {
     const err = h("p", { class: "error", id: "login-error", role: "alert" });
     const totp = field("Two-factor code", { name: "totp", inputmode: "numeric", autocomplete: "one-time-code", maxLength: 6 });
     totp.hidden = true;
@@ -45,7 +45,7 @@
         h("a", { href: "#/register" }, "Create an account"))));
   });
 
-  route(/^\/register$/, () => {
+  route(/^\/register$/, (_, __, { mount }) => {
     const err = h("p", { class: "error", role: "alert" });
     const submit = h("button", { type: "submit" }, "Create account");
     const form = h("form", { id: "register-form" },
@@ -74,7 +74,7 @@
       h("p", { class: "meta" }, "Already have one? ", h("a", { href: "#/login" }, "Sign in"))));
   });
 
-  route(/^\/verify$/, async (_, q) => {
+  route(/^\/verify$/, async (_, q, { mount }) => {
     const msg = h("p", { role: "status" }, "Confirming your email…");
     mount(h("section", { class: "card narrow" }, h("h1", {}, "Email verification"), msg));
     try {
@@ -87,7 +87,7 @@
     }
   });
 
-  route(/^\/forgot$/, () => {
+  route(/^\/forgot$/, (_, __, { mount }) => {
     const out = h("p", { role: "status" });
     const submit = h("button", { type: "submit" }, "Email me a reset link");
     const form = h("form", {}, field("Email", { name: "email", type: "email", autocomplete: "email", required: true }), submit, out);
@@ -107,7 +107,7 @@
     mount(h("section", { class: "card narrow" }, h("h1", {}, "Reset your password"), form));
   });
 
-  route(/^\/reset$/, (_, q) => {
+  route(/^\/reset$/, (_, q, { mount }) => {
     const out = h("p", { role: "alert", class: "error" });
     const submit = h("button", { type: "submit" }, "Set new password");
     const form = h("form", {},
@@ -130,7 +130,7 @@
     mount(h("section", { class: "card narrow" }, h("h1", {}, "Choose a new password"), form));
   });
 
-  route(/^\/account$/, async (_, q) => {
+  route(/^\/account$/, async (_, q, { mount }) => {
     const me = await call("GET", "/me");
     const verify = me.email_verified ? null : h("div", { class: "notice" },
       h("p", {}, q.get("welcome") ? "Welcome to Atrium! We sent a confirmation link to " + me.email + "." :

@@ -9,7 +9,7 @@
 "use strict";
 
 (() => {
-  const { h, call, mount, route, onLeave, user, toast, $ } = Atrium;
+  const { h, icon, call, route, onLeave, user, toast } = Atrium;
   const VENDOR = "/assets/vendor/livekit-client.umd.js";
   const CHAT_MAX = 1000;
 
@@ -45,7 +45,7 @@
 
   const QUALITY = { excellent: "Excellent connection", good: "Good connection", poor: "Poor connection", lost: "Connection lost", unknown: "Connection quality unknown" };
 
-  route(/^\/class\/([0-9a-f-]{36})\/room$/, async ([classID]) => {
+  route(/^\/class\/([0-9a-f-]{36})\/room$/, async ([classID], _q, { mount, current }) => {
     const me = user();
     const banner = h("div", { id: "room-status", class: "room-status", role: "status", "aria-live": "polite" }, "Connecting…");
     const stage = h("div", { id: "stage", class: "stage", "aria-label": "Participants" });
@@ -90,6 +90,7 @@
       banner.after(h("a", { href: "#/class/" + classID }, "Back to the class page"));
       return;
     }
+    if (!current()) return; // the user went elsewhere while we were asking
     title.textContent = c.title;
     document.title = c.title + " · Classroom · Atrium";
     const teacherID = c.teacher.id;
@@ -125,7 +126,7 @@
       const name = h("span", { class: "name" });
       const mic = h("span", { class: "mic", role: "img" });
       const quality = h("span", { class: "quality", role: "img" }, h("i"), h("i"), h("i"));
-      const hand = h("span", { class: "hand", role: "img", "aria-label": "hand raised", hidden: true }, "✋");
+      const hand = h("span", { class: "hand", role: "img", "aria-label": "hand raised", hidden: true }, icon("hand"));
       const avatar = h("div", { class: "avatar", "aria-hidden": "true" });
       const el = h("figure", { class: "tile" + (source === Source.ScreenShare ? " screen" : ""), "data-identity": p.identity, "data-source": source },
         video, avatar,
@@ -164,7 +165,7 @@
       t.el.classList.toggle("no-video", !camOn);
       t.el.classList.toggle("local", p.isLocal);
       const micOn = !!(micPub && !micPub.isMuted);
-      t.mic.textContent = micOn ? "🎙" : "🔇";
+      t.mic.replaceChildren(icon(micOn ? "mic" : "mic-off"));
       t.mic.setAttribute("aria-label", micOn ? "microphone on" : "microphone muted");
       t.mic.classList.toggle("off", !micOn);
       t.el.classList.toggle("speaking", p.isSpeaking);
@@ -220,7 +221,7 @@
       hands.replaceChildren();
       if (!raised.size) hands.append(h("li", { class: "meta empty" }, "No hands raised."));
       raised.forEach((name, identity) => {
-        hands.append(h("li", {}, "✋ ", h("strong", {}, name), " ",
+        hands.append(h("li", {}, icon("hand"), " ", h("strong", {}, name), " ",
           h("button", { class: "ghost small", on: { click: () => lowerHand(identity) } }, "Lower")));
       });
       room.remoteParticipants.forEach(sync);
@@ -260,7 +261,7 @@
         if (isTeacher) {
           if (msg.raised) {
             raised.set(participant.identity, name);
-            toast(name + " raised a hand ✋");
+            toast(name + " raised a hand");
           } else {
             raised.delete(participant.identity);
           }
@@ -284,12 +285,12 @@
       updateControls();
       try { await send("hand", { raised: handUp }, [teacherID]); } catch (e) { toast("Could not reach the teacher: " + e.message, "err"); }
     });
-    const audioBtn = h("button", { id: "start-audio", class: "control", hidden: true, on: { click: () => room.startAudio() } }, "🔈 Enable sound");
+    const audioBtn = h("button", { id: "start-audio", class: "control", hidden: true, on: { click: () => room.startAudio() } }, icon("sound"), " Enable sound");
     const leaveBtn = h("button", { id: "leave", class: "control danger", on: { click: async () => {
       leaving = true;
       await room.disconnect();
       location.hash = "#/class/" + classID;
-    } } }, "Leave");
+    } } }, icon("leave"), " Leave");
     const canPublish = grant.can_publish;
     if (canPublish) controls.append(micBtn, camBtn, screenBtn);
     if (!isTeacher) controls.append(handBtn);
@@ -297,16 +298,17 @@
 
     function updateControls() {
       const lp = room.localParticipant;
-      const set = (b, on, onText, offText) => {
-        b.textContent = on ? onText : offText;
+      const set = (b, on, onIcon, onText, offIcon, offText) => {
+        b.replaceChildren(icon(on ? onIcon : offIcon), " ", on ? onText : offText);
         b.setAttribute("aria-pressed", String(on));
         b.classList.toggle("off", !on);
       };
-      set(micBtn, lp.isMicrophoneEnabled, "🎙 Mute", "🔇 Unmute");
-      set(camBtn, lp.isCameraEnabled, "📷 Stop video", "📷 Start video");
-      set(screenBtn, lp.isScreenShareEnabled, "🖥 Stop sharing", "🖥 Share screen");
-      set(handBtn, handUp, "✋ Lower hand", "✋ Raise hand");
-      handBtn.classList.remove("off");
+      set(micBtn, lp.isMicrophoneEnabled, "mic", "Mute", "mic-off", "Unmute");
+      set(camBtn, lp.isCameraEnabled, "cam", "Stop video", "cam-off", "Start video");
+      set(screenBtn, lp.isScreenShareEnabled, "screen", "Stop sharing", "screen", "Share screen");
+      set(handBtn, handUp, "hand", "Lower hand", "hand", "Raise hand");
+      handBtn.classList.remove("off"); // only a muted microphone or camera looks "off"
+      screenBtn.classList.remove("off");
     }
 
     async function toggle(what) {
@@ -383,6 +385,4 @@
     chatInput.focus({ preventScroll: true });
     window.atriumRoom = room; // for debugging from the console
   }, { role: "any" });
-
-  void $;
 })();

@@ -105,6 +105,31 @@ const Atrium = (() => {
     return el;
   }
 
+  // Stroke icons (24x24, currentColor), drawn as SVG elements so they need no font or markup.
+  const ICONS = {
+    mic: ["M9 6a3 3 0 0 1 6 0v5a3 3 0 0 1-6 0z", "M5 11a7 7 0 0 0 14 0", "M12 18v3"],
+    "mic-off": ["M9 6a3 3 0 0 1 6 0v5a3 3 0 0 1-6 0z", "M5 11a7 7 0 0 0 14 0", "M12 18v3", "M4 4l16 16"],
+    cam: ["M3 9a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z", "M15 10l6-3v10l-6-3z"],
+    "cam-off": ["M3 9a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v6a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z", "M15 10l6-3v10l-6-3z", "M3 4l16 16"],
+    screen: ["M3 6a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z", "M8 20h8", "M12 16v4"],
+    hand: ["M8 13V6a1.5 1.5 0 0 1 3 0v5", "M11 11V4.5a1.5 1.5 0 0 1 3 0V11", "M14 11V6a1.5 1.5 0 0 1 3 0v7a6 6 0 0 1-6 6h-1a5 5 0 0 1-4-2l-3-4a1.5 1.5 0 0 1 2.3-1.9L8 13"],
+    sound: ["M4 9h4l5-4v14l-5-4H4z", "M16 9a4 4 0 0 1 0 6", "M18.5 6.5a7.5 7.5 0 0 1 0 11"],
+    leave: ["M10 17l-5-5 5-5", "M5 12h11", "M14 4h4a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-4"],
+  };
+  function icon(name) {
+    const NS = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    for (const d of ICONS[name] || []) {
+      const p = document.createElementNS(NS, "path");
+      p.setAttribute("d", d);
+      svg.append(p);
+    }
+    return svg;
+  }
+
   const $ = (sel, root = document) => root.querySelector(sel);
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
@@ -178,8 +203,8 @@ const Atrium = (() => {
   const routes = [];
   let cleanup = null; // the current page's teardown (the classroom disconnects)
 
-  // route registers a page: pattern (RegExp against the hash path), render(view, params,
-  // query), opts.role: "any" (signed in) or a role name, or undefined (public).
+  // route registers a page: pattern (RegExp against the hash path), render(params, query,
+  // {mount, current}), opts.role: "any" (signed in) or a role name, or undefined (public).
   function route(pattern, render, opts = {}) {
     routes.push({ pattern, render, role: opts.role, title: opts.title });
   }
@@ -205,12 +230,23 @@ const Atrium = (() => {
 
   function onLeave(fn) { cleanup = fn; }
 
+  // dispatch renders the page of the current hash. Renders are async (they fetch first), so
+  // each gets its own mount, which does nothing once a newer navigation has started: a slow
+  // page can never paint over the page the user went to next. current() tells a render
+  // whether it is still the page on screen (the classroom checks it before connecting).
+  let navSeq = 0;
   async function dispatch() {
+    const seq = ++navSeq;
+    const ctx = {
+      current: () => seq === navSeq,
+      mount: (...nodes) => (seq === navSeq ? mount(...nodes) : $("#view")),
+    };
     if (cleanup) {
       const c = cleanup;
       cleanup = null;
       try { await c(); } catch (_) { /* leaving anyway */ }
     }
+    if (!ctx.current()) return;
     renderNav();
     const raw = (location.hash || "#/").slice(1);
     const [path, qs] = raw.split("?");
@@ -224,18 +260,18 @@ const Atrium = (() => {
         return;
       }
       if (r.role && r.role !== "any" && u.role !== r.role) {
-        mount(h("section", { class: "card narrow" }, h("h1", {}, "Not for your account"),
+        ctx.mount(h("section", { class: "card narrow" }, h("h1", {}, "Not for your account"),
           h("p", {}, "This page is for " + r.role + "s."), h("a", { href: "#/" }, "Back to classes")));
         return;
       }
       try {
-        await r.render(m.slice(1).map(decodeURIComponent), query);
+        await r.render(m.slice(1).map(decodeURIComponent), query, ctx);
       } catch (e) {
-        mount(h("section", { class: "card narrow" }, h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message)));
+        ctx.mount(h("section", { class: "card narrow" }, h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message)));
       }
       return;
     }
-    mount(h("section", { class: "card narrow" }, h("h1", {}, "Page not found"), h("a", { href: "#/" }, "Back to classes")));
+    ctx.mount(h("section", { class: "card narrow" }, h("h1", {}, "Page not found"), h("a", { href: "#/" }, "Back to classes")));
   }
 
   // fromEmailLink maps the paths the server puts in emails and redirects (/verify-email?token=,
@@ -289,6 +325,6 @@ const Atrium = (() => {
     dispatch();
   }
 
-  return { store, call, ApiError, idempotencyKey, h, append, $, $$, when, day, credits, money, field, showErrors, busy,
-    toast, route, mount, onLeave, user, renderNav, start, dispatch };
+  return { store, call, ApiError, idempotencyKey, h, icon, append, $, $$, when, day, credits, money, field, showErrors, busy,
+    toast, route, onLeave, user, renderNav, start, dispatch };
 })();

@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { h, call, field, busy, mount, route, toast, user, when, credits, idempotencyKey, $ } = Atrium;
+  const { h, call, field, busy, route, toast, user, when, credits, idempotencyKey, $ } = Atrium;
 
   function stars(t) {
     return t.rating ? "★ " + t.rating.toFixed(1) + " (" + t.rating_count + ")" : "new teacher";
@@ -27,7 +27,7 @@
           h("span", { class: c.seats_left === 0 ? "seats full" : c.seats_left <= 3 ? "seats low" : "seats" }, seatsText(c)))));
   }
 
-  route(/^\/$/, (_, q) => {
+  route(/^\/$/, (_, q, { mount }) => {
     const list = h("ul", { id: "classes", class: "grid", "aria-label": "Classes" });
     const more = h("button", { id: "more", class: "secondary", hidden: true }, "Show more");
     const status = h("p", { id: "discover-error", class: "meta", role: "status" });
@@ -92,7 +92,7 @@
     }
   }
 
-  route(/^\/class\/([0-9a-f-]{36})$/, async ([id]) => {
+  route(/^\/class\/([0-9a-f-]{36})$/, async ([id], _q, { mount }) => {
     let c;
     try {
       c = await call("GET", "/classes/" + encodeURIComponent(id));
@@ -219,7 +219,7 @@
     return box;
   }
 
-  route(/^\/teacher\/([0-9a-f-]{36})$/, async ([id]) => {
+  route(/^\/teacher\/([0-9a-f-]{36})$/, async ([id], _q, { mount }) => {
     const t = await call("GET", "/teachers/" + encodeURIComponent(id));
     const classes = t.upcoming || t.classes || [];
     mount(h("section", { class: "stack" },

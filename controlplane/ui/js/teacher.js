@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { h, call, field, showErrors, busy, mount, route, toast, user, when, day, credits, money } = Atrium;
+  const { h, call, field, showErrors, busy, route, toast, user, when, day, credits, money } = Atrium;
 
   // download fetches an authenticated file and hands it to the browser as a download.
   async function download(path, name) {
@@ -16,7 +16,7 @@
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
-  route(/^\/teach$/, async () => {
+  route(/^\/teach$/, async (_, __, { mount }) => {
     const me = user();
     const page = await call("GET", "/classes?limit=50&teacher=" + encodeURIComponent(me.id));
     const rows = page.items.map((c) => h("li", { class: "card row" },
@@ -37,7 +37,7 @@
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
 
-  route(/^\/teach\/(new|[0-9a-f-]{36})$/, async ([id]) => {
+  route(/^\/teach\/(new|[0-9a-f-]{36})$/, async ([id], _q, { mount }) => {
     const isNew = id === "new";
     const c = isNew ? { tier: "basic", duration_minutes: 60, capacity: 10, price_credits: 10, students_can_publish: true } : await call("GET", "/classes/" + id);
     const err = h("p", { class: "error", role: "alert" });
@@ -106,7 +106,7 @@
       h("div", { class: "card" }, h("h1", {}, isNew ? "Schedule a class" : "Edit " + c.title), form), extra));
   }, { role: "teacher" });
 
-  route(/^\/earnings$/, async () => {
+  route(/^\/earnings$/, async (_, __, { mount }) => {
     const [e, p] = await Promise.all([call("GET", "/teacher/earnings"), call("GET", "/teacher/payouts")]);
     const t = e.totals;
     const stat = (label, v, id) => h("div", { class: "card stat" }, h("span", { class: "meta" }, label), h("strong", { id }, credits(v)));

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { h, call, busy, mount, route, toast, when, day, credits, money, idempotencyKey, store } = Atrium;
+  const { h, call, busy, route, toast, when, day, credits, money, idempotencyKey, store } = Atrium;
 
   // isDevHost: on a loopback host the control plane talks to stripe-mock, whose Checkout URL
   // leads nowhere; the UI then explains what would happen instead of navigating away.
@@ -29,7 +29,7 @@
     return k || l.kind.replace(/_/g, " ");
   }
 
-  route(/^\/wallet$/, async (_, q) => {
+  route(/^\/wallet$/, async (_, q, { mount }) => {
     const w = await call("GET", "/wallet");
     const balance = h("strong", { id: "balance", class: "balance" }, credits(w.balance_credits));
     const notice = h("div", { role: "status", "aria-live": "polite", id: "wallet-notice" });
@@ -154,7 +154,7 @@
       actions);
   }
 
-  route(/^\/bookings$/, async () => {
+  route(/^\/bookings$/, async (_, __, { mount }) => {
     const b = await call("GET", "/me/bookings");
     const n = await call("GET", "/me/notifications").catch(() => ({ items: [] }));
     mount(h("section", { class: "stack" },
