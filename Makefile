@@ -10,8 +10,14 @@ TEST_TIMEOUT ?= 20m
 
 .PHONY: run build test test-deps test-go test-race lint bench services clean
 
-build:
+build: web/node_modules/.atrium-lock
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/atrium
+
+# The web UI's livekit-client (served by the control plane from web/node_modules), installed
+# from the committed lock file; reinstalled when the lock changes.
+web/node_modules/.atrium-lock: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	sha256sum web/package-lock.json | cut -d' ' -f1 > $@
 
 run: build services
 	./$(BIN) dev
