@@ -115,6 +115,7 @@ type DownTrack struct {
 	p   DownTrackParams
 	log *slog.Logger
 
+	share     int // fan-out share (fanout.go), fixed at Subscribe
 	bound     atomic.Pointer[binding]
 	closed    atomic.Bool
 	delivered atomic.Bool // a packet reached the subscriber's transport

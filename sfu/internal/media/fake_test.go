@@ -15,12 +15,17 @@ import (
 // benchmarks), standing in for pion's interceptor chain and SRTP.
 type fakeWriter struct {
 	discard bool
+	spin    time.Duration // busy time per write, standing in for SRTP and sendto
 	mu      sync.Mutex
 	pkts    []rtp.Packet
 	n       int
 }
 
 func (w *fakeWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if w.spin > 0 {
+		for start := time.Now(); time.Since(start) < w.spin; {
+		}
+	}
 	if w.discard {
 		w.mu.Lock()
 		w.n++

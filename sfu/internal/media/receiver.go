@@ -57,6 +57,8 @@ type ReceiverParams struct {
 	WriteRTCP func([]rtcp.Packet) error
 	Logger    *slog.Logger
 	Metrics   *Metrics // may be nil
+	// Fanout tunes how packets are spread over many subscribers.
+	Fanout FanoutParams
 }
 
 // ReceiverStats is a snapshot of a Receiver's counters.
@@ -96,10 +98,11 @@ type Receiver struct {
 	meter        *audiolevel.Meter
 	epoch        time.Time
 	clock        func() int64 // nil: time since epoch; set only by tests before use
+	fan          FanoutParams
 
 	mu         sync.Mutex // serialises AddLayer, Subscribe, Unsubscribe, Close
 	layers     [MaxLayers]atomic.Pointer[layer]
-	downTracks atomic.Pointer[[]*DownTrack] // copy-on-write under mu
+	downTracks atomic.Pointer[fanSet] // copy-on-write under mu
 	muted      atomic.Bool
 	closed     atomic.Bool
 
@@ -130,6 +133,13 @@ type layer struct {
 	rateStart  int64
 	rateBytes  int64
 	pkt        packet
+
+	// Parallel fan-out (fanout.go): ring is created by the writer
+	// goroutine when the room grows, and stopped by retire.
+	ring    *fanRing
+	ringMu  sync.Mutex // guards ring against retire
+	retired atomic.Bool
+	inline  bool // the writer left parallel mode (workers drained)
 }
 
 // packet is one incoming packet as the fan-out hands it to DownTracks. It
@@ -159,6 +169,7 @@ func NewReceiver(p ReceiverParams) *Receiver {
 		log:   log.With("track", p.TrackID),
 		kind:  forwarder.Video,
 		epoch: time.Now(),
+		fan:   p.Fanout.withDefaults(),
 	}
 	if p.Kind == webrtc.RTPCodecTypeAudio {
 		r.kind = forwarder.Audio
@@ -172,8 +183,7 @@ func NewReceiver(p ReceiverParams) *Receiver {
 			r.audioLevelID = uint8(e.ID)
 		}
 	}
-	empty := []*DownTrack{}
-	r.downTracks.Store(&empty)
+	r.downTracks.Store(newFanSet(nil, r.fan.Workers+1))
 	return r
 }
 
@@ -221,7 +231,8 @@ func (r *Receiver) AddLayer(rid string, ssrc uint32) int {
 				// The stream restarted: new buffer, and subscribers on this
 				// layer start a new segment at its next keyframe.
 				r.layers[i].Store(r.newLayer(i, rid, ssrc))
-				for _, dt := range *r.downTracks.Load() {
+				l.retire()
+				for _, dt := range r.downTracks.Load().all {
 					dt.layerRestarted(i)
 				}
 			}
@@ -242,7 +253,9 @@ func (r *Receiver) AddLayer(rid string, ssrc uint32) int {
 		r.log.Warn("too many simulcast layers, replacing the top one", "rid", rid)
 		idx = MaxLayers - 1
 	}
-	r.layers[idx].Store(r.newLayer(idx, rid, ssrc))
+	if old := r.layers[idx].Swap(r.newLayer(idx, rid, ssrc)); old != nil {
+		old.retire()
+	}
 	return idx
 }
 
@@ -345,7 +358,7 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 		// The publisher's numbering restarted or jumped: subscribers on
 		// this layer start a new segment (video: at the next keyframe).
 		l.highest = ext
-		for _, dt := range *r.downTracks.Load() {
+		for _, dt := range r.downTracks.Load().all {
 			dt.layerRestarted(l.index)
 		}
 	}
@@ -407,16 +420,14 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 	if r.isVP8 {
 		l.pkt.vp8, l.pkt.hasVP8 = vp8.Parse(body)
 	}
-	dts := *r.downTracks.Load()
-	if len(dts) == 0 {
+	set := r.downTracks.Load()
+	if len(set.all) == 0 {
 		return nil
 	}
 	// The clock is read once per packet, not per subscriber: on some virtual
 	// machines reading it costs more than the rest of a subscriber's write.
 	putAbsSendTime(&l.pkt.absSend, r.epoch.Add(time.Duration(now)))
-	for _, dt := range dts {
-		dt.writeRTP(&l.out, &l.pkt)
-	}
+	r.fanOut(l, set, stored)
 	if m := r.p.Metrics; m != nil {
 		m.ForwardDelay.Observe(float64(r.now()-now) / 1e9)
 	}
@@ -503,31 +514,32 @@ func (r *Receiver) Subscribe(p DownTrackParams) (*DownTrack, error) {
 	}
 	dt := newDownTrack(r, p)
 	dt.fwd.SetMuted(r.muted.Load())
-	old := *r.downTracks.Load()
-	next := make([]*DownTrack, 0, len(old)+1)
-	next = append(append(next, old...), dt)
-	r.downTracks.Store(&next)
+	cur := r.downTracks.Load()
+	dt.share = cur.smallestShare()
+	next := make([]*DownTrack, 0, len(cur.all)+1)
+	next = append(append(next, cur.all...), dt)
+	r.downTracks.Store(newFanSet(next, len(cur.shares)))
 	return dt, nil
 }
 
 // Unsubscribe stops feeding dt and closes it. Idempotent.
 func (r *Receiver) Unsubscribe(dt *DownTrack) {
 	r.mu.Lock()
-	old := *r.downTracks.Load()
-	next := make([]*DownTrack, 0, len(old))
-	for _, d := range old {
+	cur := r.downTracks.Load()
+	next := make([]*DownTrack, 0, len(cur.all))
+	for _, d := range cur.all {
 		if d != dt {
 			next = append(next, d)
 		}
 	}
-	r.downTracks.Store(&next)
+	r.downTracks.Store(newFanSet(next, len(cur.shares)))
 	r.mu.Unlock()
 	dt.markClosed()
 }
 
 // DownTracks returns the current subscribers' DownTracks.
 func (r *Receiver) DownTracks() []*DownTrack {
-	return append([]*DownTrack(nil), *r.downTracks.Load()...)
+	return append([]*DownTrack(nil), r.downTracks.Load().all...)
 }
 
 // SetMuted records the publisher's mute: while muted nothing is forwarded;
@@ -537,7 +549,7 @@ func (r *Receiver) SetMuted(muted bool) {
 	if r.muted.Swap(muted) == muted {
 		return
 	}
-	for _, dt := range *r.downTracks.Load() {
+	for _, dt := range r.downTracks.Load().all {
 		dt.setMuted(muted)
 	}
 }
@@ -549,7 +561,7 @@ func (r *Receiver) SetMuted(muted bool) {
 // SubscribedQualityUpdate); a subscriber whose layer is not sent falls back
 // to the best one that is until it comes back.
 func (r *Receiver) SubscribedLayers() (layers [MaxLayers]bool) {
-	for _, dt := range *r.downTracks.Load() {
+	for _, dt := range r.downTracks.Load().all {
 		dt.mu.Lock()
 		on, want := dt.fwd.Enabled(), min(dt.maxLayer, dt.allocated)
 		dt.mu.Unlock()
@@ -623,11 +635,15 @@ func (r *Receiver) Close() {
 		r.mu.Unlock()
 		return
 	}
-	old := *r.downTracks.Load()
-	empty := []*DownTrack{}
-	r.downTracks.Store(&empty)
+	old := r.downTracks.Load()
+	r.downTracks.Store(newFanSet(nil, len(old.shares)))
 	r.mu.Unlock()
-	for _, dt := range old {
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil {
+			l.retire()
+		}
+	}
+	for _, dt := range old.all {
 		dt.markClosed()
 	}
 }
