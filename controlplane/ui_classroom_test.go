@@ -1,6 +1,7 @@
 package controlplane_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,9 @@ func TestClassroomInBrowser(t *testing.T) {
 		VideoFirst, VideoLater           *frame
 		StudentStatus, TeacherStatus     string
 		TeacherHands, AfterLeave         string
+		DeniedStatus, ReplacedStatus     string
+		StatusHistory                    []string
+		FramesAfterReconnect             int
 		ChatAttempts                     int
 		TeacherControls, StudentControls []string
 		StudentChat                      []struct{ Who, Text string }
@@ -87,6 +91,20 @@ func TestClassroomInBrowser(t *testing.T) {
 	// Classes let students publish by default (students_can_publish).
 	if strings.Join(d.StudentControls, ",") != "toggle-mic,toggle-cam,toggle-screen,raise-hand,leave" {
 		t.Errorf("student's controls = %v", d.StudentControls)
+	}
+	t.Logf("student's status banner during the reconnect: %q; %d frames in the second after", d.StatusHistory, d.FramesAfterReconnect)
+	if !slices.ContainsFunc(d.StatusHistory, func(s string) bool { return strings.Contains(s, "Reconnecting") }) ||
+		!slices.ContainsFunc(d.StatusHistory, func(s string) bool { return strings.HasPrefix(s, "Reconnected") }) {
+		t.Errorf("after a dropped connection the banner showed %q, want Reconnecting… then Reconnected", d.StatusHistory)
+	}
+	if d.FramesAfterReconnect < 5 {
+		t.Errorf("after the reconnect the teacher's video advanced %d frames in 1 s", d.FramesAfterReconnect)
+	}
+	if !strings.Contains(d.DeniedStatus, "Camera or microphone access was denied") {
+		t.Errorf("with the camera denied the teacher's page says %q", d.DeniedStatus)
+	}
+	if !strings.Contains(d.ReplacedStatus, "You joined this class from another tab or device") {
+		t.Errorf("the teacher's first page, replaced by the second, says %q", d.ReplacedStatus)
 	}
 	if d.AfterLeave != "#/class/"+classID {
 		t.Errorf("after Leave the student is at %q", d.AfterLeave)

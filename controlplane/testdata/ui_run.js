@@ -230,9 +230,41 @@ const scenarios = {
     data.teacherHands = await text(teacher, '#hands');
     await s.shot(student, 'classroom-student');
     await s.shot(teacher, 'classroom-teacher');
+
+    // Connection loss: the student's signal connection drops (livekit-client's own
+    // simulation closes the WebSocket); the banner must say so, then that it reconnected,
+    // and the teacher's video must keep playing.
+    await student.evaluate(() => {
+      window.__statusHistory = [];
+      const el = document.querySelector('#room-status');
+      new MutationObserver(() => window.__statusHistory.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+    await student.evaluate(() => window.atriumRoom.simulateScenario('signal-reconnect'));
+    await student.waitForFunction(() => window.__statusHistory.some((t) => t.startsWith('Reconnected')), null, { timeout: 20000 }).catch(() => {});
+    data.statusHistory = await student.evaluate(() => window.__statusHistory);
+    const before = await student.$eval(sel, (v) => v.getVideoPlaybackQuality().totalVideoFrames).catch(() => -1);
+    await sleep(1000);
+    data.framesAfterReconnect = (await student.$eval(sel, (v) => v.getVideoPlaybackQuality().totalVideoFrames).catch(() => -1)) - before;
+
     await student.click('#leave');
     await student.waitForFunction((id) => location.hash === '#/class/' + id, c.classID);
     data.afterLeave = await student.evaluate(() => location.hash);
+
+    // The teacher opens the classroom again in another browser whose camera permission is
+    // denied: that page explains the denial, and the first page says it was replaced.
+    const denied = await s.page('teacher2', '/#/login');
+    await denied.addInitScript(() => {
+      const deny = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+      navigator.mediaDevices.getUserMedia = deny;
+    });
+    await s.login(denied, c.teacher.email, c.teacher.password);
+    await denied.goto(c.base + '/#/class/' + c.classID + '/room');
+    await denied.reload();
+    await denied.waitForFunction(() => /denied/.test(document.querySelector('#room-status').textContent), null, { timeout: 20000 }).catch(() => {});
+    data.deniedStatus = await text(denied, '#room-status');
+    await teacher.waitForFunction(() => /another tab/.test(document.querySelector('#room-status').textContent), null, { timeout: 10000 }).catch(() => {});
+    data.replacedStatus = await text(teacher, '#room-status');
+    await s.shot(denied, 'classroom-denied');
   },
 };
 
