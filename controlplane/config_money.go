@@ -32,6 +32,8 @@ type MoneyConfig struct {
 	CommissionPercent CommissionConfig `yaml:"commission_percent"`
 	// DisputeWindow is how long after a class's end its students may open a dispute.
 	DisputeWindow time.Duration `yaml:"dispute_window"`
+	// ReminderBefore: booked students are reminded this long before the start (0: never).
+	ReminderBefore time.Duration `yaml:"reminder_before"`
 	// PayoutCentsPerCredit converts earned credits into money for payouts.
 	PayoutCentsPerCredit int64 `yaml:"payout_cents_per_credit"`
 	MinPayoutCredits     int   `yaml:"min_payout_credits"`
@@ -79,6 +81,7 @@ func defaultMoneyConfig() MoneyConfig {
 		SettleAfter:          time.Hour,
 		CommissionPercent:    CommissionConfig{Basic: 20, Premium: 15, VIP: 10},
 		DisputeWindow:        14 * 24 * time.Hour,
+		ReminderBefore:       15 * time.Minute,
 		PayoutCentsPerCredit: 15,
 		MinPayoutCredits:     10,
 		SweepInterval:        time.Minute,
@@ -129,6 +132,9 @@ func (m *MoneyConfig) validate() []error {
 		if p < 0 || p > 100 {
 			bad("%s must be 0..100", name)
 		}
+	}
+	if m.ReminderBefore < 0 {
+		bad("reminder_before must not be negative")
 	}
 	if m.PayoutCentsPerCredit < 1 || m.MinPayoutCredits < 1 {
 		bad("payout_cents_per_credit and min_payout_credits must be positive")

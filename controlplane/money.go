@@ -29,7 +29,7 @@ func newMoney(cfg Config, s *Server, workers *river.Workers) *Money {
 	out := &Money{cfg: m}
 	out.Booking = booking.New(booking.Config{CancelCutoff: m.CancelCutoff, LateCancelFeePercent: m.LateCancelFeePercent,
 		ClaimWindow: m.WaitlistClaimWindow, NoShowAfter: m.NoShowAfter, EarlyEndPercent: m.EarlyEndPercent,
-		SettleAfter: m.SettleAfter, DisputeWindow: m.DisputeWindow, AppURL: cfg.HTTP.PublicURL, CommissionPercent: map[string]int{
+		SettleAfter: m.SettleAfter, DisputeWindow: m.DisputeWindow, ReminderBefore: m.ReminderBefore, AppURL: cfg.HTTP.PublicURL, CommissionPercent: map[string]int{
 			"basic": m.CommissionPercent.Basic, "premium": m.CommissionPercent.Premium, "vip": m.CommissionPercent.VIP}},
 		booking.Deps{Store: s.Store, Log: s.Log.With("component", "booking"), Now: s.Now})
 	out.Billing = billing.New(billing.Config{Packages: m.Packages, Currency: m.Currency,

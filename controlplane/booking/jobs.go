@@ -34,8 +34,9 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
 	if err != nil {
 		return err
 	}
-	if len(res.Outcomes) > 0 || res.OfferClasses > 0 {
-		w.Service.Log.Info("booking sweep", "outcomes", res.Outcomes, "offer_classes", res.OfferClasses)
+	if len(res.Outcomes) > 0 || res.OfferClasses > 0 || res.Reminders > 0 {
+		w.Service.Log.Info("booking sweep", "outcomes", res.Outcomes, "offer_classes", res.OfferClasses,
+			"reminders", res.Reminders)
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ type Config struct {
 	CommissionPercent map[string]int
 	// DisputeWindow is how long after a class's scheduled end its students may dispute it.
 	DisputeWindow time.Duration
+	// ReminderBefore: booked students get a "starting soon" email and notification this long
+	// before the start (0: no reminders).
+	ReminderBefore time.Duration
 	// AppURL is the public URL for links in emails.
 	AppURL string
 }

@@ -193,12 +193,13 @@ type SweepResult struct {
 	Outcomes       map[string]int
 	OfferClasses   int
 	ClassesChecked int
+	Reminders      int
 }
 
 // Sweep is the periodic pass (River job booking.sweep, every minute): it decides the
 // outcome of classes that are due (no-show deadline passed, room finished, or ended long
-// ago without a finish event) and expires waitlist offers, passing seats on. Idempotent;
-// safe to run concurrently with webhooks and itself.
+// ago without a finish event), expires waitlist offers, passing seats on, and sends
+// "starting soon" reminders. Idempotent; safe to run concurrently with webhooks and itself.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	now := s.Now()
 	res := SweepResult{Outcomes: map[string]int{}}
@@ -228,6 +229,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 	}
 	if res.OfferClasses, err = s.expireOffers(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	if res.Reminders, err = s.sendReminders(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
 	return res, errors.Join(errs...)

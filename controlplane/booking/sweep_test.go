@@ -67,3 +67,49 @@ func TestSweepSettlesWithoutFinishEvent(t *testing.T) {
 	}
 	w.checkLedger(t)
 }
+
+// Booked students are reminded once, shortly before the start.
+func TestStartingSoonReminders(t *testing.T) {
+	w := newWorld(t)
+	bc := w.bookedClass(t, time.Hour, 20)
+	ctx := context.Background()
+	sweep := func() int {
+		res, err := w.env.Server.Money.Booking.Sweep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Reminders
+	}
+	// In-app notifications are written in the sweep's transaction, so they show exactly what
+	// was queued; the emails follow through the outbox.
+	reminders := func(u *cptest.User) int {
+		var out struct {
+			Items []map[string]any `json:"items"`
+		}
+		w.env.Do(t, "GET", "/api/v1/me/notifications", u.Token, nil).Want(t, http.StatusOK).JSON(t, &out)
+		n := 0
+		for _, it := range out.Items {
+			if it["kind"] == "class_starting" {
+				n++
+			}
+		}
+		return n
+	}
+	w.advance(t, 40*time.Minute, bc.students...)
+	sweep()
+	if n := reminders(bc.students[0]); n != 0 {
+		t.Fatalf("%d reminders 20 minutes before the start, want none yet", n)
+	}
+	w.advance(t, 6*time.Minute, bc.students...)
+	if n := sweep(); n < 3 {
+		t.Fatalf("sweep sent %d reminders, want at least 3", n)
+	}
+	sweep()
+	for _, s := range bc.students {
+		if n := reminders(s); n != 1 {
+			t.Fatalf("%d reminders to a student, want 1", n)
+		}
+		cptest.WaitEmail(t, s.Email, "Starting soon:")
+	}
+	w.checkLedger(t)
+}

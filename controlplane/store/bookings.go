@@ -197,3 +197,31 @@ func (s *Store) BookingsForRequest(ctx context.Context, studentID, classID, key 
 		AND (b.idempotency_key = $2 OR (b.class_id = $3 AND b.status = 'confirmed'))`, studentID, key, classID)
 	return collectBookings(rows, err, "bookings for request")
 }
+
+// ClaimReminders marks, and returns, up to limit confirmed bookings of scheduled classes
+// starting in (now, now+before] that have not been reminded. Call it in the transaction that
+// queues the reminders, so each booking is reminded once.
+func (s *Store) ClaimReminders(ctx context.Context, now time.Time, before time.Duration, limit int) ([]Booking, error) {
+	rows, err := s.db.Query(ctx, `UPDATE bookings SET reminded_at = $1
+		WHERE id IN (SELECT b2.id FROM bookings b2 JOIN classes c2 ON c2.id = b2.class_id
+			WHERE b2.status = 'confirmed' AND b2.reminded_at IS NULL AND c2.status = 'scheduled'
+			  AND c2.starts_at > $1 AND c2.starts_at <= $1 + $2
+			ORDER BY c2.starts_at LIMIT $3 FOR UPDATE OF b2 SKIP LOCKED)
+		RETURNING id`, now, before, limit)
+	if err != nil {
+		return nil, wrap("claim reminders", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("claim reminders", err)
+	}
+	out := make([]Booking, 0, len(ids))
+	for _, id := range ids {
+		b, err := s.BookingByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
