@@ -216,3 +216,35 @@ func TestUIFlowInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// TestUIEmailLinksInBrowser follows the account emails through the UI: registration, the
+// confirmation link from mailpit (a server path the app maps to its route), a forgotten
+// password, the reset link, the old password refused and the new one accepted.
+func TestUIEmailLinksInBrowser(t *testing.T) {
+	b := needBrowser(t)
+	env := b.serveUI(t, nil)
+	email := cptest.UniqueEmail("emails")
+	var d struct {
+		Who, VerifyPath, Verified, HashAfterVerify, AccountNotice, Forgot string
+		OldPasswordError, WhoAfterReset, Landing                          string
+	}
+	b.run(t, map[string]any{"scenario": "emails", "base": env.URL, "mailpit": cptest.MailpitURL, "email": email,
+		"password": "first-passphrase-for-tests-1", "newPassword": "second-passphrase-for-tests-2"}, &d)
+	check := func(what, got, want string) {
+		t.Helper()
+		if !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want it to contain %q", what, got, want)
+		}
+	}
+	check("header after registering", d.Who, "Email Tester (teacher)")
+	check("confirmation link", d.VerifyPath, "/verify-email")
+	check("confirmation page", d.Verified, "Your email is confirmed")
+	check("address after the link", d.HashAfterVerify, "/#/verify")
+	if d.AccountNotice != "" {
+		t.Errorf("account page still asks to confirm the email: %q", d.AccountNotice)
+	}
+	check("forgot-password answer", d.Forgot, "If an account uses this address")
+	check("old password", d.OldPasswordError, "wrong email or password")
+	check("header after reset", d.WhoAfterReset, "Email Tester (teacher)")
+	check("teacher's landing page", d.Landing, "#/teach")
+}

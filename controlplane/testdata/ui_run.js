@@ -65,6 +65,27 @@ class Session {
   }
 }
 
+// emailLink polls mailpit (its REST API on loopback) for a message to `to` whose subject
+// contains `subject`, and returns the path and query of its first link containing `marker`:
+// emails link to the configured public URL, and the test serves the app on another port.
+async function emailLink(mailpit, to, subject, marker) {
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    const q = new URLSearchParams({ query: `to:"${to}"`, limit: '20' });
+    const list = await fetch(`${mailpit}/api/v1/search?${q}`).then((r) => r.json());
+    const m = (list.messages || []).find((x) => x.Subject.includes(subject));
+    if (m) {
+      const full = await fetch(`${mailpit}/api/v1/message/${m.ID}`).then((r) => r.json());
+      const link = (full.Text.match(/https?:\/\/\S+/g) || []).find((l) => l.includes(marker));
+      if (!link) throw new Error(`no ${marker} link in "${m.Subject}": ${full.Text}`);
+      const u = new URL(link);
+      return u.pathname + u.search;
+    }
+    await sleep(300);
+  }
+  throw new Error(`no email "${subject}" to ${to} within 20 s`);
+}
+
 const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim()).catch(() => '');
 
 const scenarios = {
@@ -173,6 +194,55 @@ const scenarios = {
       await a.waitForSelector('#audit tbody tr');
       await s.shot(a, 'admin-audit');
     }
+  },
+
+  // emails: register through the UI, open the emailed confirmation link (a server path the
+  // app maps to its own route), then forget the password, open the emailed reset link, set a
+  // new password and sign in with it.
+  async emails(s, data) {
+    const c = s.cfg;
+    const page = await s.page('new', '/#/register');
+    await page.fill('#register-form input[name=name]', 'Email Tester');
+    await page.fill('#register-form input[name=email]', c.email);
+    await page.fill('#register-form input[name=password]', c.password);
+    await page.click('#register-form input[value=teacher]');
+    await page.click('#register-form button[type=submit]');
+    await page.waitForSelector('.notice');
+    data.who = await text(page, '#who');
+
+    const verify = await emailLink(c.mailpit, c.email, 'Confirm your email', '/verify-email');
+    data.verifyPath = verify.split('?')[0];
+    await page.goto(c.base + verify);
+    await page.waitForFunction(() => /confirmed|invalid/.test(document.querySelector('#view').textContent));
+    data.verified = await text(page, '#view');
+    data.hashAfterVerify = await page.evaluate(() => location.pathname + location.hash.split('?')[0]);
+    await page.goto(c.base + '/#/account');
+    await page.waitForSelector('#view form');
+    data.accountNotice = await page.$('.notice') ? await text(page, '.notice') : '';
+    await page.click('#logout');
+    await page.waitForFunction(() => document.querySelector('#who').textContent === '');
+
+    await page.goto(c.base + '/#/forgot');
+    await page.fill('#view input[name=email]', c.email);
+    await page.click('#view button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#view p.ok'));
+    data.forgot = await text(page, '#view p.ok');
+    const reset = await emailLink(c.mailpit, c.email, 'Reset your Atrium password', '/reset-password');
+    await page.goto(c.base + reset);
+    await page.waitForSelector('#view input[name=password]');
+    await page.fill('#view input[name=password]', c.newPassword);
+    await page.click('#view button[type=submit]');
+    await page.waitForSelector('#login-form');
+    await page.fill('#login-form input[name=email]', c.email);
+    await page.fill('#login-form input[name=password]', c.password);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#login-error').textContent !== '');
+    data.oldPasswordError = await text(page, '#login-error');
+    await page.fill('#login-form input[name=password]', c.newPassword);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#who').textContent !== '');
+    data.whoAfterReset = await text(page, '#who');
+    data.landing = await page.evaluate(() => location.hash);
   },
 
   // classroom: teacher and booked student sign in and enter the classroom; the student's page
