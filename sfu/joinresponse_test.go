@@ -111,3 +111,4 @@ func TestMaxParticipantsAndV1(t *testing.T) {
 		}
 	}
 }
+

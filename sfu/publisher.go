@@ -29,6 +29,17 @@ type publishedTrack struct {
 	readers int // layers still being read
 	ended   bool
 	retired bool
+	// subscribed: the publisher was told of the first subscriber (track_subscribed).
+	subscribed bool
+}
+
+// firstSubscription reports whether this is the track's first subscription ever.
+func (t *publishedTrack) firstSubscription() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	first := !t.subscribed
+	t.subscribed = true
+	return first
 }
 
 func (t *publishedTrack) infoClone() *livekit.TrackInfo {

@@ -109,6 +109,13 @@ func (p *participant) subscribe(t *publishedTrack) {
 	}
 	go readSenderRTCP(tr.Sender(), dt)
 	p.subNeg.negotiate()
+	if t.firstSubscription() {
+		// LiveKit tells the publisher when a track is first subscribed (livekit-client
+		// emits localTrackSubscribed).
+		t.owner.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackSubscribed{
+			TrackSubscribed: &livekit.TrackSubscribed{TrackSid: t.sid},
+		}})
+	}
 }
 
 // readSenderRTCP hands the subscriber's feedback for one track (NACK, PLI, receiver
