@@ -43,7 +43,8 @@ func TestClassroomInBrowser(t *testing.T) {
 		Paused bool
 	}
 	var d struct {
-		VideoFirst, VideoLater           *frame
+		VideoFirst, VideoLater, Screen   *frame
+		ScreenAfterStop                  bool
 		StudentStatus, TeacherStatus     string
 		TeacherHands, AfterLeave         string
 		DeniedStatus, ReplacedStatus     string
@@ -91,6 +92,9 @@ func TestClassroomInBrowser(t *testing.T) {
 	// Classes let students publish by default (students_can_publish).
 	if strings.Join(d.StudentControls, ",") != "toggle-mic,toggle-cam,toggle-screen,raise-hand,leave" {
 		t.Errorf("student's controls = %v", d.StudentControls)
+	}
+	if d.Screen == nil || d.Screen.W == 0 || d.ScreenAfterStop {
+		t.Errorf("teacher's screen share on the student's page: %+v, still shown after stopping: %v", d.Screen, d.ScreenAfterStop)
 	}
 	t.Logf("student's status banner during the reconnect: %q; %d frames in the second after", d.StatusHistory, d.FramesAfterReconnect)
 	if !slices.ContainsFunc(d.StatusHistory, func(s string) bool { return strings.Contains(s, "Reconnecting") }) ||

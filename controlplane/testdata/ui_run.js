@@ -298,8 +298,20 @@ const scenarios = {
     await student.click('#raise-hand');
     await teacher.waitForSelector('#hands li button', { timeout: 8000 }).catch(() => {});
     data.teacherHands = await text(teacher, '#hands');
+    // Screen share: the teacher shares (headless chromium's fake capture), and the student's
+    // page shows it in its own tile.
+    await teacher.click('#toggle-screen');
+    const ssel = `#stage video[data-identity="${c.teacherID}"][data-source="screen_share"]`;
+    await student.waitForFunction((q) => { const v = document.querySelector(q); return v && v.videoWidth > 0; }, ssel, { timeout: 15000 }).catch(() => {});
+    data.screen = await student.$eval(ssel, (v) => ({ w: v.videoWidth, h: v.videoHeight, frames: v.getVideoPlaybackQuality().totalVideoFrames })).catch(() => null);
+    data.teacherScreenButton = await text(teacher, '#toggle-screen');
+    data.teacherStatusAfterShare = await text(teacher, '#room-status');
+
     await s.shot(student, 'classroom-student');
     await s.shot(teacher, 'classroom-teacher');
+    await teacher.click('#toggle-screen');
+    await student.waitForFunction((q) => !document.querySelector(q), ssel, { timeout: 10000 }).catch(() => {});
+    data.screenAfterStop = await student.$(ssel).then((e) => !!e);
 
     // Connection loss: the student's signal connection drops (livekit-client's own
     // simulation closes the WebSocket); the banner must say so, then that it reconnected,
