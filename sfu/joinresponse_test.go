@@ -111,4 +111,3 @@ func TestMaxParticipantsAndV1(t *testing.T) {
 		}
 	}
 }
-

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 type rawClient struct {
 	t    *testing.T
 	ws   *websocket.Conn
+	wmu  sync.Mutex // gorilla allows one writer at a time
 	join *livekit.JoinResponse
 }
 
@@ -54,14 +56,18 @@ func mustDialRaw(t *testing.T, srv *sfutest.Server, room, identity string) *rawC
 	return c
 }
 
+// send writes one request; safe from any goroutine (errors are reported, not fatal).
 func (c *rawClient) send(req *livekit.SignalRequest) {
 	c.t.Helper()
 	b, err := proto.Marshal(req)
 	if err != nil {
-		c.t.Fatalf("marshal: %v", err)
+		c.t.Errorf("marshal: %v", err)
+		return
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
-		c.t.Fatalf("write: %v", err)
+		c.t.Errorf("write: %v", err)
 	}
 }
 
