@@ -140,8 +140,14 @@ func (g *fanRing) run(r *Receiver, w *fanWorker) {
 		if c < g.produced.Load() {
 			e := &g.entries[c%fanRingSize]
 			if w.share < len(e.set.shares) {
+				if b := r.p.Batch; b != nil {
+					b.Begin()
+				}
 				for _, dt := range e.set.shares[w.share] {
 					dt.writeRTP(&w.out, &e.pkt)
+				}
+				if b := r.p.Batch; b != nil {
+					b.End()
 				}
 			}
 			if m := r.p.Metrics; m != nil {

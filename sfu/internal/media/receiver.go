@@ -59,6 +59,18 @@ type ReceiverParams struct {
 	Metrics   *Metrics // may be nil
 	// Fanout tunes how packets are spread over many subscribers.
 	Fanout FanoutParams
+	// Batch, if set, is told when a packet's fan-out begins and ends, so
+	// that its datagrams can leave in one system call (udpbatch.Conn, the
+	// muxed ICE socket). May be nil.
+	Batch Batcher
+}
+
+// Batcher groups the datagrams written between Begin and End into as few
+// system calls as possible. Both must be safe for concurrent use (each
+// fan-out goroutine brackets its own writes) and must not block for long.
+type Batcher interface {
+	Begin()
+	End()
 }
 
 // ReceiverStats is a snapshot of a Receiver's counters.
@@ -427,7 +439,13 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 	// The clock is read once per packet, not per subscriber: on some virtual
 	// machines reading it costs more than the rest of a subscriber's write.
 	putAbsSendTime(&l.pkt.absSend, r.epoch.Add(time.Duration(now)))
-	r.fanOut(l, set, stored)
+	if b := r.p.Batch; b != nil {
+		b.Begin()
+		r.fanOut(l, set, stored)
+		b.End()
+	} else {
+		r.fanOut(l, set, stored)
+	}
 	if m := r.p.Metrics; m != nil {
 		m.ForwardDelay.Observe(float64(r.now()-now) / 1e9)
 	}
