@@ -27,6 +27,19 @@ func (s *Server) MuteTrack(room, identity, trackSID string, muted bool) error {
 	return nil
 }
 
+// UnpublishTrack removes a published track on the server's initiative: subscribers lose
+// it, and the publisher gets track_unpublished so its SDK stops sending it.
+func (s *Server) UnpublishTrack(room, identity, trackSID string) error {
+	p, err := s.findParticipant(room, identity)
+	if err != nil {
+		return err
+	}
+	if !p.unpublish(trackSID) {
+		return fmt.Errorf("%w: track %q of %q", ErrNotFound, trackSID, identity)
+	}
+	return nil
+}
+
 // RemoveParticipant disconnects a participant with reason PARTICIPANT_REMOVED.
 func (s *Server) RemoveParticipant(room, identity string) error {
 	p, err := s.findParticipant(room, identity)

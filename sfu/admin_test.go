@@ -34,6 +34,26 @@ func TestServerMuteAndRemove(t *testing.T) {
 		t.Errorf("MuteTrack(unknown track) = %v, want ErrNotFound", err)
 	}
 
+	// Server-side unpublish: the publisher's SDK is told (track_unpublished) and bob loses it.
+	localGone := make(chan string, 1)
+	dave := join(t, srv, "r", "dave", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnLocalTrackUnpublished: func(pub *lksdk.LocalTrackPublication, _ *lksdk.LocalParticipant) { localGone <- pub.SID() },
+	}})
+	cam := publishSynth(t, dave, vp8Cap, "cam")
+	eventually(t, 5*time.Second, "bob to see dave's camera", func() bool { return remotePub(bob, "dave", cam.pub.SID()) != nil })
+	if err := srv.UnpublishTrack("r", "dave", cam.pub.SID()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case sid := <-localGone:
+		if sid != cam.pub.SID() {
+			t.Errorf("dave's SDK unpublished %s, want %s", sid, cam.pub.SID())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("dave's SDK was not told its track was unpublished")
+	}
+	eventually(t, 5*time.Second, "bob to lose dave's camera", func() bool { return remotePub(bob, "dave", cam.pub.SID()) == nil })
+
 	reason := make(chan lksdk.DisconnectionReason, 1)
 	carol := join(t, srv, "r", "carol", &lksdk.RoomCallback{OnDisconnectedWithReason: func(r lksdk.DisconnectionReason) { reason <- r }})
 	_ = carol

@@ -275,9 +275,30 @@ func (p *participant) endLayer(t *publishedTrack) {
 	if !mine || closing {
 		return // cleanup retires it
 	}
+	// The client removed the track itself: others learn from the update; the publisher
+	// needs no track_unpublished (that is for server-initiated unpublishing, see
+	// Server.UnpublishTrack).
 	p.retireTrack(t)
-	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackUnpublished{TrackUnpublished: &livekit.TrackUnpublishedResponse{TrackSid: t.sid}}})
 	p.changed()
+}
+
+// unpublish removes one of p's tracks on the server's initiative and tells p with
+// track_unpublished, so its SDK stops sending it.
+func (p *participant) unpublish(sid string) bool {
+	p.mu.Lock()
+	t := p.tracks[sid]
+	delete(p.tracks, sid)
+	p.mu.Unlock()
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	t.ended = true
+	t.mu.Unlock()
+	p.retireTrack(t)
+	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackUnpublished{TrackUnpublished: &livekit.TrackUnpublishedResponse{TrackSid: sid}}})
+	p.changed()
+	return true
 }
 
 // retireTrack removes t from every subscriber and closes its receiver. Idempotent.
