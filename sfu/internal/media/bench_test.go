@@ -9,6 +9,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // fanoutRig is a Receiver with n bound DownTracks writing to discarding
@@ -123,9 +124,20 @@ func TestFanoutDoesNotAllocate(t *testing.T) {
 	if a := after.Mallocs - before.Mallocs; a > 2 { // tolerance for the runtime's own rare allocations
 		t.Errorf("forwarding %d packets (1 in 50 lost and NACKed) to 10 subscribers allocated %d times, want 0", n, a)
 	}
+	var written uint64
 	for _, dt := range f.g.r.DownTracks() {
-		if st := dt.Stats(); st.Packets < 5800 {
+		st := dt.Stats()
+		if st.Packets < 5800 {
 			t.Fatalf("DownTrack wrote %d packets, want >= 5800 (benchmark rig not forwarding)", st.Packets)
 		}
+		written += st.Packets
+	}
+	// The metrics are updated once per fan-out: they must still add up.
+	var out dto.Metric
+	if err := f.g.r.p.Metrics.PacketsOut.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.GetCounter().GetValue(); got != float64(written) {
+		t.Errorf("packets_out_total = %v, want %d (the DownTracks' sum)", got, written)
 	}
 }

@@ -46,6 +46,10 @@ type scratch struct {
 	abs  [3]byte
 	data []byte // retransmissions copy the stored packet here
 	pay  []byte // payloads rewritten for this subscriber (VP8 numbering)
+	// Packets and bytes written since the last flushOut: the shared
+	// Prometheus counters are updated once per fan-out, not per
+	// subscriber, so cores forwarding different tracks do not contend.
+	pkts, bytes int
 }
 
 func newScratch() scratch {
@@ -349,10 +353,17 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 	}
 	d.packets.Add(1)
 	d.bytes.Add(uint64(n))
-	if m := d.r.p.Metrics; m != nil {
-		m.PacketsOut.Inc()
-		m.BytesOut.Add(float64(n))
+	s.pkts++
+	s.bytes += n
+}
+
+// flushOut adds what the fan-out goroutine owning s wrote to the metrics.
+func (r *Receiver) flushOut(s *scratch) {
+	if m := r.p.Metrics; m != nil && s.pkts > 0 {
+		m.PacketsOut.Add(float64(s.pkts))
+		m.BytesOut.Add(float64(s.bytes))
 	}
+	s.pkts, s.bytes = 0, 0
 }
 
 // send rewrites in (SSRC, payload type, sequence number, timestamp, header

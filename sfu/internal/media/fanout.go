@@ -146,6 +146,7 @@ func (g *fanRing) run(r *Receiver, w *fanWorker) {
 				for _, dt := range e.set.shares[w.share] {
 					dt.writeRTP(&w.out, &e.pkt)
 				}
+				r.flushOut(&w.out)
 				if b := r.p.Batch; b != nil {
 					b.End()
 				}

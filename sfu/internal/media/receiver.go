@@ -446,6 +446,7 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 	} else {
 		r.fanOut(l, set, stored)
 	}
+	r.flushOut(&l.out)
 	if m := r.p.Metrics; m != nil {
 		m.ForwardDelay.Observe(float64(r.now()-now) / 1e9)
 	}
