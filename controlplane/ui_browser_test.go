@@ -157,15 +157,18 @@ func TestUIFlowInBrowser(t *testing.T) {
 	var d struct {
 		LoginError, Who, Seats, Price, Shortfall, WalletNotice, CheckoutDev     string
 		Booked, Policy, SeatsAfter, RichBalance, RegisteredWho, Welcome, Ledger string
+		CreatedPrice                                                            string
+		ClassFieldErrors, DiscountRows                                          []string
 		Titles, VIPTitles, Packages, RichLines, Upcoming, RegisterFieldErrors   []string
 	}
 	newEmail := cptest.UniqueEmail("newcomer")
+	newTitle := "Made in the browser " + cptest.RandomHex(3)
 	console := b.run(t, map[string]any{"scenario": "flow", "base": env.URL, "title": title, "classID": class["id"],
 		"poor":     map[string]string{"email": poor.Email, "password": poor.Password},
 		"rich":     map[string]string{"email": rich.Email, "password": rich.Password},
 		"teacher":  map[string]string{"email": teacher.Email, "password": teacher.Password},
 		"admin":    map[string]string{"email": admin.Email, "password": admin.Password},
-		"newEmail": newEmail, "newPassword": "a-long-enough-passphrase-91"}, &d)
+		"newEmail": newEmail, "newPassword": "a-long-enough-passphrase-91", "newTitle": newTitle, "code": "SAVE" + cptest.RandomHex(2)}, &d)
 
 	check := func(what, got, want string) {
 		t.Helper()
@@ -209,6 +212,13 @@ func TestUIFlowInBrowser(t *testing.T) {
 	check("registered header", d.RegisteredWho, "Browser Newcomer (student)")
 	check("welcome", d.Welcome, newEmail)
 	check("ledger check", d.Ledger, "The ledger is balanced")
+	if len(d.ClassFieldErrors) != 1 || !strings.Contains(d.ClassFieldErrors[0], "50") {
+		t.Errorf("a basic class priced 5000 credits showed field errors %q, want the price bound", d.ClassFieldErrors)
+	}
+	check("price of the class made in the browser", d.CreatedPrice, "12 credits")
+	if len(d.DiscountRows) != 1 || !strings.Contains(d.DiscountRows[0], "10% off") || !strings.Contains(d.DiscountRows[0], "this class") {
+		t.Errorf("discount codes after creating one = %q", d.DiscountRows)
+	}
 	// The only console errors allowed are the browser reporting the deliberate 401, 402 and 422.
 	for _, e := range console {
 		if !strings.Contains(e, "401") && !strings.Contains(e, "402") && !strings.Contains(e, "422") {

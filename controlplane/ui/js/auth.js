@@ -130,6 +130,57 @@
     mount(h("section", { class: "card narrow" }, h("h1", {}, "Choose a new password"), form));
   });
 
+  // twoFactorCard turns TOTP on (enrol, show the secret, confirm a code) or off (password
+  // and a current code).
+  function twoFactorCard(me) {
+    const card = h("div", { class: "card", id: "twofa" }, h("h2", {}, "Two-factor authentication"));
+    const err = h("p", { class: "error", role: "alert" });
+    if (me.two_factor_enabled) {
+      const off = h("button", { type: "submit", class: "secondary" }, "Turn off");
+      const form = h("form", { class: "inline-form" },
+        field("Password", { name: "password", type: "password", autocomplete: "current-password", required: true }),
+        field("Code from your app", { name: "code", inputmode: "numeric", autocomplete: "one-time-code", maxLength: 6, required: true }), off, err);
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        busy(off, async () => {
+          const f = new FormData(form);
+          try {
+            await call("POST", "/auth/2fa/disable", { password: f.get("password"), code: f.get("code") });
+            toast("Two-factor authentication is off.", "ok");
+            Atrium.dispatch();
+          } catch (e) { showErrors(form, err, e); }
+        });
+      });
+      card.append(h("p", { class: "ok" }, "On: signing in asks for a code from your authenticator app."), form);
+      return card;
+    }
+    const start = h("button", { class: "secondary" }, "Turn on");
+    start.addEventListener("click", () => busy(start, async () => {
+      try {
+        const e = await call("POST", "/auth/2fa/enroll");
+        const ok = h("button", { type: "submit" }, "Confirm");
+        const form = h("form", { class: "inline-form" },
+          field("Code from your app", { name: "code", inputmode: "numeric", autocomplete: "one-time-code", maxLength: 6, required: true }), ok, err);
+        form.addEventListener("submit", (ev) => {
+          ev.preventDefault();
+          busy(ok, async () => {
+            try {
+              await call("POST", "/auth/2fa/confirm", { code: new FormData(form).get("code") });
+              toast("Two-factor authentication is on.", "ok");
+              Atrium.dispatch();
+            } catch (x) { showErrors(form, err, x); }
+          });
+        });
+        start.replaceWith(h("div", {},
+          h("p", {}, "Add this account to your authenticator app (open the link on your phone, or type the key), then enter the 6-digit code it shows."),
+          h("p", {}, h("a", { href: e.otpauth_url }, "Open in authenticator app")),
+          h("p", {}, "Key: ", h("code", { class: "secret" }, e.secret)), form));
+      } catch (x) { err.textContent = x.message; }
+    }));
+    card.append(h("p", { class: "meta" }, "Protect your account with a code from an authenticator app at each sign-in."), start, err);
+    return card;
+  }
+
   route(/^\/account$/, async (_, q, { mount }) => {
     const me = await call("GET", "/me");
     const verify = me.email_verified ? null : h("div", { class: "notice" },
@@ -180,6 +231,7 @@
       h("h1", {}, "Your account"),
       verify,
       h("div", { class: "card" }, h("p", { class: "meta" }, me.email + " · " + me.role + (me.two_factor_enabled ? " · 2FA on" : "")), form),
+      twoFactorCard(me),
       h("div", { class: "card" }, h("h2", {}, "Signed-in devices"), sessions)));
     loadSessions().catch((e) => sessions.replaceChildren(h("li", { class: "error" }, e.message)));
   }, { role: "any" });

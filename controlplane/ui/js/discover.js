@@ -68,11 +68,22 @@
     for (const s of form.querySelectorAll("select")) s.addEventListener("change", () => load(false));
     more.addEventListener("click", () => busy(more, () => load(true)));
     const u = user();
+    const popular = h("section", { id: "popular", class: "popular", hidden: true, "aria-labelledby": "popular-h" },
+      h("h2", { id: "popular-h" }, "Popular right now"), h("ul", { class: "grid" }));
     mount(h("section", {},
       h("div", { class: "hero" }, h("h1", {}, u ? "Find your next class" : "Live classes with great teachers"),
         h("p", {}, "Book a seat with credits, join from your browser, and learn live.")),
-      form, list, h("div", { class: "center" }, more), status));
+      form, popular, h("h2", { class: "sr-only" }, "All classes"), list, h("div", { class: "center" }, more), status));
     load(false);
+    if (!q.toString()) {
+      call("GET", "/classes/popular?limit=3").then((p) => {
+        const items = (p.items || []).filter((c) => c.seats_taken > 0);
+        if (!items.length) return;
+        popular.querySelector("ul").replaceChildren(...items.map(classCard));
+        popular.hidden = false;
+      }).catch(() => {});
+      form.addEventListener("submit", () => { popular.hidden = true; });
+    }
   });
 
   // bookingFor returns the caller's confirmed booking of class id, or null.

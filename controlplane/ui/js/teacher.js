@@ -91,6 +91,7 @@
       extra.push(h("div", { class: "card" }, h("h2", {}, "Cancel the class"),
         h("p", { class: "meta" }, "Students get a full refund and an email."), h("div", { class: "actions" }, reason, cancel)));
     }
+    if (!isNew && c.status !== "cancelled") extra.push(discountCard(id));
     if (!isNew) {
       const att = h("tbody");
       extra.push(h("div", { class: "card" }, h("h2", {}, "Attendance"),
@@ -105,6 +106,48 @@
       h("a", { class: "back", href: "#/teach" }, "← Your classes"),
       h("div", { class: "card" }, h("h1", {}, isNew ? "Schedule a class" : "Edit " + c.title), form), extra));
   }, { role: "teacher" });
+
+  // discountCard lists the teacher's codes valid for this class and creates new ones.
+  function discountCard(classID) {
+    const rows = h("tbody");
+    async function load() {
+      const d = await call("GET", "/discount-codes");
+      const mine = d.items.filter((x) => !x.class_id || x.class_id === classID);
+      rows.replaceChildren(...mine.map((x) => h("tr", {}, h("td", {}, h("code", {}, x.code)),
+        h("td", {}, x.kind === "percent" ? x.amount + "% off" : credits(x.amount) + " off"), h("td", {}, x.class_id ? "this class" : "all your classes"),
+        h("td", {}, x.uses + " / " + x.max_uses), h("td", {}, day(x.valid_until)),
+        h("td", {}, x.disabled_at ? "disabled" : h("button", { class: "ghost small", on: { click: async () => {
+          await call("DELETE", "/discount-codes/" + x.id).catch((e) => toast(e.message, "err"));
+          load();
+        } } }, "Disable")))));
+      if (!mine.length) rows.append(h("tr", {}, h("td", { colSpan: 6, class: "meta" }, "No codes yet.")));
+    }
+    const err = h("p", { class: "error", role: "alert" });
+    const add = h("button", { type: "submit" }, "Create code");
+    const until = new Date(Date.now() + 14 * 864e5).toISOString().slice(0, 10);
+    const form = h("form", { class: "inline-form", id: "discount-form" },
+      field("Code", { name: "code", required: true, maxLength: 32, placeholder: "SPRING10" }),
+      field("Kind", { name: "kind", type: "select", value: "percent", options: [["percent", "Percent"], ["fixed", "Credits"]] }),
+      field("Amount", { name: "amount", type: "number", min: 1, value: 10, required: true }),
+      field("Uses", { name: "max_uses", type: "number", min: 1, value: 20, required: true }),
+      field("Valid until", { name: "valid_until", type: "date", value: until, required: true }), add, err);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(add, async () => {
+        const f = new FormData(form);
+        try {
+          await call("POST", "/discount-codes", { code: f.get("code"), class_id: classID, kind: f.get("kind"), amount: Number(f.get("amount")),
+            max_uses: Number(f.get("max_uses")), valid_until: new Date(f.get("valid_until") + "T23:59:59").toISOString() });
+          form.elements.code.value = "";
+          showErrors(form, err, null);
+          load();
+        } catch (e) { showErrors(form, err, e); }
+      });
+    });
+    load().catch((e) => rows.replaceChildren(h("tr", {}, h("td", { class: "error" }, e.message))));
+    return h("div", { class: "card" }, h("h2", {}, "Discount codes"), form,
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Code", "Discount", "For", "Used", "Until", ""].map((x) => h("th", { scope: "col" }, x)))), rows)));
+  }
 
   route(/^\/earnings$/, async (_, __, { mount }) => {
     const [e, p] = await Promise.all([call("GET", "/teacher/earnings"), call("GET", "/teacher/payouts")]);
