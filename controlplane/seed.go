@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/controlplane/accounts"
+	"github.com/atrium-live/atrium/controlplane/billing"
+	"github.com/atrium-live/atrium/controlplane/booking"
 	"github.com/atrium-live/atrium/controlplane/catalog"
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
@@ -41,6 +43,7 @@ func (d Demo) Print(w io.Writer) {
 	for _, u := range d.Users {
 		fmt.Fprintf(w, "  %-8s %-28s %s\n", u.Role, u.Email, u.Name)
 	}
+	fmt.Fprintf(w, "  every student starts with %d credits; %s is booked into the first class\n", DemoCredits, "student@atrium.local")
 	for _, c := range d.Classes {
 		fmt.Fprintf(w, "  class    %s  %s  starts %s\n", c.ID, c.Title, c.StartsAt.Local().Format("Mon 15:04"))
 	}
@@ -106,5 +109,41 @@ func SeedDemo(ctx context.Context, s *Server) (Demo, error) {
 		}
 		d.Classes = append(d.Classes, DemoClass{ID: created.ID, Title: created.Title, StartsAt: created.StartsAt})
 	}
+	if err := seedDemoMoney(ctx, s, d); err != nil {
+		return d, err
+	}
 	return d, nil
+}
+
+// DemoCredits is what every demo student starts with, granted once by the demo admin.
+const DemoCredits = 500
+
+// seedDemoMoney funds the demo students (a promotional grant, so the ledger stays balanced)
+// and books the first student into the class that starts now, so `atrium dev` shows a
+// student joining straight away. Both are idempotent: a second start changes nothing.
+func seedDemoMoney(ctx context.Context, s *Server, d Demo) error {
+	if s.Money == nil {
+		return nil
+	}
+	admin := d.Users[0]
+	for _, u := range d.Users {
+		if u.Role != accounts.RoleStudent {
+			continue
+		}
+		if _, err := s.Money.Billing.Grant(ctx, billing.GrantInput{AdminID: admin.ID, UserID: u.ID, Credits: DemoCredits,
+			Reason: "demo credits", IdempotencyKey: "demo-credits-" + u.ID}); err != nil {
+			return fmt.Errorf("seed demo: credits for %s: %w", u.Email, err)
+		}
+	}
+	// A class that has started takes no bookings; a restart after that leaves it as it is.
+	if len(d.Classes) == 0 || !d.Classes[0].StartsAt.After(s.Now()) {
+		return nil
+	}
+	student := d.Users[3]
+	_, err := s.Money.Booking.Book(ctx, booking.Actor{UserID: student.ID, Role: student.Role, Email: student.Email, Name: student.Name},
+		booking.BookInput{ClassID: d.Classes[0].ID, IdempotencyKey: "demo-booking-" + d.Classes[0].ID})
+	if err != nil {
+		return fmt.Errorf("seed demo: booking %s into %q: %w", student.Email, d.Classes[0].Title, err)
+	}
+	return nil
 }

@@ -166,6 +166,20 @@ func TestDevRunsWholePlatform(t *testing.T) {
 	if join.URL != "ws://"+sfuHTTP || join.Token == "" {
 		t.Fatalf("join = %+v, want url ws://%s and a token", join, sfuHTTP)
 	}
+	// The demo student was funded and booked into that class, so may join it too.
+	body, _ = json.Marshal(map[string]string{"email": "student@atrium.local", "password": "atrium-demo-pass-2026"})
+	var student struct {
+		AccessToken string `json:"access_token"`
+	}
+	postJSON(t, "http://"+cpHTTP+"/api/v1/auth/login", "", body, &student)
+	var studentJoin struct {
+		Token string `json:"token"`
+	}
+	postJSON(t, "http://"+cpHTTP+"/api/v1/classes/"+live+"/join", student.AccessToken, []byte("{}"), &studentJoin)
+	if studentJoin.Token == "" {
+		t.Fatal("the booked demo student got no join token")
+	}
+
 	resp, err := http.Get("http://" + sfuHTTP + "/rtc/validate?access_token=" + join.Token)
 	if err != nil {
 		t.Fatal(err)
