@@ -31,6 +31,8 @@ type counters struct {
 	sentTopPkts         atomic.Uint64 // video packets of the top simulcast layer (all video without simulcast)
 	keyframeRequests    atomic.Uint64 // PLI/FIR received by publishers
 	keyframes           atomic.Uint64 // keyframes sent
+	// relayRecvPkts are RTP packets (padding included) read by relay-only participants.
+	relayRecvPkts atomic.Uint64
 }
 
 // sentStreams records, per published stream (track SID and simulcast layer), how many

@@ -52,6 +52,15 @@ func WriteTable(w io.Writer, res *Result) error {
 		p("forwarded pkt per cpu-s\t%s\t%.2f us/pkt\t", si(s.ForwardedPerCPUSecond), s.CPUMicrosPerPacket)
 		p("server waiting for cpu\t%.0f%%\t\t", s.WaitPercent)
 	}
+	if rr := res.Relay; rr != nil {
+		p("relay-only\t%s\t%d participants\t", rr.Mode, rr.Participants)
+		p("relayed packets (%s)\t%d\tto peer %d, from peer %d\t", rr.Source, rr.RelayedPackets, rr.ToPeer, rr.FromPeer)
+		if rr.PID > 0 {
+			p("turn cpu\t%.2f s\t%.0f%% of a core\t", rr.CPUSeconds, rr.CPUPercent)
+			p("turn peak rss\t%s\twaiting for cpu %.0f%%\t", bytesIEC(rr.PeakRSS), rr.WaitPercent)
+			p("relayed pkt per turn cpu-s\t%s\t%.2f us/pkt\t", si(rr.PerCPUSecond), rr.CPUMicrosPerPacket)
+		}
+	}
 	p("tester cpu\t%.0f%% of %d core(s)\tsaturated %v\t", res.Tester.CPUPercent, res.Tester.Cores, res.Tester.Saturated)
 	p("tester waiting for cpu\t%.0f%%\tload average %.1f\t", res.Tester.WaitPercent, res.LoadAverage)
 	if err := tw.Flush(); err != nil {

@@ -48,8 +48,10 @@ type Result struct {
 	// CPUs, other processes compete with the server and the tester.
 	LoadAverage   float64       `json:"load_average"`
 	ServerProcess *ServerResult `json:"server_process,omitempty"`
-	Tester        TesterResult  `json:"tester"`
-	Warnings      []string      `json:"warnings,omitempty"`
+	// Relay is set when participants were relay-only (Options.RelayOnly).
+	Relay    *RelayResult `json:"turn_relay,omitempty"`
+	Tester   TesterResult `json:"tester"`
+	Warnings []string     `json:"warnings,omitempty"`
 }
 
 // Joins reports join outcomes and times.
@@ -210,6 +212,8 @@ type snapshot struct {
 	recvPkts, recvB [2]uint64
 	server, tester  procstat.Summary
 	hasServer       bool
+	relayRecv       uint64         // counters.relayRecvPkts
+	relay           *relaySnapshot // steady and final snapshots only, with a relay probe
 }
 
 func (r *run) snapshot(server, tester *procstat.Sampler) *snapshot {
@@ -221,6 +225,7 @@ func (r *run) snapshot(server, tester *procstat.Sampler) *snapshot {
 		s.recvB[k] = r.cnt.recvBytes[k].Load()
 	}
 	s.sentTop = r.cnt.sentTopPkts.Load()
+	s.relayRecv = r.cnt.relayRecvPkts.Load()
 	if server != nil {
 		s.server, s.hasServer = server.Now(), true
 	}
@@ -411,5 +416,6 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 		}
 		res.ServerProcess = sr
 	}
+	r.relayResult(res, from, final, win)
 	return res
 }

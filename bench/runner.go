@@ -56,6 +56,15 @@ type Options struct {
 	Target    Target
 	ServerPID int // > 0: sample this process's CPU and RSS from /proc
 
+	// RelayOnly makes participants connect with ICE transport policy relay (see RelayMode).
+	RelayOnly RelayMode
+	// TURNPID > 0: sample the TURN relay process's CPU and RSS, for relayed packets per
+	// relay CPU-second. Needs RelayOnly.
+	TURNPID int
+	// TURNMetricsURL is the relay's Prometheus /metrics (http://host:9478/metrics): relayed
+	// packets are then read from RelayedPacketsMetric instead of estimated. Needs RelayOnly.
+	TURNMetricsURL string
+
 	Progress         io.Writer     // live progress lines; nil: none
 	ProgressInterval time.Duration // 0: 1 s
 	// Grace bounds teardown (and hung joins) beyond Scenario.Duration; 0: 10 s.
@@ -91,6 +100,7 @@ type run struct {
 	stopped time.Time
 
 	joinedOK, joinFailed atomic.Int64
+	relay                *relayProbe // nil without TURNPID and TURNMetricsURL
 
 	mu     sync.Mutex
 	rooms  []*lksdk.Room
@@ -109,6 +119,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if err := opts.Target.Validate(); err != nil {
+		return nil, err
+	}
+	if err := validateRelayOptions(opts); err != nil {
 		return nil, err
 	}
 	if opts.Grace <= 0 {
@@ -152,6 +165,14 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: sampling the tester itself: %w", err)
 	}
+	if r.relay, err = startRelayProbe(hardCtx, r.opts); err != nil {
+		if server != nil {
+			_, _ = server.Stop()
+		}
+		_, _ = self.Stop()
+		return nil, err
+	}
+	defer r.relay.stop()
 
 	r.parts = r.participants()
 	r.start = time.Now()
@@ -175,6 +196,7 @@ wait:
 			settleTimer.Reset(settle)
 		case <-settleTimer.C:
 			steady = r.snapshot(server, self)
+			steady.relay = r.relay.snapshot(hardCtx)
 		case <-endTimer.C:
 			break wait
 		case err := <-abort:
@@ -197,6 +219,7 @@ wait:
 		r.drain(hardCtx)
 	}
 	final := r.snapshot(server, self)
+	final.relay = r.relay.snapshot(hardCtx)
 	stopProgress()
 	r.teardown(hardCtx)
 	if server != nil {
@@ -230,6 +253,7 @@ func (r *run) participants() []*participant {
 		g := &r.scn.Groups[gi]
 		for i := 0; i < g.Count; i++ {
 			p := &participant{identity: fmt.Sprintf("%s-%d", g.Name, i), group: g}
+			p.relayOnly = r.opts.RelayOnly.applies(p)
 			if p.publishes() {
 				pubs = append(pubs, p)
 			} else {
@@ -304,11 +328,14 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	jctx, cancel := context.WithTimeout(hardCtx, r.opts.JoinTimeout)
 	defer cancel()
 	p.started(time.Now())
-	err = room.JoinWithContextAndToken(jctx, r.opts.Target.URL, token,
-		lksdk.WithAutoSubscribe(p.group.Subscribe),
+	connOpts := []lksdk.ConnectOption{lksdk.WithAutoSubscribe(p.group.Subscribe),
 		lksdk.WithConnectTimeout(r.opts.JoinTimeout),
 		lksdk.WithDisableRegionDiscovery(),
-		lksdk.WithLogger(r.opts.SDKLogger))
+		lksdk.WithLogger(r.opts.SDKLogger)}
+	if p.relayOnly {
+		connOpts = append(connOpts, lksdk.WithICETransportPolicy(webrtc.ICETransportPolicyRelay))
+	}
+	err = room.JoinWithContextAndToken(jctx, r.opts.Target.URL, token, connOpts...)
 	if err != nil {
 		room.Disconnect()
 		return fmt.Errorf("join: %w", err)

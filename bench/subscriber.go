@@ -41,6 +41,9 @@ func readTrack(track *webrtc.TrackRemote, ts *trackStats, c *counters, first fun
 			return
 		}
 		now := time.Now()
+		if ts.owner.relayOnly {
+			c.relayRecvPkts.Add(1)
+		}
 		payload, ok := synth.RTPPayload(buf[:n])
 		if !ok {
 			ts.mu.Lock()
@@ -103,6 +106,8 @@ type participant struct {
 	identity string
 	group    *Group
 	order    int // position in the join order
+	// relayOnly: it connects with ICE transport policy relay (Options.RelayOnly).
+	relayOnly bool
 
 	firstMedia atomic.Int64 // unix nanos of the first media packet received, 0 before
 	// dropped is when the server disconnected the participant (unix nanos), 0 if never.

@@ -85,7 +85,9 @@ func startCPUProfile(path string) (stop func() error, err error) {
 // runFlags are the flags of a scenario run, shared by run and compare.
 type runFlags struct {
 	scenario, url, apiKey, apiSecret, room, codec, quality, json, logLevel, cpuProfile string
-	publishers, subscribers, serverPID, fps, videoBitrate                              int
+	turnMetrics                                                                        string
+	publishers, subscribers, serverPID, turnPID, fps, videoBitrate                     int
+	relayOnly                                                                          relayFlag
 	joinRate                                                                           float64
 	duration, grace, joinTimeout                                                       time.Duration
 	simulcast, quiet                                                                   bool
@@ -114,6 +116,9 @@ func benchFlags(name string) (*flag.FlagSet, *runFlags) {
 	fs.BoolVar(&rf.simulcast, "simulcast", false, "publish three simulcast layers")
 	fs.StringVar(&rf.quality, "subscribe-quality", "", "simulcast layer subscribers ask for: low, medium, high")
 	fs.IntVar(&rf.serverPID, "server-pid", 0, "sample this server process's CPU and RSS from /proc")
+	fs.Var(&rf.relayOnly, "relay-only", "subscribers (bare --relay-only) or all (--relay-only=all, publishers too) connect with ICE transport policy relay, through the TURN relay the server hands out")
+	fs.IntVar(&rf.turnPID, "turn-pid", 0, "sample this TURN relay process's CPU and RSS (relayed packets per TURN CPU-second); needs --relay-only")
+	fs.StringVar(&rf.turnMetrics, "turn-metrics", "", "the relay's Prometheus URL (http://127.0.0.1:9478/metrics): count relayed packets there instead of estimating them")
 	fs.StringVar(&rf.json, "json", "", "write the result as JSON to this file (- for stdout)")
 	fs.DurationVar(&rf.grace, "grace", 10*time.Second, "teardown bound beyond --duration")
 	fs.DurationVar(&rf.joinTimeout, "join-timeout", 10*time.Second, "bound on one join")
@@ -202,13 +207,36 @@ func (rf *runFlags) options(fs *flag.FlagSet) (bench.Options, error) {
 		// The SDK logs pion's per-connection chatter through its package logger.
 		lksdk.SetLogger(protoLogger.GetDiscardLogger())
 	}
-	opts := bench.Options{Scenario: scn, ServerPID: rf.serverPID, Grace: rf.grace, JoinTimeout: rf.joinTimeout,
+	opts := bench.Options{Scenario: scn, ServerPID: rf.serverPID, RelayOnly: rf.relayOnly.mode,
+		TURNPID: rf.turnPID, TURNMetricsURL: rf.turnMetrics, Grace: rf.grace, JoinTimeout: rf.joinTimeout,
 		Target: bench.Target{URL: rf.url, APIKey: rf.apiKey, APISecret: rf.apiSecret}, Logger: logger}
 	if !rf.quiet {
 		opts.Progress = os.Stderr
 	}
 	return opts, nil
 }
+
+// relayFlag is --relay-only: a bare flag means subscribers, =all adds the publishers.
+type relayFlag struct{ mode bench.RelayMode }
+
+func (f *relayFlag) String() string {
+	if f == nil || f.mode == bench.RelayNone {
+		return ""
+	}
+	return string(f.mode)
+}
+
+func (f *relayFlag) Set(s string) error {
+	m, err := bench.ParseRelayMode(s)
+	if err != nil {
+		return err
+	}
+	f.mode = m
+	return nil
+}
+
+// IsBoolFlag lets --relay-only stand alone (flag then sets "true", which means subscribers).
+func (f *relayFlag) IsBoolFlag() bool { return true }
 
 func isPreset(name string) bool {
 	for _, p := range bench.Presets {

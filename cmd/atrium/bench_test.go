@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atrium-live/atrium/bench"
 )
 
 func TestBenchOptionsFromFlags(t *testing.T) {
@@ -66,5 +69,39 @@ func TestBenchBadInputExitsWithError(t *testing.T) {
 		if d := time.Since(start); d > 15*time.Second {
 			t.Errorf("%s: took %v", tc.name, d)
 		}
+	}
+}
+
+func TestBenchRelayOnlyFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bench.RelayMode
+	}{
+		{[]string{"lecture", "--quiet"}, bench.RelayNone},
+		{[]string{"--relay-only", "lecture", "--subscribers", "50"}, bench.RelaySubscribers},
+		{[]string{"lecture", "--relay-only"}, bench.RelaySubscribers},
+		{[]string{"lecture", "--relay-only=all", "--turn-pid", "7", "--turn-metrics", "http://127.0.0.1:9478/metrics"}, bench.RelayAll},
+		{[]string{"--relay-only=subscribers", "audio-room"}, bench.RelaySubscribers},
+	}
+	for _, tc := range tests {
+		fs, rf := benchFlags("bench")
+		if err := parseInterspersed(fs, tc.args); err != nil {
+			t.Fatalf("parse %q: %v", tc.args, err)
+		}
+		o, err := rf.options(fs)
+		if err != nil {
+			t.Fatalf("options %q: %v", tc.args, err)
+		}
+		if o.RelayOnly != tc.want {
+			t.Errorf("%q: RelayOnly = %q, want %q", tc.args, o.RelayOnly, tc.want)
+		}
+		if tc.want == bench.RelayAll && (o.TURNPID != 7 || o.TURNMetricsURL != "http://127.0.0.1:9478/metrics") {
+			t.Errorf("%q: TURNPID %d, TURNMetricsURL %q", tc.args, o.TURNPID, o.TURNMetricsURL)
+		}
+	}
+	fs, _ := benchFlags("bench")
+	fs.SetOutput(io.Discard)
+	if err := parseInterspersed(fs, []string{"--relay-only=sometimes"}); err == nil || !strings.Contains(err.Error(), "subscribers or all") {
+		t.Errorf("--relay-only=sometimes: %v, want an error naming the modes", err)
 	}
 }
