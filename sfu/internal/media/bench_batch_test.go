@@ -3,6 +3,7 @@ package media
 import (
 	"net"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,15 +24,9 @@ func threadCPU(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// benchSendPath measures the SFU's CPU time per subscriber write through
-// pion, as production runs it: one muxed UDP socket for all subscriber
-// PeerConnections (optionally batched with udpbatch), the SFU's
-// interceptors, SRTP, and n pion clients reading on loopback. The fan-out
-// runs inline on the benchmark goroutine, locked to its OS thread, whose CPU
-// time (RUSAGE_THREAD, system calls included) is the figure: the clients'
-// work on other threads is not counted.
-func benchSendPath(b *testing.B, n int, batch bool) {
+func newSendPath(b testing.TB, n int, batch bool) *sendPath {
 	t := &testing.T{}
+	sp := &sendPath{}
 	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		b.Fatal(err)
@@ -41,9 +36,10 @@ func benchSendPath(b *testing.B, n int, batch bool) {
 	if batch {
 		bc := udpbatch.New(uc, udpbatch.Params{})
 		conn, batcher = bc, bc
+		sp.batch = bc
 	}
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	defer func() { _ = mux.Close() }()
+	b.Cleanup(func() { _ = mux.Close() })
 	m := &webrtc.MediaEngine{}
 	reg := &interceptor.Registry{}
 	if err := ConfigureMediaEngine(m); err != nil {
@@ -61,14 +57,14 @@ func benchSendPath(b *testing.B, n int, batch bool) {
 
 	r := NewReceiver(ReceiverParams{TrackID: "TR_bench", Kind: webrtc.RTPCodecTypeVideo, Codec: vp8Codec,
 		Fanout: FanoutParams{Workers: -1}, Batch: batcher})
-	defer r.Close()
+	b.Cleanup(r.Close)
 	r.AddLayer("", 1000)
 	var pcs []*webrtc.PeerConnection
-	defer func() {
+	b.Cleanup(func() {
 		for _, pc := range pcs {
 			_ = pc.Close()
 		}
-	}()
+	})
 	var dts []*DownTrack
 	for range n {
 		out, err := sfuAPI.NewPeerConnection(webrtc.Configuration{})
@@ -99,21 +95,27 @@ func benchSendPath(b *testing.B, n int, batch bool) {
 				dt.HandleRTCP(pkts)
 			}
 		}()
+		got := &atomic.Int64{}
+		sp.got = append(sp.got, got)
 		sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			buf := make([]byte, 1500)
 			for {
-				if _, _, err := tr.Read(buf); err != nil {
+				n, _, err := tr.Read(buf)
+				if err != nil {
 					return
+				}
+				if n >= 12+1100 { // a media packet (header extensions vary), not padding
+					got.Add(1)
 				}
 			}
 		})
-		negotiateB(b, &testing.T{}, out, sub)
+		negotiateTB(b, out, sub)
 	}
 
 	payload := make([]byte, 1100)
 	payload[0] = 0x10
 	raw, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 1000, PayloadType: 96}, Payload: payload}).Marshal()
-	seq := uint16(0)
+	var seq uint16
 	write := func() {
 		seq++
 		raw[2], raw[3] = byte(seq>>8), byte(seq)
@@ -138,6 +140,30 @@ func benchSendPath(b *testing.B, n int, batch bool) {
 		}
 	}
 	raw[len(raw)-1100+1] = 0x01 // inter frames from now on
+	sp.r, sp.dts, sp.write, sp.seq = r, dts, write, &seq
+	return sp
+}
+
+// sendPath is a Receiver feeding n pion subscribers over one muxed socket.
+type sendPath struct {
+	r     *Receiver
+	dts   []*DownTrack
+	got   []*atomic.Int64 // media packets each subscriber read
+	batch *udpbatch.Conn  // nil: plain socket
+	write func()
+	seq   *uint16
+}
+
+// benchSendPath measures the SFU's CPU time per subscriber write through
+// pion, as production runs it: one muxed UDP socket for all subscriber
+// PeerConnections (optionally batched with udpbatch), the SFU's
+// interceptors, SRTP, and n pion clients reading on loopback. The fan-out
+// runs inline on the benchmark goroutine, locked to its OS thread, whose CPU
+// time (RUSAGE_THREAD, system calls included) is the figure: the clients'
+// work on other threads is not counted.
+func benchSendPath(b *testing.B, n int, batch bool) {
+	sp := newSendPath(b, n, batch)
+	dts, write, seq := sp.dts, sp.write, sp.seq
 	for range 200 {
 		write()
 		time.Sleep(time.Millisecond)
@@ -152,7 +178,7 @@ func benchSendPath(b *testing.B, n int, batch bool) {
 	cpu0 := threadCPU(b)
 	for b.Loop() {
 		write()
-		if seq%4 == 0 {
+		if *seq%4 == 0 {
 			// Pace at about 1000 packets/s per subscriber so the clients
 			// keep up (sleeping costs this thread no CPU time).
 			time.Sleep(2 * time.Millisecond)
@@ -175,3 +201,50 @@ func benchSendPath(b *testing.B, n int, batch bool) {
 // sendmmsg per packet.
 func BenchmarkSendPath20(b *testing.B)        { benchSendPath(b, 20, false) }
 func BenchmarkSendPath20Batched(b *testing.B) { benchSendPath(b, 20, true) }
+
+// TestSendPathBatched: through pion and a batched muxed socket, every
+// subscriber gets the packets, and they left in sendmmsg batches.
+func TestSendPathBatched(t *testing.T) {
+	sp := newSendPath(t, 3, true)
+	before := make([]int64, len(sp.got))
+	for i, g := range sp.got {
+		before[i] = g.Load()
+	}
+	const n = 300
+	for i := range n {
+		sp.write()
+		if i%10 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		short := 0
+		for i, g := range sp.got {
+			if g.Load()-before[i] < n*95/100 {
+				short++
+			}
+		}
+		if short == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for i, g := range sp.got {
+				t.Errorf("subscriber %d read %d of %d packets", i, g.Load()-before[i], n)
+			}
+			t.FailNow()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := sp.batch.Stats(); st.Batched < 3*n*9/10 || st.Batches == 0 || st.Errors != 0 {
+		t.Errorf("udpbatch stats %+v: want the fan-out's datagrams sent in batches", st)
+	}
+}
+
+// negotiateTB is negotiate for tests and benchmarks alike.
+func negotiateTB(tb testing.TB, offerer, answerer *webrtc.PeerConnection) {
+	if t, ok := tb.(*testing.T); ok {
+		negotiate(t, offerer, answerer)
+		return
+	}
+	negotiateB(tb.(*testing.B), &testing.T{}, offerer, answerer)
+}
