@@ -154,6 +154,22 @@ const scenarios = {
     data.upcoming = await rich.$$eval('#upcoming li', (ls) => ls.map((l) => l.textContent));
     await s.shot(rich, 'bookings');
 
+    // Cancel the booking (the confirmation dialog is accepted) and read the refund.
+    rich.on('dialog', (d) => { data.cancelDialog = d.message(); d.accept(); });
+    await rich.goto(c.base + '/#/class/' + c.classID);
+    await rich.waitForSelector('#cancel-booking');
+    await rich.click('#cancel-booking');
+    await rich.waitForSelector('#book');
+    data.cancelToast = await text(rich, '#toast');
+
+    // A full class offers the waitlist.
+    await page.goto(c.base + '/#/class/' + c.fullClassID);
+    await page.waitForSelector('#join-waitlist');
+    await page.click('#join-waitlist');
+    await page.waitForFunction(() => /number \d+ on the waitlist/.test(document.querySelector('#waitlist').textContent));
+    data.waitlist = await text(page, '#waitlist');
+    await s.shot(page, 'waitlist');
+
     const fresh = await s.page('new', '/#/register', { width: 390, height: 800 });
     await fresh.fill('#register-form input[name=name]', 'Browser Newcomer');
     await fresh.fill('#register-form input[name=email]', c.newEmail);
