@@ -8,7 +8,7 @@ LDFLAGS   := -X github.com/atrium-live/atrium/pkg/version.Version=$(VERSION)
 RACE_PKGS ?= ./sfu/... ./signaling/... ./turn/... ./pkg/... ./bench/... ./controlplane/ledger/... ./controlplane/booking/...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run build test test-deps test-go test-race lint bench services clean
+.PHONY: run build test test-deps test-go test-race lint bench bench-turn services clean
 
 build: web/node_modules/.atrium-lock
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/atrium
@@ -43,6 +43,10 @@ lint:
 
 bench: build
 	./scripts/bench.sh
+
+# Relayed packets per TURN CPU-second: a relay-only lecture through `atrium turn` (docs/turn.md).
+bench-turn:
+	./scripts/bench-turn.sh
 
 clean:
 	rm -rf bin .run
