@@ -10,19 +10,27 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/sfu/sfutest"
 )
 
 // TestRawPublisher drives the publisher side by hand with a bare pion PeerConnection:
 // add_track -> track_published (before media), offer -> answer (id echoed), trickle both
 // ways with the right target, and track_subscribed once someone subscribes.
+// The publisher runs once over UDP and once over ICE/TCP only.
 func TestRawPublisher(t *testing.T) {
-	srv := sfutest.Serve(t)
+	for _, nt := range []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4} {
+		t.Run(nt.String(), func(t *testing.T) { testRawPublisher(t, nt) })
+	}
+}
+
+func testRawPublisher(t *testing.T, network webrtc.NetworkType) {
+	srv := sfutest.Serve(t, sfutest.WithConfig(func(c *sfu.Config) { c.RTC.TCPAddr = "127.0.0.1:0" }))
 	c := mustDialRaw(t, srv, "r", "raw")
 
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetNetworkTypes([]webrtc.NetworkType{network})
 	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +83,9 @@ func TestRawPublisher(t *testing.T) {
 		}
 		if tr := r.GetTrickle(); tr != nil && tr.Target == livekit.SignalTarget_PUBLISHER && answered {
 			var init webrtc.ICECandidateInit
-			if json.Unmarshal([]byte(tr.CandidateInit), &init) == nil && pc.AddICECandidate(init) == nil {
-				remoteCandidate = true
+			if json.Unmarshal([]byte(tr.CandidateInit), &init) == nil && pc.AddICECandidate(init) == nil &&
+				strings.Contains(strings.ToLower(init.Candidate), " "+strings.TrimSuffix(network.String(), "4")+" ") {
+				remoteCandidate = true // one the client can use
 			}
 		}
 		return answered && remoteCandidate
