@@ -74,11 +74,9 @@ type Estimator struct {
 // NewEstimator returns an Estimator starting at 1 Mbit/s, bounded to
 // 100 kbit/s..20 Mbit/s.
 func NewEstimator() *Estimator {
-	e := &Estimator{
-		state:   newBWEState(bweParams{}),
-		acks:    make([]twccAck, 0, 256),
-		samples: make([]bweSample, 0, 256),
-	}
+	// The send history and feedback scratch are allocated with the first
+	// outgoing stream: publisher PeerConnections never need them.
+	e := &Estimator{state: newBWEState(bweParams{})}
 	e.target.Store(int64(e.state.estimate))
 	e.reported = e.state.estimate
 	return e
@@ -110,6 +108,8 @@ func (e *Estimator) AddStream(info *interceptor.StreamInfo, w interceptor.RTPWri
 		e.mu.Lock()
 		if h = e.hist.Load(); h == nil {
 			h = new(twccHistoryRing)
+			e.acks = make([]twccAck, 0, 256)
+			e.samples = make([]bweSample, 0, 256)
 			e.hist.Store(h)
 		}
 		e.mu.Unlock()
