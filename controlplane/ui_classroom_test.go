@@ -52,6 +52,7 @@ func TestClassroomInBrowser(t *testing.T) {
 		FramesAfterReconnect             int
 		ChatAttempts                     int
 		TeacherControls, StudentControls []string
+		TeacherDevices                   []string
 		StudentChat                      []struct{ Who, Text string }
 		StudentTiles                     []struct{ Identity, Source, Name, Mic, Quality string }
 	}
@@ -88,6 +89,11 @@ func TestClassroomInBrowser(t *testing.T) {
 	}
 	if strings.Join(d.TeacherControls, ",") != "toggle-mic,toggle-cam,toggle-screen,leave" {
 		t.Errorf("teacher's controls = %v", d.TeacherControls)
+	}
+	// The teacher can pick the camera and microphone (chromium's fake devices).
+	if len(d.TeacherDevices) != 3 || !strings.HasPrefix(d.TeacherDevices[0], "pick-camera:") || strings.HasPrefix(d.TeacherDevices[0], "pick-camera:0") ||
+		!strings.HasPrefix(d.TeacherDevices[1], "pick-mic:") || strings.HasPrefix(d.TeacherDevices[1], "pick-mic:0") {
+		t.Errorf("teacher's device pickers = %q, want cameras and microphones listed", d.TeacherDevices)
 	}
 	// Classes let students publish by default (students_can_publish).
 	if strings.Join(d.StudentControls, ",") != "toggle-mic,toggle-cam,toggle-screen,raise-hand,leave" {

@@ -308,6 +308,7 @@ const scenarios = {
     data.studentTiles = await student.$$eval('#stage .tile', (ts) => ts.map((t) => ({ identity: t.dataset.identity, source: t.dataset.source,
       name: t.querySelector('.name').textContent, mic: t.querySelector('.mic').getAttribute('aria-label'),
       quality: t.querySelector('.quality').getAttribute('aria-label') })));
+    data.teacherDevices = await teacher.$$eval('#devices select', (ss) => ss.map((x) => x.id + ':' + x.options.length + ':' + (x.selectedOptions[0] ? x.selectedOptions[0].textContent : '')));
     data.teacherControls = await teacher.$$eval('.controls button:not([hidden])', (bs) => bs.map((b) => b.id));
     data.studentControls = await student.$$eval('.controls button:not([hidden])', (bs) => bs.map((b) => b.id));
 

@@ -56,11 +56,21 @@
     const hands = h("ul", { id: "hands", class: "hands", "aria-label": "Raised hands" });
     const controls = h("div", { class: "controls", role: "toolbar", "aria-label": "Classroom controls" });
     const title = h("h1", { id: "room-title" }, "Classroom");
+    const pickers = {
+      videoinput: h("select", { id: "pick-camera", "aria-label": "Camera" }),
+      audioinput: h("select", { id: "pick-mic", "aria-label": "Microphone" }),
+      audiooutput: h("select", { id: "pick-speaker", "aria-label": "Speaker" }),
+    };
+    const devicesBox = h("details", { class: "devices", id: "devices", hidden: true }, h("summary", {}, "Camera, microphone and speaker"),
+      h("label", { for: "pick-camera" }, "Camera"), pickers.videoinput,
+      h("label", { for: "pick-mic" }, "Microphone"), pickers.audioinput,
+      h("label", { for: "pick-speaker" }, "Speaker"), pickers.audiooutput);
     mount(h("section", { class: "classroom" },
       h("div", { class: "room-head" }, title, banner),
       h("div", { class: "room-body" },
         h("div", { class: "room-main" }, stage, controls),
         h("aside", { class: "room-side" },
+          devicesBox,
           h("h2", {}, "Raised hands"), hands,
           h("h2", {}, "Chat"), chatLog, chatForm)),
       audioBox));
@@ -311,6 +321,29 @@
       screenBtn.classList.remove("off");
     }
 
+    // loadDevices fills the device pickers (labels appear once the browser has granted
+    // access); choosing one switches the live track without leaving the room.
+    async function loadDevices() {
+      for (const [kind, sel] of Object.entries(pickers)) {
+        let list = [];
+        try { list = await LK.Room.getLocalDevices(kind, false); } catch (_) { /* no permission yet */ }
+        const active = room.getActiveDevice(kind);
+        sel.replaceChildren(...list.map((d, i) => h("option", { value: d.deviceId, selected: d.deviceId === active },
+          d.label || (kind === "videoinput" ? "Camera " : kind === "audioinput" ? "Microphone " : "Speaker ") + (i + 1))));
+        sel.disabled = list.length < 2;
+        sel.previousSibling.hidden = sel.hidden = list.length === 0;
+      }
+    }
+    for (const [kind, sel] of Object.entries(pickers)) {
+      sel.addEventListener("change", async () => {
+        try {
+          await room.switchActiveDevice(kind, sel.value);
+        } catch (e) {
+          status(mediaErrorText(e), "err");
+        }
+      });
+    }
+
     async function toggle(what) {
       const lp = room.localParticipant;
       try {
@@ -322,6 +355,7 @@
         else status(mediaErrorText(e), "err");
       }
       syncAll();
+      if (what !== "screen") loadDevices();
     }
 
     // ---- room events ----
@@ -381,6 +415,11 @@
         status(mediaErrorText(e), "err");
       }
       syncAll();
+    }
+    if (canPublish) {
+      devicesBox.hidden = false;
+      await loadDevices();
+      room.on(E.MediaDevicesChanged, loadDevices);
     }
     chatInput.focus({ preventScroll: true });
     window.atriumRoom = room; // for debugging from the console
