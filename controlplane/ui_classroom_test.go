@@ -1,6 +1,7 @@
 package controlplane_test
 
 import (
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -121,5 +122,30 @@ func TestClassroomInBrowser(t *testing.T) {
 	}
 	for _, e := range console {
 		t.Logf("console: %s", e)
+	}
+}
+
+// TestClassroomSFUDownInBrowser: when the SFU cannot be reached, the classroom says so in
+// plain words and offers to rejoin, instead of spinning forever.
+func TestClassroomSFUDownInBrowser(t *testing.T) {
+	b := needBrowser(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a port nobody answers on once closed
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "ws://" + ln.Addr().String()
+	ln.Close()
+	env := b.serveUI(t, func(c *controlplane.Config) { c.LiveKit.URL = deadURL })
+	teacher := env.NewUser(t, "teacher")
+	class := env.CreateClass(t, teacher, cptest.ClassSpec{StartsIn: 5 * time.Minute})
+	var d struct {
+		Status string
+		Ms     int
+	}
+	b.run(t, map[string]any{"scenario": "nosfu", "base": env.URL, "classID": class["id"],
+		"teacher": map[string]string{"email": teacher.Email, "password": teacher.Password}}, &d)
+	t.Logf("the classroom gave up after %d ms: %q", d.Ms, d.Status)
+	if !strings.Contains(d.Status, "Could not connect to the classroom") {
+		t.Errorf("status with the SFU down = %q", d.Status)
 	}
 }

@@ -278,6 +278,20 @@ const scenarios = {
     data.landing = await page.evaluate(() => location.hash);
   },
 
+  // nosfu: the teacher enters the classroom while the SFU is unreachable; the page must say
+  // so and offer to rejoin.
+  async nosfu(s, data) {
+    const c = s.cfg;
+    const page = await s.page('teacher', '/#/login');
+    await s.login(page, c.teacher.email, c.teacher.password);
+    const t0 = Date.now();
+    await page.goto(c.base + '/#/class/' + c.classID + '/room');
+    await page.waitForSelector('#rejoin', { timeout: 40000 });
+    data.ms = Date.now() - t0;
+    data.status = await text(page, '#room-status');
+    await s.shot(page, 'classroom-nosfu');
+  },
+
   // classroom: teacher and booked student sign in and enter the classroom; the student's page
   // must play the teacher's camera and receive the teacher's chat message; the student raises
   // a hand and the teacher's page lists it.

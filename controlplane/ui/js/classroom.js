@@ -400,7 +400,11 @@
       await room.connect(grant.url, grant.token, connectOpts);
     } catch (e) {
       if (leaving) return;
-      fail("Could not connect to the classroom: " + (e && e.message ? e.message : e), true);
+      const detail = e && e.message ? e.message : String(e);
+      console.warn("classroom: connect failed:", detail);
+      fail(/signal connection|fetch|websocket|timed? ?out/i.test(detail)
+        ? "Could not connect to the classroom: the video server did not answer. Check your internet connection, then press Rejoin."
+        : "Could not connect to the classroom: " + detail, true);
       return;
     }
     if (leaving) return;
