@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	protoLogger "github.com/livekit/protocol/logger"
-	lksdk "github.com/livekit/server-sdk-go/v2"
 	"go.uber.org/goleak"
 
 	"github.com/atrium-live/atrium/sfu"
@@ -21,8 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The SDK logs pion's chatter through its package logger; keep test output readable.
-	lksdk.SetLogger(protoLogger.GetDiscardLogger())
+	// The SDK logs pion's chatter through its package logger; keep test output readable. Its
+	// discard logger still formats pion's debug lines and races with pion: keep errors only.
+	sfutest.QuietSDK()
 	os.Exit(m.Run())
 }
 

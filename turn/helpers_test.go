@@ -3,8 +3,6 @@ package turn_test
 import (
 	"crypto/tls"
 	"errors"
-	protologger "github.com/livekit/protocol/logger"
-	lksdk "github.com/livekit/server-sdk-go/v2"
 	"net"
 	"os"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
+	"github.com/atrium-live/atrium/sfu/sfutest"
 	"github.com/atrium-live/atrium/turn"
 	"github.com/atrium-live/atrium/turn/turntest"
 )
@@ -25,8 +24,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(benchChildEnv); mode != "" {
 		os.Exit(runBenchChild(mode))
 	}
-	// server-sdk-go logs every ICE and PeerConnection step to stdout by default.
-	lksdk.SetLogger(protologger.GetDiscardLogger())
+	// server-sdk-go logs every ICE and PeerConnection step to stdout by default; its discard
+	// logger still formats pion's debug lines and races with pion, so keep errors only.
+	sfutest.QuietSDK()
 	goleak.VerifyTestMain(m,
 		// net/http keep-alive goroutines of the default client used against /readyz.
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
