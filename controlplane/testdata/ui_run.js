@@ -13,7 +13,9 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const started = Date.now();
-const say = (line) => process.stderr.write(`[ui +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
+// redact keeps join tokens (test keys, but still credentials) out of the test output.
+const redact = (line) => String(line).replace(/access_token=[A-Za-z0-9._~%-]+/g, 'access_token=<redacted>');
+const say = (line) => process.stderr.write(`[ui +${((Date.now() - started) / 1000).toFixed(1)}s] ${redact(line)}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const ARGS = ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
@@ -36,7 +38,7 @@ class Session {
     page.on('console', (m) => {
       const t = m.type();
       if (t !== 'error' && t !== 'warning') return;
-      const line = `${name} console.${t}: ${m.text()}`.slice(0, 500);
+      const line = redact(`${name} console.${t}: ${m.text()}`).slice(0, 500);
       say(line);
       if (this.result.console.length < 40) this.result.console.push(line);
     });
