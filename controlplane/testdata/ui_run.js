@@ -300,7 +300,7 @@ const scenarios = {
   async classroom(s, data) {
     const c = s.cfg;
     const teacher = await s.page('teacher', '/#/login');
-    const student = await s.page('student', '/#/login');
+    const student = await s.page('student', '/#/login', { width: 390, height: 844 }); // a phone
     await s.login(teacher, c.teacher.email, c.teacher.password);
     await s.login(student, c.student.email, c.student.password);
     await teacher.goto(c.base + '/#/class/' + c.classID + '/room');

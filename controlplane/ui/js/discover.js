@@ -38,8 +38,8 @@
         h("option", { value: "premium" }, "Premium"), h("option", { value: "vip" }, "VIP")),
       h("select", { name: "sort", "aria-label": "Sort by" }, h("option", { value: "start" }, "Soonest first"),
         h("option", { value: "price" }, "Cheapest first"), h("option", { value: "popularity" }, "Most popular")),
-      h("input", { name: "from", type: "date", "aria-label": "From date", title: "From date" }),
-      h("input", { name: "to", type: "date", "aria-label": "To date", title: "To date" }),
+      h("label", { class: "inline" }, "From", h("input", { name: "from", type: "date" })),
+      h("label", { class: "inline" }, "To", h("input", { name: "to", type: "date" })),
       h("input", { name: "max_price", type: "number", min: 0, placeholder: "Max price (credits)", "aria-label": "Maximum price in credits" }),
       h("button", { type: "submit" }, "Search"));
     let cursor = null;
