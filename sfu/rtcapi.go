@@ -40,6 +40,10 @@ func newTransport(p transportParams) (*transport, error) {
 	s.LoggerFactory = pionLoggerFactory{log: p.Logger}
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetICETimeouts(5*time.Second, 15*time.Second, 2*time.Second)
+	// pion waits 2 s before nominating a relayed pair, hoping for a better one. A client whose
+	// only path is TURN (iceTransportPolicy relay, UDP-blocked networks) then sees media 2 s
+	// late; host pairs are checked first anyway, so a short wait loses nothing.
+	s.SetRelayAcceptanceMinWait(250 * time.Millisecond)
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 
 	udp := p.UDPConn
