@@ -163,7 +163,8 @@ func TestUIFlowInBrowser(t *testing.T) {
 		LoginError, Who, Seats, Price, Shortfall, WalletNotice, CheckoutDev     string
 		Booked, Policy, SeatsAfter, RichBalance, RegisteredWho, Welcome, Ledger string
 		CreatedPrice, CancelDialog, CancelToast, Waitlist                       string
-		ClassFieldErrors, DiscountRows                                          []string
+		ClassFieldErrors, DiscountRows, RefundRows                              []string
+		TOTPSecret                                                              string
 		Titles, VIPTitles, Packages, RichLines, Upcoming, RegisterFieldErrors   []string
 	}
 	newEmail := cptest.UniqueEmail("newcomer")
@@ -217,6 +218,12 @@ func TestUIFlowInBrowser(t *testing.T) {
 	check("cancel confirmation", d.CancelDialog, "You get a full refund")
 	check("cancel result", d.CancelToast, "Booking cancelled: 15 credits refunded")
 	check("waitlist", d.Waitlist, "You are number 1 on the waitlist")
+	if len(d.RefundRows) != 1 || !strings.Contains(d.RefundRows[0], "student_cancellation") || !strings.Contains(d.RefundRows[0], title) {
+		t.Errorf("admin refunds = %q, want the student's cancellation of %q", d.RefundRows, title)
+	}
+	if len(d.TOTPSecret) < 16 {
+		t.Errorf("two-factor enrolment showed the key %q", d.TOTPSecret)
+	}
 	check("registered header", d.RegisteredWho, "Browser Newcomer (student)")
 	check("welcome", d.Welcome, newEmail)
 	check("ledger check", d.Ledger, "The ledger is balanced")

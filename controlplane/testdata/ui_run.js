@@ -225,6 +225,16 @@ const scenarios = {
       await a.goto(c.base + '/#/admin/users');
       await a.waitForSelector('#users tbody tr');
       await s.shot(a, 'admin-users');
+      await a.goto(c.base + '/#/admin/refunds');
+      await a.waitForSelector('#refunds tbody tr');
+      data.refundRows = await a.$$eval('#refunds tbody tr', (rs) => rs.map((r) => r.textContent));
+      await s.shot(a, 'admin-refunds');
+      await a.goto(c.base + '/#/account');
+      await a.waitForSelector('#twofa button');
+      await a.click('#twofa button');
+      await a.waitForSelector('#twofa code.secret');
+      data.totpSecret = await text(a, '#twofa code.secret');
+      await s.shot(a, 'account');
       await a.goto(c.base + '/#/admin/audit');
       await a.waitForSelector('#audit tbody tr');
       await s.shot(a, 'admin-audit');

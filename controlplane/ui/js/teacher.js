@@ -18,14 +18,21 @@
 
   route(/^\/teach$/, async (_, __, { mount }) => {
     const me = user();
-    const page = await call("GET", "/classes?limit=50&teacher=" + encodeURIComponent(me.id));
-    const rows = page.items.map((c) => h("li", { class: "card row" },
-      h("div", {}, h("a", { href: "#/class/" + c.id }, h("strong", {}, c.title)),
-        h("p", { class: "meta" }, when(c.starts_at) + " · " + c.seats_taken + "/" + c.capacity + " booked · " + credits(c.price_credits) +
-          (c.status === "cancelled" ? " · cancelled" : ""))),
-      h("div", { class: "actions" },
-        c.status === "cancelled" ? null : h("a", { class: "button", href: "#/class/" + c.id + "/room" }, "Start class"),
-        h("a", { class: "button secondary", href: "#/teach/" + c.id }, "Manage"))));
+    // From a day back, so a class in progress (or one that just ended) is still here.
+    const from = new Date(Date.now() - 24 * 3.6e6).toISOString();
+    const page = await call("GET", "/classes?limit=50&teacher=" + encodeURIComponent(me.id) + "&from=" + encodeURIComponent(from));
+    const now = new Date();
+    const rows = page.items.filter((c) => new Date(c.ends_at) > new Date(now - 6 * 3.6e6)).map((c) => {
+      const live = new Date(c.starts_at) <= now && now < new Date(c.ends_at);
+      const ended = new Date(c.ends_at) <= now;
+      return h("li", { class: "card row" + (live ? " live" : "") },
+        h("div", {}, h("a", { href: "#/class/" + c.id }, h("strong", {}, c.title)), live ? h("span", { class: "status status-live" }, " live now") : null,
+          h("p", { class: "meta" }, when(c.starts_at) + " · " + c.seats_taken + "/" + c.capacity + " booked · " + credits(c.price_credits) +
+            (c.status === "cancelled" ? " · cancelled" : ended ? " · ended" : ""))),
+        h("div", { class: "actions" },
+          c.status === "cancelled" || ended ? null : h("a", { class: "button", href: "#/class/" + c.id + "/room" }, live ? "Rejoin class" : "Start class"),
+          h("a", { class: "button secondary", href: "#/teach/" + c.id }, "Manage")));
+    });
     mount(h("section", { class: "stack" },
       h("div", { class: "row" }, h("h1", {}, "Your classes"), h("a", { class: "button", id: "new-class", href: "#/teach/new" }, "Schedule a class")),
       rows.length ? h("ul", { class: "list", id: "my-classes" }, rows) : h("p", { class: "meta" }, "No upcoming classes. Schedule your first one!")));
