@@ -204,8 +204,13 @@ func (rf *runFlags) options(fs *flag.FlagSet) (bench.Options, error) {
 		return bench.Options{}, err
 	}
 	if rf.logLevel != "debug" {
-		// The SDK logs pion's per-connection chatter through its package logger.
-		lksdk.SetLogger(protoLogger.GetDiscardLogger())
+		// The SDK logs pion's per-connection chatter through its package logger. Keep its
+		// errors only (its discard logger still formats pion's debug lines, racing with pion).
+		sdkLog, err := protoLogger.NewZapLogger(&protoLogger.Config{Level: "error"})
+		if err != nil {
+			return bench.Options{}, fmt.Errorf("sdk logger: %w", err)
+		}
+		lksdk.SetLogger(sdkLog)
 	}
 	opts := bench.Options{Scenario: scn, ServerPID: rf.serverPID, RelayOnly: rf.relayOnly.mode,
 		TURNPID: rf.turnPID, TURNMetricsURL: rf.turnMetrics, Grace: rf.grace, JoinTimeout: rf.joinTimeout,
