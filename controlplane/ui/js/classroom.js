@@ -360,7 +360,10 @@
 
     // ---- room events ----
     room
-      .on(E.ParticipantConnected, (p) => { sync(p); toast((p.name || p.identity) + " joined"); })
+      .on(E.ParticipantConnected, (p) => {
+        sync(p);
+        if (room.remoteParticipants.size <= 12) toast((p.name || p.identity) + " joined"); // no storm in a lecture
+      })
       .on(E.ParticipantDisconnected, removeParticipant)
       .on(E.TrackSubscribed, (_t, _pub, p) => sync(p))
       .on(E.TrackUnsubscribed, (track, _pub, p) => { track.detach(); sync(p); })
@@ -426,6 +429,6 @@
       room.on(E.MediaDevicesChanged, loadDevices);
     }
     chatInput.focus({ preventScroll: true });
-    window.atriumRoom = room; // for debugging from the console
+    window.atriumRoom = room; // for the console, and for the browser test's simulated connection loss
   }, { role: "any" });
 })();

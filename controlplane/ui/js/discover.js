@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { h, call, field, busy, route, toast, user, when, credits, idempotencyKey, $ } = Atrium;
+  const { h, call, busy, route, toast, user, when, credits, idempotencyKey } = Atrium;
 
   function stars(t) {
     return t.rating ? "★ " + t.rating.toFixed(1) + " (" + t.rating_count + ")" : "new teacher";
@@ -242,5 +242,4 @@
   });
 
   Atrium.classCard = classCard;
-  Atrium.$ = $;
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { h, call, busy, route, toast, when, day, credits, money, idempotencyKey, store } = Atrium;
+  const { h, call, busy, route, toast, when, day, credits, money, idempotencyKey } = Atrium;
 
   // isDevHost: on a loopback host the control plane talks to stripe-mock, whose Checkout URL
   // leads nowhere; the UI then explains what would happen instead of navigating away.
@@ -168,5 +168,4 @@
   }, { role: "student" });
 
   Atrium.isDevHost = isDevHost;
-  void store;
 })();
