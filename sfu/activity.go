@@ -19,7 +19,8 @@ type qualitySample struct {
 	inPackets, inLost uint64
 }
 
-// runActivity announces active speakers and connection quality until the room closes.
+// runActivity announces active speakers, connection quality and stream states
+// (streamstate.go) until the room closes.
 func (r *room) runActivity() {
 	defer r.wg.Done()
 	r.activity = activity{speaking: map[string]float32{}, samples: map[string]qualitySample{}}
@@ -27,6 +28,8 @@ func (r *room) runActivity() {
 	defer sp.Stop()
 	q := time.NewTicker(r.s.cfg.Signal.QualityInterval)
 	defer q.Stop()
+	ss := time.NewTicker(streamStateInterval)
+	defer ss.Stop()
 	for {
 		select {
 		case <-r.stop:
@@ -35,6 +38,8 @@ func (r *room) runActivity() {
 			r.updateSpeakers()
 		case <-q.C:
 			r.updateQuality()
+		case <-ss.C:
+			r.updateStreamStates()
 		}
 	}
 }

@@ -69,6 +69,10 @@ type RoomConfig struct {
 	MaxParticipants int `yaml:"max_participants"`
 	// EnabledCodecs the SFU offers; empty means all it supports.
 	EnabledCodecs []string `yaml:"enabled_codecs"`
+	// DynacastPauseDelay is how long a video layer nobody wants keeps being requested from
+	// its publisher before a subscribed_quality_update turns it off (layers wanted again are
+	// turned on at once). 0 turns layers off without waiting.
+	DynacastPauseDelay time.Duration `yaml:"dynacast_pause_delay"`
 }
 
 // SignalConfig tunes the signal connection.
@@ -108,7 +112,7 @@ func DefaultConfig() Config {
 	return Config{
 		HTTPAddr: ":7880",
 		RTC:      RTCConfig{UDPAddr: ":7882", PortMin: 50000, PortMax: 60000},
-		Room:     RoomConfig{EmptyTimeout: 5 * time.Minute},
+		Room:     RoomConfig{EmptyTimeout: 5 * time.Minute, DynacastPauseDelay: 5 * time.Second},
 		Signal: SignalConfig{
 			PingInterval: 10 * time.Second, PingTimeout: 20 * time.Second,
 			MaxMessageBytes: 1 << 20, QualityInterval: 5 * time.Second, SpeakerInterval: 300 * time.Millisecond,
@@ -207,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Room.EmptyTimeout <= 0 {
 		return errors.New("room.empty_timeout must be positive")
+	}
+	if c.Room.DynacastPauseDelay < 0 {
+		return errors.New("room.dynacast_pause_delay must not be negative")
 	}
 	if c.Signal.PingInterval <= 0 || c.Signal.PingTimeout <= c.Signal.PingInterval {
 		return fmt.Errorf("signal: ping_timeout (%s) must exceed a positive ping_interval (%s)", c.Signal.PingTimeout, c.Signal.PingInterval)

@@ -110,7 +110,8 @@ type negotiator struct {
 	again         bool
 	closed        bool
 	offerID       uint32
-	iceRestart    bool // the next offer restarts ICE
+	answeredID    uint32 // offerID of the last offer answered
+	iceRestart    bool   // the next offer restarts ICE
 	onError       func(error)
 }
 
@@ -209,12 +210,28 @@ func (n *negotiator) answer(sd webrtc.SessionDescription) error {
 		return fmt.Errorf("sfu: subscriber answer: %w", err)
 	}
 	n.waitingAnswer = false
+	n.answeredID = n.offerID
 	n.side.remoteDescriptionSet()
 	if n.again && !n.closed {
 		n.again = false
 		return n.offerLocked()
 	}
 	return nil
+}
+
+// offers is the number of offers made so far.
+func (n *negotiator) offers() uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.offerID
+}
+
+// answeredAfter reports whether an offer made after the first base offers was answered:
+// the client then knows every track added before base was read.
+func (n *negotiator) answeredAfter(base uint32) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.answeredID > base
 }
 
 func (n *negotiator) close() {

@@ -68,6 +68,9 @@ type participant struct {
 	lastSeen atomicTime
 	// alloc chooses simulcast layers within the subscriber PC's estimated bandwidth.
 	alloc *media.Allocator
+	// streamMu serialises stream state updates (streamstate.go) so they reach the client
+	// in the order they were decided; taken before sendMu and mu.
+	streamMu sync.Mutex
 
 	mu            sync.Mutex
 	name          string
@@ -385,6 +388,7 @@ func (p *participant) cleanup(started bool) {
 			p.alloc.Remove(sub.dt)
 		}
 		sub.release()
+		sub.track.subscribersChanged()
 	}
 	p.pub.pc.Close()
 	p.sub.pc.Close()

@@ -23,6 +23,8 @@ type publishedTrack struct {
 	sid   string
 	cid   string
 	recv  *media.Receiver
+	// dyn tells the publisher which layers are wanted; nil for audio.
+	dyn *dynacast
 
 	mu      sync.Mutex
 	info    *livekit.TrackInfo
@@ -40,6 +42,14 @@ func (t *publishedTrack) firstSubscription() bool {
 	first := !t.subscribed
 	t.subscribed = true
 	return first
+}
+
+// subscribersChanged re-evaluates what the publisher is asked to send (dynacast) after a
+// subscription to t was added or removed, or its settings changed.
+func (t *publishedTrack) subscribersChanged() {
+	if t.dyn != nil {
+		t.dyn.update()
+	}
 }
 
 func (t *publishedTrack) infoClone() *livekit.TrackInfo {
@@ -171,6 +181,7 @@ func (p *participant) onPublisherTrack(remote *webrtc.TrackRemote, rx *webrtc.RT
 	if first {
 		p.changed()
 		p.room.trackPublished(t)
+		t.subscribersChanged()
 		p.s.metrics.tracks.Inc()
 		p.s.notify(webhook.TrackPublished, &livekit.WebhookEvent{Room: p.room.info(), Participant: p.info(), Track: t.infoClone()})
 	}
@@ -236,6 +247,9 @@ func (p *participant) trackFor(remote *webrtc.TrackRemote, rx *webrtc.RTPReceive
 		Metrics:          p.s.mediaMetrics,
 	})
 	t.recv.SetMuted(info.Muted)
+	if remote.Kind() == webrtc.RTPCodecTypeVideo {
+		t.dyn = newDynacast(t, codec.MimeType, p.s.cfg.Room.DynacastPauseDelay)
+	}
 	p.tracks[info.Sid] = t
 	return t, true, nil
 }
@@ -310,6 +324,9 @@ func (p *participant) retireTrack(t *publishedTrack) {
 	}
 	t.retired = true
 	t.mu.Unlock()
+	if t.dyn != nil {
+		t.dyn.close()
+	}
 	p.room.trackUnpublished(t)
 	t.recv.Close()
 	p.s.metrics.tracks.Dec()
@@ -363,6 +380,10 @@ func (p *participant) setMuted(sid string, muted bool) bool {
 	t.recv.SetMuted(muted)
 	if changed {
 		p.changed()
+		p.room.streamChanged(t)
+		if !muted && t.dyn != nil {
+			t.dyn.resend()
+		}
 	}
 	return true
 }

@@ -20,6 +20,12 @@ type subscription struct {
 	track  *publishedTrack
 	dt     *media.DownTrack
 	sender *webrtc.RTPSender
+	// offerBase is the subscriber PC's offer count when dt was added: the client has the
+	// track once an offer after it was answered (streamstate.go).
+	offerBase uint32
+	// paused is the stream state last sent for this subscription (LiveKit clients start
+	// from active); guarded by the subscriber's streamMu.
+	paused bool
 }
 
 // release detaches the down track from its receiver and closes it.
@@ -90,6 +96,7 @@ func (p *participant) subscribe(t *publishedTrack) {
 	if prefs := dt.CodecPreferences(); len(prefs) > 0 {
 		_ = tr.SetCodecPreferences(prefs)
 	}
+	base := p.subNeg.offers() // not under p.mu: the negotiator sends under its lock
 
 	p.mu.Lock()
 	if p.closing || p.subs[t.sid] != placeholder {
@@ -100,6 +107,7 @@ func (p *participant) subscribe(t *publishedTrack) {
 		return
 	}
 	placeholder.dt, placeholder.sender = dt, tr.Sender()
+	placeholder.offerBase = base
 	settings := p.trackSettings[t.sid]
 	p.mu.Unlock()
 
@@ -107,6 +115,7 @@ func (p *participant) subscribe(t *publishedTrack) {
 	if settings != nil {
 		applyTrackSettings(placeholder, settings)
 	}
+	t.subscribersChanged()
 	go readSenderRTCP(tr.Sender(), dt)
 	p.subNeg.negotiate()
 	if t.firstSubscription() {
@@ -150,6 +159,7 @@ func (p *participant) dropSubscription(trackSID string) {
 	}
 	p.alloc.Remove(sub.dt)
 	sub.release()
+	sub.track.subscribersChanged()
 	if !closing {
 		p.subNeg.negotiate()
 	}
@@ -204,6 +214,7 @@ func (p *participant) handleTrackSettings(m *livekit.UpdateTrackSettings) {
 		p.mu.Unlock()
 		if sub != nil && sub.dt != nil {
 			applyTrackSettings(sub, s)
+			sub.track.subscribersChanged()
 		}
 	}
 }
