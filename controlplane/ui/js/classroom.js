@@ -54,7 +54,7 @@
     const chatInput = h("input", { id: "chat-input", name: "text", maxLength: CHAT_MAX, autocomplete: "off", placeholder: "Message everyone", "aria-label": "Chat message" });
     const chatForm = h("form", { id: "chat-form", class: "chat-form" }, chatInput, h("button", { type: "submit" }, "Send"));
     const hands = h("ul", { id: "hands", class: "hands", "aria-label": "Raised hands" });
-    const controls = h("div", { class: "controls", role: "toolbar", "aria-label": "Classroom controls" });
+    const controls = h("div", { class: "controls", role: "group", "aria-label": "Classroom controls" });
     const title = h("h1", { id: "room-title" }, "Classroom");
     const pickers = {
       videoinput: h("select", { id: "pick-camera", "aria-label": "Camera" }),
