@@ -42,6 +42,7 @@ type dynacast struct {
 	pending   bool
 	sent      bool // an update went out
 	closed    bool
+	resumedAt time.Time             // layers were last asked back
 	seen      [media.MaxLayers]bool // the layer has received packets at some point
 	active    [media.MaxLayers]bool // the layer was receiving at the last check
 }
@@ -126,7 +127,21 @@ func (d *dynacast) commitLocked(w int) (back []int) {
 	for l := prev + 1; l <= w; l++ {
 		back = append(back, l)
 	}
+	if len(back) > 0 {
+		d.resumedAt = time.Now()
+	}
 	return back
+}
+
+// resumeGrace is how long after asking layers back their absence does not count as a
+// paused stream: the publisher needs a signal round trip and an encoder restart.
+const resumeGrace = 2 * time.Second
+
+// resuming reports whether layers were asked back within resumeGrace.
+func (d *dynacast) resuming() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.resumedAt.IsZero() && time.Since(d.resumedAt) < resumeGrace
 }
 
 // sendLocked sends the committed wish as a SubscribedQualityUpdate: one entry per quality,

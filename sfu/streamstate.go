@@ -26,17 +26,19 @@ const streamStateInterval = 250 * time.Millisecond
 // containing it was answered); clients start from ACTIVE, so a subscription starts there.
 
 // pausedNow reports whether t has nothing a subscriber could be sent, from its receiver's
-// stats.
-func pausedNow(t *publishedTrack, st *media.ReceiverStats) bool {
+// stats; known is false while dynacast has just asked the publisher for layers again and
+// they have not arrived yet (a subscriber re-enabling an idle track would otherwise be told
+// PAUSED and then ACTIVE a moment later).
+func pausedNow(t *publishedTrack, st *media.ReceiverStats) (paused, known bool) {
 	if t.recv.Muted() {
-		return true
+		return true, true
 	}
 	for _, l := range st.Layers {
 		if l.Active {
-			return false
+			return false, true
 		}
 	}
-	return true
+	return true, !t.dyn.resuming()
 }
 
 // updateStreamStates is the periodic check, run by the activity goroutine: it also lets
@@ -51,7 +53,9 @@ func (r *room) updateStreamStates() {
 			}
 			st := t.recv.Stats()
 			t.dyn.checkLayers(&st)
-			paused[t] = pausedNow(t, &st)
+			if now, known := pausedNow(t, &st); known {
+				paused[t] = now
+			}
 		}
 	}
 	if len(paused) == 0 {
@@ -69,7 +73,11 @@ func (r *room) streamChanged(t *publishedTrack) {
 		return
 	}
 	st := t.recv.Stats()
-	paused := map[*publishedTrack]bool{t: pausedNow(t, &st)}
+	now, known := pausedNow(t, &st)
+	if !known {
+		return
+	}
+	paused := map[*publishedTrack]bool{t: now}
 	for _, o := range r.others(t.owner) {
 		o.refreshStreamStates(paused)
 	}
