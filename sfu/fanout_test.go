@@ -5,13 +5,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/sfu/sfutest"
 )
 
 // TestFanout: one publisher, ten subscribers, at least 95% of the video packets the
-// publisher sent while everyone was subscribed reach each subscriber.
+// publisher sent while everyone was subscribed reach each subscriber; with one sendto per
+// write and with rtc.batch_writes (one sendmmsg per fan-out).
 func TestFanout(t *testing.T) {
-	srv := sfutest.Serve(t)
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batch_writes=%v", batch), func(t *testing.T) {
+			testFanout(t, sfutest.Serve(t, sfutest.WithConfig(func(c *sfu.Config) { c.RTC.BatchWrites = batch })))
+		})
+	}
+}
+
+func testFanout(t *testing.T, srv *sfutest.Server) {
 	alice := join(t, srv, "lecture", "teacher", nil)
 	subs := make([]*subscriber, 10)
 	for i := range subs {

@@ -245,6 +245,7 @@ func (p *participant) trackFor(remote *webrtc.TrackRemote, rx *webrtc.RTPReceive
 		WriteRTCP:        func(pkts []rtcp.Packet) error { return rtcpWriter.WriteRTCP(pkts) },
 		Logger:           p.log.With("track", info.Sid),
 		Metrics:          p.s.mediaMetrics,
+		Batch:            p.s.tr.batcher(),
 	})
 	t.recv.SetMuted(info.Muted)
 	if remote.Kind() == webrtc.RTPCodecTypeVideo {

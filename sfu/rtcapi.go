@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/pkg/turncred"
+	"github.com/atrium-live/atrium/sfu/internal/media"
+	"github.com/atrium-live/atrium/sfu/internal/udpbatch"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -25,6 +27,15 @@ type transport struct {
 	tcpMux   *ice.TCPMuxDefault
 	udpConn  net.PacketConn
 	tcpLn    net.Listener
+	batch    *udpbatch.Conn // the muxed UDP socket when rtc.batch_writes is on; else nil
+}
+
+// batcher is what Receivers bracket their fan-outs with, or nil (one syscall per write).
+func (t *transport) batcher() media.Batcher {
+	if t.batch == nil {
+		return nil
+	}
+	return t.batch
 }
 
 type transportParams struct {
@@ -56,7 +67,12 @@ func newTransport(p transportParams) (*transport, error) {
 	}
 	if udp != nil {
 		t.udpConn = udp
-		t.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp, Logger: s.LoggerFactory.NewLogger("udpmux")})
+		muxConn := udp
+		if uc, ok := udp.(*net.UDPConn); ok && p.Config.BatchWrites {
+			t.batch = udpbatch.New(uc, udpbatch.Params{})
+			muxConn = t.batch
+		}
+		t.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: muxConn, Logger: s.LoggerFactory.NewLogger("udpmux")})
 		s.SetICEUDPMux(t.udpMux)
 		if la, ok := udp.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil && !la.IP.IsUnspecified() {
 			types = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
