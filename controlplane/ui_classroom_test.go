@@ -53,7 +53,7 @@ func TestClassroomInBrowser(t *testing.T) {
 		FramesAfterReconnect             int
 		ChatAttempts                     int
 		TeacherControls, StudentControls []string
-		TeacherDevices                   []string
+		TeacherDevices, TeacherPrivate   []string
 		StudentChat                      []struct{ Who, Text string }
 		StudentTiles                     []struct{ Identity, Source, Name, Mic, Quality string }
 	}
@@ -61,7 +61,7 @@ func TestClassroomInBrowser(t *testing.T) {
 	console := b.run(t, map[string]any{"scenario": "classroom", "base": env.URL, "classID": classID, "teacherID": teacher.ID,
 		"teacher": map[string]string{"email": teacher.Email, "password": teacher.Password},
 		"student": map[string]string{"email": student.Email, "password": student.Password},
-		"chat":    chat, "waitMs": 30000}, &d)
+		"chat":    chat, "question": "May I ask something?", "waitMs": 30000}, &d)
 
 	t.Logf("student sees the teacher's video: first %+v, 1.5 s later %+v", d.VideoFirst, d.VideoLater)
 	if d.VideoFirst == nil || d.VideoFirst.W == 0 || d.VideoFirst.H == 0 {
@@ -84,6 +84,9 @@ func TestClassroomInBrowser(t *testing.T) {
 	}
 	if len(d.StudentChat) == 0 || !strings.HasPrefix(d.StudentChat[0].Text, chat) || d.StudentChat[0].Who != teacher.Name {
 		t.Errorf("student's chat = %+v after %d attempts, want %q from %q", d.StudentChat, d.ChatAttempts, chat, teacher.Name)
+	}
+	if len(d.TeacherPrivate) != 1 || d.TeacherPrivate[0] != student.Name+" (to you only): May I ask something?" {
+		t.Errorf("teacher's private messages = %q", d.TeacherPrivate)
 	}
 	if !strings.Contains(d.TeacherHands, student.Name) || !strings.Contains(d.TeacherHands, "Lower") {
 		t.Errorf("teacher's raised hands = %q, want %s's hand", d.TeacherHands, student.Name)

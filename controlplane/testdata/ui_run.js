@@ -373,6 +373,14 @@ const scenarios = {
     await student.waitForFunction((q) => !document.querySelector(q), ssel, { timeout: 10000 }).catch(() => {});
     data.screenAfterStop = await student.$(ssel).then((e) => !!e);
 
+    // A private question from the student to the teacher.
+    await student.selectOption('#chat-to', 'teacher');
+    await student.fill('#chat-input', c.question);
+    await student.press('#chat-input', 'Enter');
+    await teacher.waitForSelector('#chat-log li.private', { timeout: 8000 }).catch(() => {});
+    data.teacherPrivate = await teacher.$$eval('#chat-log li.private', (ls) => ls.map((l) => l.querySelector('.who').textContent + ': ' + l.querySelector('p').textContent));
+
+
     // Connection loss: the student's signal connection drops (livekit-client's own
     // simulation closes the WebSocket); the banner must say so, then that it reconnected,
     // and the teacher's video must keep playing.

@@ -52,7 +52,9 @@
     const audioBox = h("div", { id: "audio", hidden: true });
     const chatLog = h("ol", { id: "chat-log", class: "chat-log", role: "log", "aria-live": "polite", "aria-label": "Chat messages" });
     const chatInput = h("input", { id: "chat-input", name: "text", maxLength: CHAT_MAX, autocomplete: "off", placeholder: "Message everyone", "aria-label": "Chat message" });
-    const chatForm = h("form", { id: "chat-form", class: "chat-form" }, chatInput, h("button", { type: "submit" }, "Send"));
+    const chatTo = h("select", { id: "chat-to", "aria-label": "Send to" }, h("option", { value: "all" }, "Everyone"),
+      h("option", { value: "teacher" }, "Teacher only"));
+    const chatForm = h("form", { id: "chat-form", class: "chat-form" }, chatTo, chatInput, h("button", { type: "submit" }, "Send"));
     const hands = h("ul", { id: "hands", class: "hands", "aria-label": "Raised hands" });
     const controls = h("div", { class: "controls", role: "group", "aria-label": "Classroom controls" });
     const title = h("h1", { id: "room-title" }, "Classroom");
@@ -107,6 +109,7 @@
     const isTeacher = grant.role === "teacher";
     if (isTeacher) hands.append(h("li", { class: "meta empty" }, "No hands raised."));
     else hands.previousSibling.hidden = hands.hidden = true;
+    chatTo.hidden = isTeacher; // students may write to the teacher alone
 
     const E = LK.RoomEvent;
     const Source = LK.Track.Source;
@@ -218,8 +221,8 @@
     const enc = new TextEncoder();
     const dec = new TextDecoder();
 
-    function addChat(name, text, self) {
-      chatLog.append(h("li", { class: self ? "mine" : "" },
+    function addChat(name, text, self, private_) {
+      chatLog.append(h("li", { class: (self ? "mine" : "") + (private_ ? " private" : "") },
         h("span", { class: "who" }, name), h("time", {}, new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
         h("p", {}, text)));
       while (chatLog.children.length > 300) chatLog.firstChild.remove();
@@ -252,8 +255,9 @@
       const text = chatInput.value.trim().slice(0, CHAT_MAX);
       if (!text) return;
       try {
-        await send("chat", { text });
-        addChat(me.name + " (you)", text, true);
+        const toTeacher = !isTeacher && chatTo.value === "teacher";
+        await send("chat", toTeacher ? { text, private: true } : { text }, toTeacher ? [teacherID] : []);
+        addChat(me.name + (toTeacher ? " (you, to the teacher)" : " (you)"), text, true, toTeacher);
         chatInput.value = "";
       } catch (e) {
         toast("Message not sent: " + e.message, "err");
@@ -266,7 +270,7 @@
       try { msg = JSON.parse(dec.decode(payload)); } catch (_) { return; }
       const name = participant ? participant.name || participant.identity : "Atrium";
       if (topic === "chat" && typeof msg.text === "string") {
-        addChat(name, msg.text.slice(0, CHAT_MAX), false);
+        addChat(name + (msg.private ? " (to you only)" : ""), msg.text.slice(0, CHAT_MAX), false, !!msg.private);
       } else if (topic === "hand" && participant) {
         if (isTeacher) {
           if (msg.raised) {
