@@ -5,7 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
+	"time"
 
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/sfu"
@@ -16,12 +20,14 @@ type sfuOptions struct {
 	ConfigPath string
 	Dev        bool
 	LogLevel   string
+	PprofAddr  string
 }
 
 func (o *sfuOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.ConfigPath, "config", "", "YAML config file (see config/sfu.yaml); ATRIUM_SFU_* variables override it")
 	fs.BoolVar(&o.Dev, "dev", o.Dev, "dev mode: 127.0.0.1:7880, ICE UDP 127.0.0.1:7882, key devkey/secret, loopback candidates")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.PprofAddr, "pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (off when empty)")
 }
 
 // runSFU runs one SFU media node until ctx is cancelled, then drains it.
@@ -32,11 +38,41 @@ func runSFU(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, _, err := newSFU(o)
+	srv, log, err := newSFU(o)
 	if err != nil {
 		return err
 	}
+	if o.PprofAddr != "" {
+		stop, err := servePprof(o.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return srv.Run(ctx)
+}
+
+// servePprof serves the runtime profiles on addr with a mux of its own (never the default
+// mux, so nothing else registered there leaks out). Profiles expose internals: keep addr on
+// loopback or a private network.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof: listen %s: %w", addr, err)
+	}
+	if host, _, _ := net.SplitHostPort(addr); host == "" || !net.ParseIP(host).IsLoopback() {
+		log.Warn("pprof is served beyond loopback", "addr", ln.Addr().String())
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("pprof serving", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // newSFU loads the SFU configuration (dev or production defaults, then the YAML file, then
