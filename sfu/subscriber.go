@@ -3,7 +3,6 @@ package sfu
 import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"google.golang.org/protobuf/proto"
 
@@ -132,11 +131,13 @@ func (p *participant) subscribe(t *publishedTrack) {
 func readSenderRTCP(sender *webrtc.RTPSender, dt *media.DownTrack) {
 	buf := make([]byte, 1500)
 	for {
-		n, _, err := sender.Read(buf)
+		n, attr, err := sender.Read(buf)
 		if err != nil {
 			return
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
+		// The interceptors (reports, NACK, TWCC) usually parsed this datagram already; reuse
+		// their packets rather than parsing it a second time.
+		pkts, err := attr.GetRTCPPackets(buf[:n])
 		if err != nil {
 			continue
 		}
