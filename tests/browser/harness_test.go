@@ -97,6 +97,7 @@ type runConfig struct {
 	Resolution     map[string]int    `json:"resolution,omitempty"`
 	Simulcast      bool              `json:"simulcast,omitempty"`
 	Phases         []qualityPhase    `json:"phases,omitempty"`
+	ResumeWaitMs   int               `json:"resumeWaitMs,omitempty"` // dynacast: bound of the HIGH phase
 }
 
 // qualityPhase is one step of the simulcast scenario: request Quality, then wait until B

@@ -143,6 +143,7 @@ const scenarios = {
   media: require('./scenarios/media'),
   simulcast: require('./scenarios/simulcast'),
   data: require('./scenarios/data'),
+  dynacast: require('./scenarios/dynacast'),
 };
 
 async function main() {

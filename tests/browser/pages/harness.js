@@ -6,6 +6,7 @@
   const LK = window.LivekitClient;
   const logLines = [];
   const received = []; // data packets received, in arrival order
+  const streamEvents = []; // TrackStreamStateChanged events, in arrival order (bounded)
 
   // log keeps a bounded copy of what the SDK and the harness said, and streams it to runner.js
   // (window.__atriumLog is a binding the runner exposes) for the test output. The SDK also
@@ -116,6 +117,11 @@
           el.id = `${p.identity}-${pub.trackSid}`;
           document.getElementById('media').appendChild(el);
         })
+        .on(E.TrackStreamStateChanged, (pub, state, p) => {
+          const ev = { from: p.identity, sid: pub.trackSid, kind: pub.kind, state, at: Date.now() };
+          log('harness', 'track stream state', ev);
+          if (streamEvents.length < 200) streamEvents.push(ev);
+        })
         .on(E.TrackSubscriptionFailed, (sid, p, reason) =>
           log('harness', 'track subscription failed', { sid, identity: p && p.identity, reason: String(reason) }))
         .on(E.SignalConnected, () => log('harness', 'signal connected'))
@@ -201,6 +207,47 @@
         out.push(Object.assign(s, { sid: pub.trackSid, kind: pub.kind, source: pub.source }));
       }
       return out;
+    },
+
+    // senderEncodings returns, for every local video track, its sender's encodings as they are
+    // set now (rid, active, maxBitrate, scaleResolutionDownBy): livekit-client's dynacast turns
+    // `active` on and off when the server's subscribed_quality_update says so.
+    senderEncodings() {
+      const out = [];
+      for (const pub of room.localParticipant.trackPublications.values()) {
+        const track = pub.track;
+        if (pub.kind !== 'video' || !track || !track.sender) continue;
+        const encodings = (track.sender.getParameters().encodings || []).map((e) => ({
+          rid: e.rid || '',
+          active: e.active !== false,
+          maxBitrate: e.maxBitrate || 0,
+          scaleResolutionDownBy: e.scaleResolutionDownBy || 1,
+        }));
+        out.push({ sid: pub.trackSid, source: pub.source, encodings });
+      }
+      return out;
+    },
+
+    // setCameraMuted mutes or unmutes the published camera (LocalTrackPublication.mute/unmute:
+    // the SDK tells the server, which tells subscribers); returns the publication's muted flag.
+    async setCameraMuted(muted) {
+      const pub = room.localParticipant.getTrackPublication(LK.Track.Source.Camera);
+      if (!pub) throw new Error('no camera publication to mute');
+      if (muted) await pub.mute();
+      else await pub.unmute();
+      return pub.isMuted;
+    },
+
+    // streamStates returns the TrackStreamStateChanged events seen so far and the current
+    // streamState of every subscribed remote track ('active', 'paused' or 'unknown').
+    streamStates() {
+      const current = [];
+      for (const p of room.remoteParticipants.values()) {
+        for (const pub of p.trackPublications.values()) {
+          if (pub.track) current.push({ from: p.identity, sid: pub.trackSid, kind: pub.kind, state: pub.track.streamState });
+        }
+      }
+      return { events: streamEvents.slice(), current, at: Date.now() };
     },
 
     // setVideoQuality asks for a simulcast quality (LOW, MEDIUM, HIGH) of every remote video track.
