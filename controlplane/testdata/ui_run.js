@@ -112,7 +112,9 @@ const scenarios = {
 
     await page.fill('#search input[name=q]', c.title);
     await page.click('#search button[type=submit]');
-    await page.waitForFunction((t) => [...document.querySelectorAll('#classes li h2')].some((h) => h.textContent === t), c.title);
+    // The unfiltered list already holds the class: wait for the search to narrow it down.
+    await page.waitForFunction((t) => { const hs = [...document.querySelectorAll('#classes li h2')]; return hs.length > 0 && hs.every((h) => h.textContent === t); }, c.title)
+      .catch(() => {});
     data.titles = await page.$$eval('#classes li h2', (hs) => hs.map((h) => h.textContent));
     await page.selectOption('#search select[name=tier]', 'vip');
     await page.waitForFunction((t) => ![...document.querySelectorAll('#classes li h2')].some((h) => h.textContent === t), c.title);
