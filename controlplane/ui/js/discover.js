@@ -43,7 +43,9 @@
       h("input", { name: "max_price", type: "number", min: 0, placeholder: "Max price (credits)", "aria-label": "Maximum price in credits" }),
       h("button", { type: "submit" }, "Search"));
     let cursor = null;
+    let seq = 0; // answers to superseded searches are dropped
     async function load(appendPage) {
+      const mine = ++seq;
       const f = new FormData(form);
       const p = new URLSearchParams();
       for (const k of ["q", "topic", "tier", "sort", "max_price"]) if (f.get(k)) p.set(k, f.get(k));
@@ -54,6 +56,7 @@
       status.className = "meta";
       try {
         const page = await call("GET", "/classes?" + p);
+        if (mine !== seq) return;
         if (!appendPage) list.replaceChildren();
         page.items.forEach((c) => list.append(classCard(c)));
         cursor = page.next_cursor;
