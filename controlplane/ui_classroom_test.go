@@ -46,6 +46,7 @@ func TestClassroomInBrowser(t *testing.T) {
 	var d struct {
 		VideoFirst, VideoLater, Screen   *frame
 		ScreenAfterStop                  bool
+		ScreenToast                      string
 		StudentStatus, TeacherStatus     string
 		TeacherHands, AfterLeave         string
 		DeniedStatus, ReplacedStatus     string
@@ -102,6 +103,9 @@ func TestClassroomInBrowser(t *testing.T) {
 	// Classes let students publish by default (students_can_publish).
 	if strings.Join(d.StudentControls, ",") != "toggle-mic,toggle-cam,toggle-screen,raise-hand,leave" {
 		t.Errorf("student's controls = %v", d.StudentControls)
+	}
+	if !strings.Contains(d.ScreenToast, "is sharing the screen") {
+		t.Errorf("student's notice of the screen share = %q", d.ScreenToast)
 	}
 	if d.Screen == nil || d.Screen.W == 0 || d.ScreenAfterStop {
 		t.Errorf("teacher's screen share on the student's page: %+v, still shown after stopping: %v", d.Screen, d.ScreenAfterStop)

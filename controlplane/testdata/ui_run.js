@@ -362,9 +362,17 @@ const scenarios = {
     data.teacherHands = await text(teacher, '#hands');
     // Screen share: the teacher shares (headless chromium's fake capture), and the student's
     // page shows it in its own tile.
+    // adaptiveStream pauses videos that are off screen, and on a phone a new tile at the top of
+    // the stage can land above the viewport (scroll anchoring keeps the chat in view): the
+    // student scrolls to the shared screen, as a person would after the toast.
     await teacher.click('#toggle-screen');
     const ssel = `#stage video[data-identity="${c.teacherID}"][data-source="screen_share"]`;
-    await student.waitForFunction((q) => { const v = document.querySelector(q); return v && v.videoWidth > 0; }, ssel, { timeout: 15000 }).catch(() => {});
+    await student.waitForFunction((q) => {
+      const v = document.querySelector(q);
+      if (v) v.scrollIntoView({ block: 'nearest' });
+      return v && v.videoWidth > 0;
+    }, ssel, { timeout: 15000, polling: 250 }).catch(() => {});
+    data.screenToast = await text(student, '#toast');
     data.screen = await student.$eval(ssel, (v) => ({ w: v.videoWidth, h: v.videoHeight, frames: v.getVideoPlaybackQuality().totalVideoFrames })).catch(() => null);
     data.teacherScreenButton = await text(teacher, '#toggle-screen');
     data.teacherStatusAfterShare = await text(teacher, '#room-status');

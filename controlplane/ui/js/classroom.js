@@ -194,6 +194,7 @@
       }
       const key = p.identity + "|" + Source.ScreenShare;
       if (screen && screen.track) {
+        if (!p.isLocal && !tiles.has(key)) toast(label + " is sharing the screen");
         const s = tileFor(p, Source.ScreenShare);
         s.name.textContent = label + "'s screen";
         if (!screen.track.attachedElements.includes(s.video)) screen.track.attach(s.video);
