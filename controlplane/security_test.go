@@ -86,6 +86,11 @@ func TestHeadersAndOperations(t *testing.T) {
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'self'") {
 		t.Errorf("CSP = %q", csp)
 	}
+	// The classroom's SDK fetches /rtc/validate from the SFU's http origin on failures.
+	sfuOrigin := strings.Replace(strings.Replace(env.Config.LiveKit.URL, "wss://", "https://", 1), "ws://", "http://", 1)
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self' ws: wss: "+sfuOrigin+";") {
+		t.Errorf("CSP = %q, want connect-src to allow the SFU origin %s", csp, sfuOrigin)
+	}
 	if id := env.DoRequest(t, cptest.Request{Method: "GET", Path: "/healthz", Headers: map[string]string{"X-Request-ID": "bad id <x>"}}).Header.Get("X-Request-Id"); len(id) != 24 {
 		t.Errorf("malformed request id not replaced: %q", id)
 	}

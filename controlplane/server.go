@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -180,6 +181,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		TrustForwardedFor: cfg.HTTP.TrustForwardedFor, HSTS: hasHTTPS(cfg.HTTP.PublicURL),
+		MediaOrigin: httpOrigin(cfg.LiveKit.URL),
 	}
 	if cfg.RateLimit.Enabled {
 		r := cfg.RateLimit
@@ -255,4 +257,20 @@ func (s *Server) Close() {
 			s.Pool.Close()
 		}
 	})
+}
+
+// httpOrigin turns the SFU's ws(s):// URL into the http(s) origin browsers fetch from it.
+// Config validation guarantees a ws:// or wss:// URL; anything else yields "".
+func httpOrigin(wsURL string) string {
+	u, err := url.Parse(wsURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	switch u.Scheme {
+	case "ws":
+		return "http://" + u.Host
+	case "wss":
+		return "https://" + u.Host
+	}
+	return ""
 }

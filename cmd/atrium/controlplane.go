@@ -25,7 +25,7 @@ func runControlPlane(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := controlplane.New(ctx, cfg, controlplane.Deps{Log: log, UI: controlplane.UI()})
+	srv, err := controlplane.New(ctx, cfg, controlplane.Deps{Log: log, UI: controlplane.NewUI(cfg.UI)})
 	if err != nil {
 		return err
 	}

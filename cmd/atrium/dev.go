@@ -84,7 +84,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err := ensureDatabase(ctx, cpCfg.Database.URL); err != nil {
 		return err
 	}
-	cp, err := controlplane.New(ctx, cpCfg, controlplane.Deps{Log: log.With("role", "controlplane"), UI: controlplane.UI()})
+	cp, err := controlplane.New(ctx, cpCfg, controlplane.Deps{Log: log.With("role", "controlplane"), UI: controlplane.NewUI(cpCfg.UI)})
 	if err != nil {
 		return fmt.Errorf("dev control plane: %w", err)
 	}

@@ -46,6 +46,9 @@ type Handler struct {
 	MaxBodyBytes      int64
 	TrustForwardedFor bool
 	HSTS              bool
+	// MediaOrigin is the SFU's http(s) origin (from livekit.url), which the classroom's SDK
+	// fetches /rtc/validate from when a connection fails; the CSP must allow it.
+	MediaOrigin string
 }
 
 // actor turns a principal into what catalog needs.

@@ -8,13 +8,18 @@ import (
 )
 
 // securityHeaders sets the browser hardening headers on every response. The CSP allows only
-// our own scripts and styles (the UI ships no inline script) and forbids framing.
-func securityHeaders(hsts bool) func(http.Handler) http.Handler {
+// our own scripts and styles (the UI ships no inline script) and forbids framing; besides
+// WebSockets, pages may fetch from mediaOrigin (the SFU's http origin, "" for none).
+func securityHeaders(hsts bool, mediaOrigin string) func(http.Handler) http.Handler {
+	connect := "connect-src 'self' ws: wss:"
+	if mediaOrigin != "" {
+		connect += " " + mediaOrigin
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
 			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-				"connect-src 'self' ws: wss:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+				connect+"; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("X-Frame-Options", "DENY")
 			h.Set("Referrer-Policy", "no-referrer")

@@ -33,7 +33,7 @@ func Routes(h *Handler) (http.Handler, error) {
 		h.limitIP,
 		limitBody(h.MaxBodyBytes),
 		cors(h.CORSOrigins),
-		securityHeaders(h.HSTS),
+		securityHeaders(h.HSTS, h.MediaOrigin),
 		observe(h.Log, h.Metrics),
 		requestID,
 	} {
