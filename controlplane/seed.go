@@ -34,6 +34,8 @@ type Demo struct {
 	URL     string
 	Users   []DemoUser
 	Classes []DemoClass
+	// Booked names the student booked into the first class, when it had not started yet.
+	Booked string
 }
 
 // Print writes the demo accounts and classes for a developer to try.
@@ -43,7 +45,10 @@ func (d Demo) Print(w io.Writer) {
 	for _, u := range d.Users {
 		fmt.Fprintf(w, "  %-8s %-28s %s\n", u.Role, u.Email, u.Name)
 	}
-	fmt.Fprintf(w, "  every student starts with %d credits; %s is booked into the first class\n", DemoCredits, "student@atrium.local")
+	fmt.Fprintf(w, "  every student starts with %d credits\n", DemoCredits)
+	if d.Booked != "" {
+		fmt.Fprintf(w, "  %s is booked into the first class\n", d.Booked)
+	}
 	for _, c := range d.Classes {
 		fmt.Fprintf(w, "  class    %s  %s  starts %s\n", c.ID, c.Title, c.StartsAt.Local().Format("Mon 15:04"))
 	}
@@ -109,9 +114,11 @@ func SeedDemo(ctx context.Context, s *Server) (Demo, error) {
 		}
 		d.Classes = append(d.Classes, DemoClass{ID: created.ID, Title: created.Title, StartsAt: created.StartsAt})
 	}
-	if err := seedDemoMoney(ctx, s, d); err != nil {
+	booked, err := seedDemoMoney(ctx, s, d)
+	if err != nil {
 		return d, err
 	}
+	d.Booked = booked
 	return d, nil
 }
 
@@ -121,9 +128,9 @@ const DemoCredits = 500
 // seedDemoMoney funds the demo students (a promotional grant, so the ledger stays balanced)
 // and books the first student into the class that starts now, so `atrium dev` shows a
 // student joining straight away. Both are idempotent: a second start changes nothing.
-func seedDemoMoney(ctx context.Context, s *Server, d Demo) error {
+func seedDemoMoney(ctx context.Context, s *Server, d Demo) (booked string, err error) {
 	if s.Money == nil {
-		return nil
+		return "", nil
 	}
 	admin := d.Users[0]
 	for _, u := range d.Users {
@@ -132,18 +139,18 @@ func seedDemoMoney(ctx context.Context, s *Server, d Demo) error {
 		}
 		if _, err := s.Money.Billing.Grant(ctx, billing.GrantInput{AdminID: admin.ID, UserID: u.ID, Credits: DemoCredits,
 			Reason: "demo credits", IdempotencyKey: "demo-credits-" + u.ID}); err != nil {
-			return fmt.Errorf("seed demo: credits for %s: %w", u.Email, err)
+			return "", fmt.Errorf("seed demo: credits for %s: %w", u.Email, err)
 		}
 	}
 	// A class that has started takes no bookings; a restart after that leaves it as it is.
 	if len(d.Classes) == 0 || !d.Classes[0].StartsAt.After(s.Now()) {
-		return nil
+		return "", nil
 	}
 	student := d.Users[3]
-	_, err := s.Money.Booking.Book(ctx, booking.Actor{UserID: student.ID, Role: student.Role, Email: student.Email, Name: student.Name},
+	_, err = s.Money.Booking.Book(ctx, booking.Actor{UserID: student.ID, Role: student.Role, Email: student.Email, Name: student.Name},
 		booking.BookInput{ClassID: d.Classes[0].ID, IdempotencyKey: "demo-booking-" + d.Classes[0].ID})
 	if err != nil {
-		return fmt.Errorf("seed demo: booking %s into %q: %w", student.Email, d.Classes[0].Title, err)
+		return "", fmt.Errorf("seed demo: booking %s into %q: %w", student.Email, d.Classes[0].Title, err)
 	}
-	return nil
+	return student.Email, nil
 }

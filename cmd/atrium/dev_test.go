@@ -114,7 +114,7 @@ func TestDevRunsWholePlatform(t *testing.T) {
 	case <-time.After(90 * time.Second):
 		t.Fatalf("atrium dev printed no banner within 90 s\n%s", stderr.String())
 	}
-	for _, want := range []string{"student@atrium.local", "teacher@atrium.local", "ws://" + sfuHTTP, "turn:" + turnAddr, "http://" + cpHTTP} {
+	for _, want := range []string{"student@atrium.local is booked into the first class", "teacher@atrium.local", "ws://" + sfuHTTP, "turn:" + turnAddr, "http://" + cpHTTP} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dev banner lacks %q:\n%s", want, out)
 		}
