@@ -95,6 +95,11 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/classes/{id}/attendance", any(h.classAttendance)).Methods(http.MethodGet)
 	api.HandleFunc("/classes/{id}/rating", any(h.rateClass)).Methods(http.MethodPost)
 	api.HandleFunc("/teachers/{id}", h.getTeacher).Methods(http.MethodGet)
+
+	// Live classroom moderation (h_moderation.go): the class's teacher or an admin.
+	api.HandleFunc("/classes/{id}/participants/{userID}/mute", any(h.muteParticipant)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/participants/{userID}/remove", any(h.removeParticipant)).Methods(http.MethodPost)
+
 	api.HandleFunc("/discount-codes", teacher(h.createDiscount)).Methods(http.MethodPost)
 	api.HandleFunc("/discount-codes", teacher(h.listDiscounts)).Methods(http.MethodGet)
 	api.HandleFunc("/discount-codes/{id}", teacher(h.disableDiscount)).Methods(http.MethodDelete)
