@@ -57,9 +57,14 @@ func TestClassroomInBrowser(t *testing.T) {
 		TeacherDevices, TeacherPrivate   []string
 		StudentChat                      []struct{ Who, Text string }
 		StudentTiles                     []struct{ Identity, Source, Name, Mic, Quality string }
+		StudentMicBeforeMute             string
+		StudentMicAfterMute              string
+		MutedStatus, TeacherMuteToast    string
+		ModerationButtons                []string
+		StudentModerationButtons         int
 	}
 	chat := "Welcome to class " + cptest.RandomHex(3)
-	console := b.run(t, map[string]any{"scenario": "classroom", "base": env.URL, "classID": classID, "teacherID": teacher.ID,
+	console := b.run(t, map[string]any{"scenario": "classroom", "base": env.URL, "classID": classID, "teacherID": teacher.ID, "studentID": student.ID,
 		"teacher": map[string]string{"email": teacher.Email, "password": teacher.Password},
 		"student": map[string]string{"email": student.Email, "password": student.Password},
 		"chat":    chat, "question": "May I ask something?", "waitMs": 30000}, &d)
@@ -109,6 +114,17 @@ func TestClassroomInBrowser(t *testing.T) {
 	}
 	if d.Screen == nil || d.Screen.W == 0 || d.ScreenAfterStop {
 		t.Errorf("teacher's screen share on the student's page: %+v, still shown after stopping: %v", d.Screen, d.ScreenAfterStop)
+	}
+	// Moderation: the teacher's tile for the student has Mute and Remove; pressing Mute (by
+	// keyboard) mutes the student's microphone for everyone and the student is told.
+	if want := []string{"Mute " + student.Name + "'s microphone", "Remove " + student.Name + " from the class"}; !slices.Equal(d.ModerationButtons, want) || d.StudentModerationButtons != 0 {
+		t.Errorf("moderation buttons: teacher's page %q (want %q), student's page %d (want none)", d.ModerationButtons, want, d.StudentModerationButtons)
+	}
+	if d.StudentMicBeforeMute != "microphone on" || d.StudentMicAfterMute != "microphone muted" {
+		t.Errorf("the student's microphone on the teacher's page: %q before Mute, %q after", d.StudentMicBeforeMute, d.StudentMicAfterMute)
+	}
+	if !strings.Contains(d.MutedStatus, "The teacher muted your microphone") || !strings.Contains(d.TeacherMuteToast, "You muted "+student.Name) {
+		t.Errorf("after Mute the student's page says %q and the teacher's %q", d.MutedStatus, d.TeacherMuteToast)
 	}
 	t.Logf("student's status banner during the reconnect: %q; %d frames in the second after", d.StatusHistory, d.FramesAfterReconnect)
 	if !slices.ContainsFunc(d.StatusHistory, func(s string) bool { return strings.Contains(s, "Reconnecting") }) ||

@@ -390,6 +390,24 @@ const scenarios = {
     await teacher.waitForSelector('#chat-log li.private', { timeout: 8000 }).catch(() => {});
     data.teacherPrivate = await teacher.$$eval('#chat-log li.private', (ls) => ls.map((l) => l.querySelector('.who').textContent + ': ' + l.querySelector('p').textContent));
 
+    // Moderation: the student turns the microphone on; the teacher mutes it with the keyboard
+    // (focus the tile's Mute button, press Enter); the student's page says the teacher did.
+    const stile = `#stage .tile[data-identity="${c.studentID}"][data-source="camera"]`;
+    await student.click('#toggle-mic');
+    await teacher.waitForFunction((q) => { const m = document.querySelector(q + ' .mic'); return m && m.getAttribute('aria-label') === 'microphone on'; },
+      stile, { timeout: 10000, polling: 200 }).catch(() => {});
+    data.studentMicBeforeMute = await teacher.$eval(stile + ' .mic', (m) => m.getAttribute('aria-label')).catch(() => '');
+    data.moderationButtons = await teacher.$$eval(stile + ' .moderation button', (bs) => bs.map((b) => b.getAttribute('aria-label')));
+    data.studentModerationButtons = await student.$$eval('#stage .moderation button', (bs) => bs.length);
+    await teacher.focus(stile + ' .mod-mute').catch(() => {});
+    await teacher.keyboard.press('Enter');
+    await student.waitForFunction(() => /teacher muted your microphone/.test(document.querySelector('#room-status').textContent), null, { timeout: 10000 }).catch(() => {});
+    data.mutedStatus = await text(student, '#room-status');
+    await teacher.waitForFunction((q) => document.querySelector(q + ' .mic').getAttribute('aria-label') === 'microphone muted', stile, { timeout: 10000, polling: 200 }).catch(() => {});
+    data.studentMicAfterMute = await teacher.$eval(stile + ' .mic', (m) => m.getAttribute('aria-label')).catch(() => '');
+    data.teacherMuteToast = await text(teacher, '#toast');
+    await s.shot(student, 'classroom-muted');
+
 
     // Connection loss: the student's signal connection drops (livekit-client's own
     // simulation closes the WebSocket); the banner must say so, then that it reconnected,

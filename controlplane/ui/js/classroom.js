@@ -5,7 +5,9 @@
 // mute indicators, the active speaker and connection quality; a chat over the reliable data
 // channel (topic "chat"); students raise a hand (topic "hand", sent to the teacher only).
 // Errors are shown in plain words: camera denied, connection lost (livekit-client reconnects
-// by itself; the banner says so), removed from the room.
+// by itself; the banner says so), removed from the room. The teacher can mute a student's
+// microphone or remove them (POST /classes/{id}/participants/{userID}/mute|remove, which the
+// control plane carries out through the SFU's RoomService); the student is told either way.
 "use strict";
 
 (() => {
@@ -145,6 +147,7 @@
         video, avatar,
         h("figcaption", {}, name, p.identity === teacherID ? h("span", { class: "badge" }, "Teacher") : null,
           p.isLocal ? h("span", { class: "badge you" }, "You") : null, hand, mic, quality));
+      if (isTeacher && !p.isLocal && p.identity !== teacherID && source === Source.Camera) el.append(moderationBar(p));
       t = { el, video, name, mic, quality, hand, avatar, source };
       tiles.set(key, t);
       // The teacher first, then everyone else in join order; screen shares lead.
@@ -153,6 +156,28 @@
       else stage.append(el);
       stage.dataset.count = String(tiles.size);
       return t;
+    }
+
+    // moderationBar is the teacher's Mute and Remove buttons on a student's tile (real
+    // buttons, so keyboard and screen readers reach them).
+    function moderationBar(p) {
+      const who = () => p.name || p.identity;
+      const act = async (btn, what, body, done) => {
+        btn.disabled = true;
+        try {
+          await call("POST", "/classes/" + classID + "/participants/" + encodeURIComponent(p.identity) + "/" + what, body);
+          toast(done());
+        } catch (e) {
+          toast(e.code === "not_found" ? who() + " is no longer in the class." : "Could not " + what + " " + who() + ": " + e.message, "err");
+        } finally {
+          btn.disabled = false;
+        }
+      };
+      const mute = h("button", { type: "button", class: "secondary small mod-mute", "aria-label": "Mute " + who() + "'s microphone",
+        on: { click: () => act(mute, "mute", { kind: "audio" }, () => "You muted " + who() + ".") } }, icon("mic-off"), " Mute");
+      const remove = h("button", { type: "button", class: "danger small mod-remove", "aria-label": "Remove " + who() + " from the class",
+        on: { click: () => act(remove, "remove", undefined, () => who() + " was removed from the class.") } }, " Remove");
+      return h("div", { class: "moderation", role: "group", "aria-label": "Moderate " + who() }, mute, remove);
     }
 
     function dropTile(key) {
@@ -349,8 +374,10 @@
       });
     }
 
+    let toggling = false; // our own mute, not the teacher's
     async function toggle(what) {
       const lp = room.localParticipant;
+      toggling = true;
       try {
         if (what === "mic") await lp.setMicrophoneEnabled(!lp.isMicrophoneEnabled);
         if (what === "cam") await lp.setCameraEnabled(!lp.isCameraEnabled);
@@ -358,7 +385,10 @@
       } catch (e) {
         if (what === "screen" && e && e.name === "NotAllowedError") toast("Screen sharing was cancelled.");
         else status(mediaErrorText(e), "err");
+      } finally {
+        toggling = false;
       }
+      if (banner.textContent.startsWith("The teacher muted")) status("", "hidden");
       syncAll();
       if (what !== "screen") loadDevices();
     }
@@ -374,7 +404,14 @@
       .on(E.TrackUnsubscribed, (track, _pub, p) => { track.detach(); sync(p); })
       .on(E.TrackPublished, (_pub, p) => sync(p))
       .on(E.TrackUnpublished, (_pub, p) => sync(p))
-      .on(E.TrackMuted, (_pub, p) => sync(p))
+      .on(E.TrackMuted, (pub, p) => {
+        sync(p);
+        if (p.isLocal && !toggling && !isTeacher) { // the SFU muted us: the teacher did
+          const what = pub.source === Source.Microphone ? "microphone" : pub.source === Source.Camera ? "camera" : "screen share";
+          status("The teacher muted your " + what + ". You can unmute it when they invite you to speak.", "warn");
+          updateControls();
+        }
+      })
       .on(E.TrackUnmuted, (_pub, p) => sync(p))
       .on(E.LocalTrackPublished, () => syncAll())
       .on(E.LocalTrackUnpublished, (pub) => { if (pub.track) pub.track.detach(); syncAll(); })
@@ -395,7 +432,7 @@
         const R = LK.DisconnectReason;
         const why = {
           [R.DUPLICATE_IDENTITY]: "You joined this class from another tab or device.",
-          [R.PARTICIPANT_REMOVED]: "You were removed from the class.",
+          [R.PARTICIPANT_REMOVED]: "The teacher removed you from the class.",
           [R.ROOM_DELETED]: "The class room was closed.",
           [R.SERVER_SHUTDOWN]: "The server restarted.",
         }[reason] || "The connection was lost and could not be restored.";
