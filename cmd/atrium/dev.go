@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -99,6 +98,8 @@ func runDev(ctx context.Context, args []string) error {
 		return fmt.Errorf("dev control plane: listen %s: %w", cpCfg.HTTP.Addr, err)
 	}
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errs := make(chan error, 3)
 	run := func(name string, f func(context.Context) error) {
 		go func() {
@@ -109,8 +110,6 @@ func runDev(ctx context.Context, args []string) error {
 			errs <- nil
 		}()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	run("sfu", sfuSrv.Run)
 	run("turn", turnSrv.Run)
 	run("controlplane", func(ctx context.Context) error { return cp.Run(ctx, ln) })
@@ -123,7 +122,7 @@ func runDev(ctx context.Context, args []string) error {
 	for i := 0; i < 3; i++ {
 		if err := <-errs; err != nil && first == nil {
 			first = err
-			slog.Default().Error("atrium dev: role stopped", "err", err)
+			log.Error("atrium dev: role stopped", "err", err)
 		}
 		cancel()
 	}
