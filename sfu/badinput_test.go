@@ -13,7 +13,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/atrium-live/atrium/sfu/sfutest"
-	"github.com/atrium-live/atrium/signaling/access"
+	"github.com/atrium-live/atrium/pkg/access"
 )
 
 // witness is an SDK participant that must stay connected through every bad input, and a

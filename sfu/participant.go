@@ -16,8 +16,8 @@ import (
 	"github.com/atrium-live/atrium/pkg/ids"
 	"github.com/atrium-live/atrium/sfu/internal/media"
 	"github.com/atrium-live/atrium/sfu/internal/webhook"
-	"github.com/atrium-live/atrium/signaling/access"
-	"github.com/atrium-live/atrium/signaling/sigconn"
+	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/pkg/sigconn"
 )
 
 // signalQueueLen bounds responses waiting for a slow client; overflowing closes it.

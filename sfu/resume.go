@@ -6,7 +6,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/livekit/protocol/livekit"
 
-	"github.com/atrium-live/atrium/signaling/sigconn"
+	"github.com/atrium-live/atrium/pkg/sigconn"
 )
 
 // Resume: when a participant's signal connection drops but its PeerConnections live on,

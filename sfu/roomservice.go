@@ -11,7 +11,7 @@ import (
 	"github.com/twitchtv/twirp"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/atrium-live/atrium/signaling/access"
+	"github.com/atrium-live/atrium/pkg/access"
 )
 
 // roomService is LiveKit's Twirp RoomService (/twirp/livekit.RoomService/...) for the rooms

@@ -10,8 +10,8 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 
-	"github.com/atrium-live/atrium/signaling/access"
-	"github.com/atrium-live/atrium/signaling/sigconn"
+	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/pkg/sigconn"
 )
 
 // authorize checks a /rtc or /rtc/validate request and returns the HTTP status to answer

@@ -23,7 +23,7 @@ import (
 
 	"github.com/atrium-live/atrium/sfu/internal/media"
 	"github.com/atrium-live/atrium/sfu/internal/webhook"
-	"github.com/atrium-live/atrium/signaling/access"
+	"github.com/atrium-live/atrium/pkg/access"
 )
 
 // Deps are what the caller hands the server. Every field may be zero.

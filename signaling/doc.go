@@ -1,5 +1,5 @@
-// Package signaling is the home of LiveKit signal-protocol plumbing shared by the SFU node
-// (which terminates /rtc) and the stateless gateway (`atrium signal`, which validates and
-// proxies it): subpackage sigconn frames SignalRequest/SignalResponse on a WebSocket, and
-// subpackage access verifies tokens and parses the join query. Neither imports a service.
+// Package signaling is the stateless signal gateway (`atrium signal`): it validates a
+// client's token, finds the node that owns the room, and proxies the WebSocket there. It
+// imports no sfu package; what it shares with SFU nodes (token checks, signal framing,
+// membership, placement) lives in pkg/.
 package signaling

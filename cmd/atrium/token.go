@@ -12,7 +12,7 @@ import (
 	"github.com/livekit/protocol/auth"
 
 	"github.com/atrium-live/atrium/sfu"
-	"github.com/atrium-live/atrium/signaling/access"
+	"github.com/atrium-live/atrium/pkg/access"
 )
 
 // runToken implements `atrium token create`: it mints a LiveKit access token signed with

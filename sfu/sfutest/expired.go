@@ -6,7 +6,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/livekit/protocol/auth"
 
-	"github.com/atrium-live/atrium/signaling/access"
+	"github.com/atrium-live/atrium/pkg/access"
 )
 
 // expiredToken signs n's claims with an expiry beyond protocol/auth's one-minute leeway.

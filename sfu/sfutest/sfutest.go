@@ -19,7 +19,7 @@ import (
 	"github.com/livekit/protocol/auth"
 
 	"github.com/atrium-live/atrium/sfu"
-	"github.com/atrium-live/atrium/signaling/access"
+	"github.com/atrium-live/atrium/pkg/access"
 )
 
 // Option adjusts the server before it starts.
