@@ -12,8 +12,8 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
-	"github.com/atrium-live/atrium/sfu/sfutest"
 	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/sfu/sfutest"
 )
 
 // witness is an SDK participant that must stay connected through every bad input, and a

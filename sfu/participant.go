@@ -13,11 +13,11 @@ import (
 	"github.com/pion/webrtc/v4"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/ids"
+	"github.com/atrium-live/atrium/pkg/sigconn"
 	"github.com/atrium-live/atrium/sfu/internal/media"
 	"github.com/atrium-live/atrium/sfu/internal/webhook"
-	"github.com/atrium-live/atrium/pkg/access"
-	"github.com/atrium-live/atrium/pkg/sigconn"
 )
 
 // signalQueueLen bounds responses waiting for a slow client; overflowing closes it.

@@ -21,9 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/sfu/internal/media"
 	"github.com/atrium-live/atrium/sfu/internal/webhook"
-	"github.com/atrium-live/atrium/pkg/access"
 )
 
 // Deps are what the caller hands the server. Every field may be zero.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/livekit/protocol/auth"
 
-	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/sfu"
 )
 
 // runToken implements `atrium token create`: it mints a LiveKit access token signed with

@@ -18,8 +18,8 @@ import (
 
 	"github.com/livekit/protocol/auth"
 
-	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/sfu"
 )
 
 // Option adjusts the server before it starts.
