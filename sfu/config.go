@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
 )
 
@@ -34,6 +35,9 @@ type Config struct {
 	Signal  SignalConfig  `yaml:"signal"`
 	TURN    TURNConfig    `yaml:"turn"`
 	Webhook WebhookConfig `yaml:"webhook"`
+	// Cluster and Placement make the node one of many (config_cluster.go).
+	Cluster   clusterconf.Cluster   `yaml:"cluster"`
+	Placement clusterconf.Placement `yaml:"placement"`
 
 	// NodeID names this node in server_info and logs; Region is reported to clients.
 	NodeID string `yaml:"node_id"`
@@ -125,6 +129,8 @@ func DefaultConfig() Config {
 		TURN:         TURNConfig{TTL: 6 * time.Hour},
 		Webhook:      WebhookConfig{Retries: 5, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond, QueueLen: 1000},
 		DrainTimeout: 30 * time.Second,
+		Cluster:      clusterconf.DefaultCluster(),
+		Placement:    clusterconf.DefaultPlacement(),
 	}
 }
 
@@ -247,6 +253,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainTimeout <= 0 {
 		return errors.New("drain_timeout must be positive")
+	}
+	if err := c.Cluster.Validate(c.Dev, "ATRIUM_SFU"); err != nil {
+		return err
+	}
+	if err := c.Placement.Validate(); err != nil {
+		return err
 	}
 	return nil
 }
