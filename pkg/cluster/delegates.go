@@ -1,0 +1,124 @@
+package cluster
+
+import (
+	"errors"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// delegates plugs the Cluster into memberlist. memberlist calls these from its network
+// goroutines, often with its node lock held: they must be thread-safe and never block.
+type delegates struct{ c *Cluster }
+
+var (
+	_ memberlist.Delegate      = (*delegates)(nil)
+	_ memberlist.EventDelegate = (*delegates)(nil)
+	_ memberlist.AliveDelegate = (*delegates)(nil)
+	_ memberlist.MergeDelegate = (*delegates)(nil)
+)
+
+// NodeMeta returns the own metadata, already validated and size-checked by Join/Update.
+func (d *delegates) NodeMeta(limit int) []byte {
+	d.c.mu.RLock()
+	defer d.c.mu.RUnlock()
+	if len(d.c.selfBytes) > limit { // cannot happen: MaxMetaSize equals memberlist's limit
+		return nil
+	}
+	return append([]byte(nil), d.c.selfBytes...)
+}
+
+// User messages and push/pull state are not used: everything travels in node metadata.
+func (d *delegates) NotifyMsg([]byte)                           {}
+func (d *delegates) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *delegates) LocalState(join bool) []byte                { return nil }
+func (d *delegates) MergeRemoteState(buf []byte, join bool)     {}
+
+// NotifyAlive is the door: an alive message whose metadata is invalid, or names another
+// node, is ignored, so the member is never admitted or its metadata never replaced.
+func (d *delegates) NotifyAlive(n *memberlist.Node) error {
+	if _, err := decodeMeta(n.Name, n.Meta); err != nil {
+		d.c.reject(n, err)
+		return err
+	}
+	return nil
+}
+
+// NotifyMerge refuses a join (push/pull merge) if any live member of the other side has
+// invalid metadata: that is how a misconfigured node knocking on our door is turned away.
+func (d *delegates) NotifyMerge(peers []*memberlist.Node) error {
+	var errs []error
+	for _, n := range peers {
+		if n.State == memberlist.StateDead || n.State == memberlist.StateLeft {
+			continue
+		}
+		if _, err := decodeMeta(n.Name, n.Meta); err != nil {
+			d.c.reject(n, err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *delegates) NotifyJoin(n *memberlist.Node)   { d.c.observe(n, EventJoin) }
+func (d *delegates) NotifyUpdate(n *memberlist.Node) { d.c.observe(n, EventUpdate) }
+
+// NotifyLeave tells a graceful leave (the node announced its own death) from a failure.
+func (d *delegates) NotifyLeave(n *memberlist.Node) {
+	kind := EventDead
+	if n.State == memberlist.StateLeft {
+		kind = EventLeave
+	}
+	d.c.observe(n, kind)
+}
+
+// reject counts a refused member and logs it, at most once a minute per node name, since
+// gossip repeats the same alive message many times.
+func (c *Cluster) reject(n *memberlist.Node, err error) {
+	c.rejected.Add(1)
+	c.rejMu.Lock()
+	last, seen := c.rejLogged[n.Name]
+	now := time.Now()
+	logIt := !seen || now.Sub(last) > time.Minute
+	if logIt {
+		if len(c.rejLogged) > 1024 {
+			clear(c.rejLogged)
+		}
+		c.rejLogged[n.Name] = now
+	}
+	c.rejMu.Unlock()
+	if logIt {
+		c.log.Warn("refused member with invalid metadata", "member", n.Name, "addr", n.Address(), "err", err)
+	}
+}
+
+// observe applies a membership change to the member table and tells subscribers.
+// Changes about this member itself update nothing (Self is authoritative) and are not
+// published.
+func (c *Cluster) observe(n *memberlist.Node, kind EventKind) {
+	m, err := decodeMeta(n.Name, n.Meta)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if kind == EventLeave || kind == EventDead {
+		if old, ok := c.members[n.Name]; ok {
+			m, err = old, nil
+		}
+		delete(c.members, n.Name)
+	} else if err == nil {
+		c.members[n.Name] = m
+	}
+	if err != nil { // the door (NotifyAlive) makes this unreachable for joins and updates
+		c.log.Warn("membership event with invalid metadata", "member", n.Name, "kind", kind.String(), "err", err)
+		if kind == EventJoin || kind == EventUpdate {
+			return
+		}
+		m = Meta{NodeID: n.Name}
+	}
+	if n.Name == c.self.NodeID {
+		return
+	}
+	c.publishLocked(Event{Kind: kind, Member: m})
+}
