@@ -25,7 +25,7 @@ type node struct {
 	s       *Server
 	self    string
 	members directory
-	gossip  *cluster.Cluster // nil when clustering is off
+	gossip  *cluster.Cluster // nil when clustering is off; set once by start, read under mu
 	leases  placement.Leases
 	placer  *placement.Placer
 	// closeLeases closes the store this node opened (a no-op for an injected one).
@@ -92,11 +92,14 @@ func (n *node) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if n.gossip, err = cluster.Join(ctx, cfg, n.meta()); err != nil {
+		g, err := cluster.Join(ctx, cfg, n.meta())
+		if err != nil {
 			return fmt.Errorf("sfu: join cluster: %w", err)
 		}
-		n.members = n.gossip
-		events, unsubscribe := n.gossip.Subscribe()
+		n.mu.Lock()
+		n.gossip, n.members = g, g
+		n.mu.Unlock()
+		events, unsubscribe := g.Subscribe()
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -104,17 +107,22 @@ func (n *node) start(ctx context.Context) error {
 			n.watchMembers(events)
 		}()
 	} else {
+		n.mu.Lock()
 		n.members = soloDirectory{self: n.meta}
+		n.mu.Unlock()
 	}
 	fallback := ""
 	if n.s.cfg.Placement.FallbackLocal {
 		fallback = n.self
 	}
-	n.placer = placement.NewPlacer(placement.PlacerConfig{
-		Leases: n.leases, Members: n.members, TTL: n.s.cfg.Placement.LeaseTTL,
+	placer := placement.NewPlacer(placement.PlacerConfig{
+		Leases: n.leases, Members: n.directory(), TTL: n.s.cfg.Placement.LeaseTTL,
 		LocalFallback: fallback, Rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		Logger: n.s.log.With("component", "placement"),
 	})
+	n.mu.Lock()
+	n.placer = placer
+	n.mu.Unlock()
 	n.wg.Add(2)
 	go n.renewLoop()
 	go n.loadLoop()
@@ -208,13 +216,20 @@ func (n *node) loadLoop() {
 	}
 }
 
+func (n *node) gossipCluster() *cluster.Cluster {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.gossip
+}
+
 // publish pushes the current state and load into gossip now.
 func (n *node) publish() {
-	if n.gossip == nil {
+	g := n.gossipCluster()
+	if g == nil {
 		return
 	}
 	m := n.meta()
-	n.gossip.Update(func(cur *cluster.Meta) {
+	g.Update(func(cur *cluster.Meta) {
 		cur.State = m.State
 		cur.Load = m.Load
 	})
@@ -261,9 +276,9 @@ func (n *node) close() {
 	}
 	close(n.stop)
 	n.wg.Wait()
-	if n.gossip != nil {
+	if g := n.gossipCluster(); g != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		if err := n.gossip.Leave(ctx); err != nil {
+		if err := g.Leave(ctx); err != nil {
 			n.s.log.Info("gossip leave", "err", err)
 		}
 		cancel()
@@ -280,8 +295,8 @@ func (n *node) kill() {
 	}
 	close(n.stop)
 	n.wg.Wait()
-	if n.gossip != nil {
-		_ = n.gossip.Shutdown()
+	if g := n.gossipCluster(); g != nil {
+		_ = g.Shutdown()
 	}
 	_ = n.closeLeases()
 }

@@ -3,7 +3,6 @@ package sfu
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 
 	"github.com/livekit/protocol/auth"

@@ -15,10 +15,13 @@ var errNotStarted = errors.New("sfu: node not started")
 
 // Locate finds (or places) the node owning room; the router and the RoomService use it.
 func (n *node) Locate(ctx context.Context, room string) (string, error) {
-	if n.placer == nil {
+	n.mu.Lock()
+	p := n.placer
+	n.mu.Unlock()
+	if p == nil {
 		return "", errNotStarted
 	}
-	return n.placer.Locate(ctx, room)
+	return p.Locate(ctx, room)
 }
 
 // Owner is the room's current owner without placing it.
@@ -26,22 +29,32 @@ func (n *node) Owner(ctx context.Context, room string) (string, error) {
 	return n.leases.Owner(ctx, room)
 }
 
+func (n *node) directory() directory {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.members
+}
+
+// Members lists live members (nil before start).
 func (n *node) Members() []cluster.Meta {
-	if n.members == nil {
-		return nil
+	if d := n.directory(); d != nil {
+		return d.Members()
 	}
-	return n.members.Members()
+	return nil
 }
 
+// Member resolves a live member.
 func (n *node) Member(id string) (cluster.Meta, bool) {
-	if n.members == nil {
-		return cluster.Meta{}, false
+	if d := n.directory(); d != nil {
+		return d.Member(id)
 	}
-	return n.members.Member(id)
+	return cluster.Meta{}, false
 }
 
+// Alive reports whether id is a live member.
 func (n *node) Alive(id string) bool {
-	return n.members != nil && n.members.Alive(id)
+	d := n.directory()
+	return d != nil && d.Alive(id)
 }
 
 // signalRouter wraps this node's own /rtc (or /rtc/validate) handler: requests for rooms

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/pkg/cluster"
 	"github.com/atrium-live/atrium/pkg/placement"
 	"github.com/atrium-live/atrium/sfu/internal/media"
 	"github.com/atrium-live/atrium/sfu/internal/webhook"
@@ -89,6 +91,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.cfg.NodeID == "" {
 		s.cfg.NodeID = "ND_local"
+		if h, err := os.Hostname(); err == nil && cfg.Cluster.Enabled {
+			s.cfg.NodeID = h // unique per machine (a pod's name on Kubernetes)
+		}
 	}
 	s.metrics, err = newMetrics(s.reg)
 	if err != nil {
@@ -139,6 +144,20 @@ func (s *Server) Addr() net.Addr { return s.httpLn.Addr() }
 
 // ICEUDPAddr is the muxed ICE UDP address, or nil when per-connection ports are used.
 func (s *Server) ICEUDPAddr() net.Addr { return s.tr.udpAddr() }
+
+// NodeID is the node's id in the cluster.
+func (s *Server) NodeID() string { return s.cfg.NodeID }
+
+// GossipAddr is the bound gossip address once Run has joined the cluster ("" otherwise).
+func (s *Server) GossipAddr() string {
+	if g := s.node.gossipCluster(); g != nil {
+		return g.Addr()
+	}
+	return ""
+}
+
+// Members lists the cluster as this node sees it.
+func (s *Server) Members() []cluster.Meta { return s.node.Members() }
 
 // Registry is where the server's metrics are registered.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }

@@ -136,7 +136,12 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		owner, err := rt.p.Locator.Locate(ctx, room)
 		switch {
 		case err != nil:
-			lastErr = err
+			// No node can take the room, or the placement store is down: waiting would
+			// not help this request, and the SDK retries on its own.
+			rt.observe(OutcomeUnavailable, start)
+			rt.p.Logger.Info("signal route: cannot place room", "room", room, "err", err)
+			http.Error(w, "sigroute: cannot place room: "+err.Error(), http.StatusServiceUnavailable)
+			return
 		case owner == rt.p.Self && rt.p.Local != nil:
 			rt.observe(OutcomeLocal, start)
 			rt.p.Local.ServeHTTP(w, r)
