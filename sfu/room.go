@@ -109,10 +109,10 @@ type room struct {
 	updateScheduled bool
 	closed          bool
 	// moved: the room goes on on another node (drain, lost lease); it is not finished.
-	moved bool
-	emptyTimer      *time.Timer
-	stop            chan struct{}
-	wg              sync.WaitGroup
+	moved      bool
+	emptyTimer *time.Timer
+	stop       chan struct{}
+	wg         sync.WaitGroup
 
 	activity activity // speakers and quality state, owned by the activity goroutine
 }

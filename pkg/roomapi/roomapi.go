@@ -44,13 +44,13 @@ type Members interface {
 
 // Params configure the routed RoomService. Keys, Owners, Locator and Members are required.
 type Params struct {
-	Self    string               // this node's id; "" on a gateway
-	Local   livekit.RoomService  // this node's own rooms; nil on a gateway
-	Keys    access.Keys          // verify tokens before reading a body
-	Owners  Owners               // who owns a room
-	Locator sigroute.Locator     // places a room for CreateRoom
-	Members Members              // where owners are
-	Client  *http.Client         // forwards calls; nil = a client with a 10 s timeout
+	Self    string              // this node's id; "" on a gateway
+	Local   livekit.RoomService // this node's own rooms; nil on a gateway
+	Keys    access.Keys         // verify tokens before reading a body
+	Owners  Owners              // who owns a room
+	Locator sigroute.Locator    // places a room for CreateRoom
+	Members Members             // where owners are
+	Client  *http.Client        // forwards calls; nil = a client with a 10 s timeout
 	// MaxBodyBytes caps request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// OnUnauthenticated is told of each refused token (metrics); may be nil.
