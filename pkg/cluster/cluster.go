@@ -39,6 +39,7 @@ type Cluster struct {
 	selfBytes []byte
 	members   map[string]Meta // alive (or suspect) members, self included
 	subs      map[*subscriber]struct{}
+	leaving   map[string]time.Time // leave notices received, by NodeID
 	closed    bool
 
 	kick   chan struct{} // a prompt re-broadcast of own meta is wanted
@@ -90,6 +91,7 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		selfBytes: b,
 		members:   make(map[string]Meta),
 		subs:      make(map[*subscriber]struct{}),
+		leaving:   make(map[string]time.Time),
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		rejLogged: make(map[string]time.Time),
@@ -340,20 +342,53 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	if c.isClosed() {
 		return nil
 	}
-	timeout := 5 * time.Second
+	deadline := time.Now().Add(5 * time.Second)
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
+		deadline = dl
 	}
 	var leaveErr error
-	if timeout <= 0 {
+	if time.Until(deadline) <= 0 {
 		leaveErr = fmt.Errorf("cluster: leave: %w", context.DeadlineExceeded)
-	} else if err := c.ml.Leave(timeout); err != nil {
-		leaveErr = fmt.Errorf("cluster: leave: %w", err)
+	} else {
+		c.announceLeave(min(time.Until(deadline)/2, time.Second))
+		if err := c.ml.Leave(time.Until(deadline)); err != nil {
+			leaveErr = fmt.Errorf("cluster: leave: %w", err)
+		}
 	}
 	if err := c.stop(); err != nil {
 		return errors.Join(leaveErr, err)
 	}
 	return leaveErr
+}
+
+// announceLeave tells every other member, over TCP, that this member is leaving on
+// purpose, so that they report its coming departure as EventLeave rather than EventDead.
+// memberlist's own leave message does not let the receiver tell the two apart. It waits
+// at most timeout; a member that misses the notice reports EventDead, which is safe.
+func (c *Cluster) announceLeave(timeout time.Duration) {
+	msg := append(slices.Clone(leaveNotice), c.cfg.NodeID...)
+	var wg sync.WaitGroup
+	for _, n := range c.ml.Members() {
+		if n.Name == c.cfg.NodeID {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.ml.SendReliable(n, msg); err != nil {
+				c.log.Debug("leave notice not delivered", "member", n.Name, "err", err)
+			}
+		}()
+	}
+	sent := make(chan struct{})
+	go func() { wg.Wait(); close(sent) }()
+	select {
+	case <-sent:
+		// The notices are written; give the receivers a moment to read them before the
+		// leave message itself (UDP gossip) can overtake them.
+		time.Sleep(50 * time.Millisecond)
+	case <-time.After(timeout):
+	}
 }
 
 // Shutdown stops gossip without saying goodbye: the others detect a failure and see

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"time"
 
@@ -28,8 +29,14 @@ func (d *delegates) NodeMeta(limit int) []byte {
 	return append([]byte(nil), d.c.selfBytes...)
 }
 
-// User messages and push/pull state are not used: everything travels in node metadata.
-func (d *delegates) NotifyMsg([]byte)                           {}
+// NotifyMsg receives the leave notices of members about to Leave (see announceLeave).
+// Push/pull state and broadcasts are not used: everything else travels in node metadata.
+func (d *delegates) NotifyMsg(b []byte) {
+	if id, ok := bytes.CutPrefix(b, leaveNotice); ok && len(id) > 0 {
+		d.c.noteLeaving(string(id))
+	}
+}
+
 func (d *delegates) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegates) LocalState(join bool) []byte                { return nil }
 func (d *delegates) MergeRemoteState(buf []byte, join bool)     {}
@@ -63,7 +70,9 @@ func (d *delegates) NotifyMerge(peers []*memberlist.Node) error {
 func (d *delegates) NotifyJoin(n *memberlist.Node)   { d.c.observe(n, EventJoin) }
 func (d *delegates) NotifyUpdate(n *memberlist.Node) { d.c.observe(n, EventUpdate) }
 
-// NotifyLeave tells a graceful leave (the node announced its own death) from a failure.
+// NotifyLeave reports a departed member; observe tells a graceful leave from a failure.
+// (memberlist v0.7.0 leaves Node.State at its zero value here, so the state it keeps
+// internally cannot be read; the leave notice is what tells the two apart.)
 func (d *delegates) NotifyLeave(n *memberlist.Node) {
 	kind := EventDead
 	if n.State == memberlist.StateLeft {
@@ -103,6 +112,12 @@ func (c *Cluster) observe(n *memberlist.Node, kind EventKind) {
 		return
 	}
 	if kind == EventLeave || kind == EventDead {
+		if at, ok := c.leaving[n.Name]; ok {
+			delete(c.leaving, n.Name)
+			if time.Since(at) < leaveNoticeTTL {
+				kind = EventLeave
+			}
+		}
 		if old, ok := c.members[n.Name]; ok {
 			m, err = old, nil
 		}
@@ -121,4 +136,23 @@ func (c *Cluster) observe(n *memberlist.Node, kind EventKind) {
 		return
 	}
 	c.publishLocked(Event{Kind: kind, Member: m})
+}
+
+// leaveNotice prefixes the user message a member sends to the others just before its
+// graceful Leave, followed by its NodeID.
+var leaveNotice = []byte("atrium-leave:")
+
+// leaveNoticeTTL is how long a leave notice makes the member's departure count as a Leave.
+const leaveNoticeTTL = 30 * time.Second
+
+func (c *Cluster) noteLeaving(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for k, at := range c.leaving { // bounded by the cluster size; prune stale notices
+		if now.Sub(at) > leaveNoticeTTL {
+			delete(c.leaving, k)
+		}
+	}
+	c.leaving[id] = now
 }

@@ -45,8 +45,55 @@ func clamp01(x float64) float64 {
 // nodes with headroom left are preferred over full ones (a full node is chosen only when
 // every node is full: the node's own admission control may still refuse participants).
 // Then power of two random choices: two distinct candidates drawn at random, the one with
-// more headroom wins, a tie is settled at random. One candidate is chosen outright.
+// more headroom wins; on equal headroom the one with fewer rooms (so that rooms spread
+// while loads are still equal, e.g. an idle cluster), then a coin. One candidate is
+// chosen outright.
 // ErrNoNode when there is no candidate.
+//
+// rnd must not be shared between goroutines without a lock (math/rand/v2 sources are not
+// safe for concurrent use); nil means a fresh runtime-seeded source.
 func Pick(cands []Candidate, rnd *rand.Rand) (string, error) {
-	return "", ErrNoNode // filled in below
+	if rnd == nil {
+		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	pool := make([]int, 0, len(cands))
+	for i, c := range cands {
+		if !c.Draining && Headroom(c.Load) > 0 {
+			pool = append(pool, i)
+		}
+	}
+	if len(pool) == 0 { // every serving node is full: still place rather than refuse
+		for i, c := range cands {
+			if !c.Draining {
+				pool = append(pool, i)
+			}
+		}
+	}
+	switch len(pool) {
+	case 0:
+		return "", ErrNoNode
+	case 1:
+		return cands[pool[0]].NodeID, nil
+	}
+	i := rnd.IntN(len(pool))
+	j := rnd.IntN(len(pool) - 1)
+	if j >= i { // two distinct candidates, each pair equally likely
+		j++
+	}
+	a, b := cands[pool[i]], cands[pool[j]]
+	ha, hb := Headroom(a.Load), Headroom(b.Load)
+	switch {
+	case ha > hb+tieEpsilon:
+		return a.NodeID, nil
+	case hb > ha+tieEpsilon:
+		return b.NodeID, nil
+	case b.Load.Rooms < a.Load.Rooms:
+		return b.NodeID, nil
+	}
+	// a and b are a random ordered pair, so a is a fair coin between the two.
+	return a.NodeID, nil
 }
+
+// tieEpsilon treats headrooms this close as equal, so float noise in reported loads does
+// not decide placements that should be random.
+const tieEpsilon = 1e-9

@@ -13,6 +13,7 @@ package placement
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -46,4 +47,39 @@ type Leases interface {
 	ReleaseAll(ctx context.Context, node string) (int, error)
 	// Rooms lists rooms and their owners, at most limit of them (limit must be > 0).
 	Rooms(ctx context.Context, limit int) (map[string]string, error)
+}
+
+// ErrInvalid is returned (wrapped) for arguments no store could accept: an empty room or
+// node name, a ttl under a millisecond, a limit under 1.
+var ErrInvalid = errors.New("placement: invalid argument")
+
+// checkArgs validates the arguments shared by the Leases methods and reports a context
+// that is already done (the Redis client would fail on it anyway; the memory store does
+// the same so that both behave alike).
+func checkArgs(ctx context.Context, op, room string, ttl time.Duration, nodes ...string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("placement: %s %q: %w", op, room, err)
+	}
+	if room == "" {
+		return fmt.Errorf("%w: %s: empty room name", ErrInvalid, op)
+	}
+	for _, n := range nodes {
+		if n == "" {
+			return fmt.Errorf("%w: %s %q: empty node id", ErrInvalid, op, room)
+		}
+	}
+	if ttl < time.Millisecond {
+		return fmt.Errorf("%w: %s %q: ttl %v is under 1ms", ErrInvalid, op, room, ttl)
+	}
+	return nil
+}
+
+func checkLimit(ctx context.Context, limit int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("placement: rooms: %w", err)
+	}
+	if limit < 1 {
+		return fmt.Errorf("%w: rooms: limit %d, want >= 1", ErrInvalid, limit)
+	}
+	return nil
 }
