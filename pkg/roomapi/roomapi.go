@@ -160,8 +160,19 @@ func (rs *router) client(url string) livekit.RoomService {
 	return c
 }
 
-// forRoom finds the service answering for an existing room.
+var errDenied = twirp.NewError(twirp.PermissionDenied, "token lacks the grant this call needs")
+
+// forRoom finds the service answering for an existing room. The caller must hold roomAdmin
+// on that room, checked here before the lookup so nobody learns where (or whether) a room
+// runs without the right to manage it; the answering node checks again.
 func (rs *router) forRoom(ctx context.Context, room string) (livekit.RoomService, context.Context, error) {
+	if g := Grants(ctx); !g.RoomAdmin || g.Room != room {
+		return nil, ctx, errDenied
+	}
+	return rs.lookup(ctx, room)
+}
+
+func (rs *router) lookup(ctx context.Context, room string) (livekit.RoomService, context.Context, error) {
 	if room == "" {
 		return nil, ctx, twirp.NewError(twirp.InvalidArgument, "room is required")
 	}
@@ -177,7 +188,7 @@ func (rs *router) forRoom(ctx context.Context, room string) (livekit.RoomService
 
 func (rs *router) CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (*livekit.Room, error) {
 	if !Grants(ctx).RoomCreate {
-		return nil, twirp.NewError(twirp.PermissionDenied, "token lacks the grant this call needs")
+		return nil, errDenied
 	}
 	if req.Name == "" {
 		return nil, twirp.NewError(twirp.InvalidArgument, "room name is required")
@@ -203,7 +214,7 @@ func (rs *router) ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) 
 		return rs.p.Local.ListRooms(ctx, req)
 	}
 	if !Grants(ctx).RoomList {
-		return nil, twirp.NewError(twirp.PermissionDenied, "token lacks the grant this call needs")
+		return nil, errDenied
 	}
 	ctx = context.WithValue(ctx, scopeKey, "node")
 	var (
@@ -244,7 +255,10 @@ func (rs *router) ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) 
 }
 
 func (rs *router) DeleteRoom(ctx context.Context, req *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error) {
-	svc, fctx, err := rs.forRoom(ctx, req.Room)
+	if !Grants(ctx).RoomCreate {
+		return nil, errDenied
+	}
+	svc, fctx, err := rs.lookup(ctx, req.Room)
 	if err != nil {
 		return nil, err
 	}
