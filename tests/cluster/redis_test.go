@@ -1,0 +1,91 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/atrium-live/atrium/pkg/placement"
+)
+
+// testRedis is a redis-server this test owns, on a free loopback port, so it can be stopped
+// and restarted without touching the machine's shared Redis.
+type testRedis struct {
+	t    testing.TB
+	port int
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+}
+
+func startRedis(t testing.TB) *testRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not installed (scripts/services.sh installs it): %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	r := &testRedis{t: t, port: port}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *testRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+
+// start runs redis-server without persistence and waits until it answers.
+func (r *testRedis) start() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "no")
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	r.cmd = cmd
+	c := redis.NewClient(&redis.Options{Addr: r.addr()})
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server on %s did not answer", r.addr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop kills redis-server (its keys are lost: no persistence).
+func (r *testRedis) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// redisLeases returns a lease store on a Redis of the test's own.
+func redisLeases(t testing.TB) placement.Leases {
+	r := startRedis(t)
+	return r.leases()
+}
+
+func (r *testRedis) leases() placement.Leases {
+	c := redis.NewClient(&redis.Options{Addr: r.addr(), DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: 0})
+	r.t.Cleanup(func() { c.Close() })
+	return placement.NewRedis(c, fmt.Sprintf("test:%d:", time.Now().UnixNano()))
+}
