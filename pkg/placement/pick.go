@@ -94,6 +94,8 @@ func Pick(cands []Candidate, rnd *rand.Rand) (string, error) {
 	return a.NodeID, nil
 }
 
-// tieEpsilon treats headrooms this close as equal, so float noise in reported loads does
-// not decide placements that should be random.
-const tieEpsilon = 1e-9
+// tieEpsilon treats headrooms within 10 points as equal: CPU is sampled every few seconds
+// and jitters by more than that between two idle nodes, so a finer comparison would send
+// every new room to whichever node happened to sample a quiet moment, instead of spreading
+// rooms by count while the nodes are about equally loaded.
+const tieEpsilon = 0.1
