@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/placement"
 )
 
@@ -83,9 +84,12 @@ func redisLeases(t testing.TB) placement.Leases {
 	return r.leases()
 }
 
+// leases opens the store as `atrium sfu` and `atrium signal` do (same client settings).
 func (r *testRedis) leases() placement.Leases {
-	c := redis.NewClient(&redis.Options{Addr: r.addr(), DialTimeout: 500 * time.Millisecond,
-		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: 0})
-	r.t.Cleanup(func() { c.Close() })
-	return placement.NewRedis(c, fmt.Sprintf("test:%d:", time.Now().UnixNano()))
+	pc := clusterconf.DefaultPlacement()
+	pc.RedisAddr = r.addr()
+	pc.KeyPrefix = fmt.Sprintf("test:%d:", time.Now().UnixNano())
+	l, closeFn := pc.Open()
+	r.t.Cleanup(func() { _ = closeFn() })
+	return l
 }
