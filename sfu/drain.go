@@ -175,13 +175,7 @@ func (d *drainer) run(deadline time.Time, cancel, done chan struct{}) {
 // default drain_timeout), DELETE cancels, GET reports. It needs a token with the roomCreate
 // and roomList grants (an operator's, never a participant's).
 func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
-	grants, err := access.Verify(access.TokenFromRequest(r), s.keys)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnauthorized)
-		return
-	}
-	if grants.Video == nil || !grants.Video.RoomCreate || !grants.Video.RoomList {
-		http.Error(w, "drain needs a token with roomCreate and roomList", http.StatusForbidden)
+	if !operator(w, r, s.keys) {
 		return
 	}
 	switch r.Method {
@@ -209,4 +203,28 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(s.DrainStatus())
+}
+
+// operator checks that r carries an operator's token (roomCreate and roomList), answering
+// 401/403 itself when it does not.
+func operator(w http.ResponseWriter, r *http.Request, keys access.Keys) bool {
+	grants, err := access.Verify(access.TokenFromRequest(r), keys)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return false
+	}
+	if grants.Video == nil || !grants.Video.RoomCreate || !grants.Video.RoomList {
+		http.Error(w, "this call needs an operator token (roomCreate and roomList grants)", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+// handleCluster lists the cluster as this node sees it (operators: `atrium` docs/cluster.md).
+func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
+	if !operator(w, r, s.keys) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"self": s.cfg.NodeID, "members": s.Members(), "drain": s.DrainStatus()})
 }

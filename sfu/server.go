@@ -169,6 +169,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/rtc", s.signalRouter(http.HandlerFunc(s.handleRTC)))
 	mux.Handle("/rtc/validate", allowAnyOrigin(s.signalRouter(http.HandlerFunc(s.handleValidate))))
 	mux.HandleFunc("/admin/drain", s.handleDrain)
+	mux.HandleFunc("/admin/cluster", s.handleCluster)
 	// Single-PeerConnection signalling is not implemented: 404 makes livekit-client fall
 	// back to /rtc (docs/protocol.md).
 	mux.HandleFunc("/rtc/v1", http.NotFound)

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -176,6 +177,7 @@ func (g *Gateway) handler() http.Handler {
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"role\":\"signal\",\"version\":%q}\n", version.Version)
 	})
 	mux.HandleFunc("/readyz", g.handleReadyz)
+	mux.HandleFunc("/admin/cluster", g.handleCluster)
 	mux.Handle("/metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{}))
 	return mux
 }
@@ -286,4 +288,20 @@ func (g *Gateway) watch(events <-chan cluster.Event, stop <-chan struct{}) {
 			g.log.Warn("SFU node dead", "node", ev.Member.NodeID, "leases_released", n, "err", err)
 		}
 	}
+}
+
+// handleCluster lists the cluster as the gateway sees it, for an operator's token (roomCreate
+// and roomList grants).
+func (g *Gateway) handleCluster(w http.ResponseWriter, r *http.Request) {
+	grants, err := access.Verify(access.TokenFromRequest(r), g.keys)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if grants.Video == nil || !grants.Video.RoomCreate || !grants.Video.RoomList {
+		http.Error(w, "this call needs an operator token (roomCreate and roomList grants)", http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"self": g.cfg.NodeID, "members": g.Members()})
 }

@@ -110,6 +110,8 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster: join: %w", ctx.Err())
 	} else if n == 0 && c.hasSeeds() {
 		c.log.Warn("no seed answered; retrying in the background", "err", err)
+	}
+	if c.hasSeeds() {
 		c.wg.Add(1)
 		go c.retryJoin()
 	}
@@ -177,8 +179,11 @@ func (c *Cluster) joinOnce(ctx context.Context) (int, error) {
 	}
 }
 
-// retryJoin retries the seeds with capped, jittered backoff until one answers, another
-// member reaches us, or the cluster stops.
+// retryJoin keeps the seeds joined for the member's whole life. At first it retries with
+// capped, jittered backoff until some seed answers; then it keeps checking, every maxDelay,
+// for seeds that are not live members and joins them. Without that, nodes started at the
+// same time can form two clusters that never merge (each joined "someone", nobody joined
+// the first node), and a seed restarted after a crash would stay outside.
 func (c *Cluster) retryJoin() {
 	defer c.wg.Done()
 	delay, maxDelay := time.Second, 30*time.Second
@@ -201,17 +206,57 @@ func (c *Cluster) retryJoin() {
 			return
 		case <-time.After(delay/2 + jitter):
 		}
-		if c.ml.NumMembers() > 1 {
-			c.log.Info("joined by another member; stop retrying seeds")
-			return
+		missing, err := c.missingSeeds(ctx)
+		if err != nil {
+			c.log.Debug("seed lookup failed", "err", err)
 		}
-		n, err := c.joinOnce(ctx)
+		if len(missing) == 0 {
+			delay = maxDelay
+			continue
+		}
+		n, err := c.joinAddrs(ctx, missing)
 		if n > 0 {
-			c.log.Info("joined the cluster", "seeds_answered", n)
-			return
+			c.log.Info("joined seeds", "seeds_answered", n, "seeds_tried", len(missing))
+			delay = maxDelay
+			continue
 		}
 		c.log.Debug("join retry failed", "err", err)
 		delay = min(delay*2, maxDelay)
+	}
+}
+
+// missingSeeds lists seed addresses that are not live members.
+func (c *Cluster) missingSeeds(ctx context.Context) ([]string, error) {
+	seeds, err := c.seeds(ctx)
+	live := map[string]bool{}
+	for _, n := range c.ml.Members() {
+		live[net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))] = true
+	}
+	var out []string
+	for _, s := range seeds {
+		if !live[s] {
+			out = append(out, s)
+		}
+	}
+	return out, err
+}
+
+// joinAddrs joins addrs, giving up waiting when ctx ends.
+func (c *Cluster) joinAddrs(ctx context.Context, addrs []string) (int, error) {
+	type result struct {
+		n   int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		n, err := c.ml.Join(addrs)
+		ch <- result{n, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.n, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 }
 

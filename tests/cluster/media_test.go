@@ -24,6 +24,10 @@ type peer struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	disconn  atomic.Bool
+	// firstAway is when the first packet arrived while served by a node other than
+	// awayFrom (failover tests), unix nanos; 0 until then.
+	awayFrom  atomic.Value // string
+	firstAway atomic.Int64
 }
 
 // join connects identity to room at url and publishes audio (unless publish is false).
@@ -41,8 +45,13 @@ func join(t testing.TB, url, token, identity string, publish bool) *peer {
 						if _, _, err := track.Read(buf); err != nil {
 							return
 						}
+						now := time.Now().UnixNano()
 						p.received.Add(1)
-						p.lastRecv.Store(time.Now().UnixNano())
+						p.lastRecv.Store(now)
+						if from, _ := p.awayFrom.Load().(string); from != "" && p.firstAway.Load() == 0 &&
+							p.room.ServerInfo().GetNodeId() != from {
+							p.firstAway.CompareAndSwap(0, now)
+						}
 					}
 				}()
 			},
