@@ -21,13 +21,14 @@ import (
 
 	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/sfu/sfutest"
+	"github.com/atrium-live/atrium/tests/clustertest"
 )
 
 // Acceptance 1: rooms created through the gateway spread over every node, and participants
 // joining one room through different nodes meet in it and exchange media.
 func TestPlacementSpreadAndCrossNodeJoin(t *testing.T) {
-	tc := startCluster(t, clusterOpts{nodes: 3})
-	api := lksdk.NewRoomServiceClient(tc.gatewayHTTP(), sfu.DevAPIKey, sfu.DevAPISecret)
+	tc := clustertest.Start(t, clustertest.Options{Nodes: 3})
+	api := lksdk.NewRoomServiceClient(tc.GatewayHTTP(), sfu.DevAPIKey, sfu.DevAPISecret)
 	ctx := context.Background()
 	for i := 0; i < 30; i++ {
 		if _, err := api.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: fmt.Sprintf("class-%02d", i)}); err != nil {
@@ -36,7 +37,7 @@ func TestPlacementSpreadAndCrossNodeJoin(t *testing.T) {
 	}
 	perNode := map[string]int{}
 	for i := 0; i < 30; i++ {
-		perNode[tc.owner(fmt.Sprintf("class-%02d", i))]++
+		perNode[tc.Owner(fmt.Sprintf("class-%02d", i))]++
 	}
 	t.Logf("rooms per node: %v", perNode)
 	if len(perNode) != 3 {
@@ -67,22 +68,22 @@ func TestPlacementSpreadAndCrossNodeJoin(t *testing.T) {
 	// Alice joins "physics" through node 1, Bob through node 3, Carol through the gateway:
 	// wherever the room lives, they meet and hear each other.
 	const room = "physics"
-	alice := join(t, tc.nodes[0].URL(), tc.token(room, "alice"), "alice", true)
-	bob := join(t, tc.nodes[2].URL(), tc.token(room, "bob"), "bob", true)
-	carol := join(t, tc.gatewayURL(), tc.token(room, "carol"), "carol", true)
-	owner := tc.owner(room)
+	alice := join(t, tc.Nodes[0].URL(), tc.Token(room, "alice"), "alice", true)
+	bob := join(t, tc.Nodes[2].URL(), tc.Token(room, "bob"), "bob", true)
+	carol := join(t, tc.GatewayURL(), tc.Token(room, "carol"), "carol", true)
+	owner := tc.Owner(room)
 	for _, p := range []*peer{alice, bob, carol} {
 		if got := p.serverNode(); got != owner {
 			t.Errorf("%s was served by %s, want the room's owner %s", p.identity, got, owner)
 		}
 		p.waitMedia(t, 10*time.Second)
 	}
-	waitFor(t, 5*time.Second, "everyone to see the two others", func() bool {
+	clustertest.WaitFor(t, 5*time.Second, "everyone to see the two others", func() bool {
 		return len(alice.room.GetRemoteParticipants()) == 2 && len(bob.room.GetRemoteParticipants()) == 2 &&
 			len(carol.room.GetRemoteParticipants()) == 2
 	})
 	// The Twirp RoomService reaches the room from any node.
-	for _, s := range tc.nodes {
+	for _, s := range tc.Nodes {
 		c := lksdk.NewRoomServiceClient(s.HTTPURL(), sfu.DevAPIKey, sfu.DevAPISecret)
 		ps, err := c.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
 		if err != nil {
@@ -99,7 +100,7 @@ func TestPlacementSpreadAndCrossNodeJoin(t *testing.T) {
 	if _, err := api.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room, Identity: "carol"}); err != nil {
 		t.Fatalf("RemoveParticipant through the gateway: %v", err)
 	}
-	waitFor(t, 5*time.Second, "carol to be removed", func() bool { return carol.disconn.Load() })
+	clustertest.WaitFor(t, 5*time.Second, "carol to be removed", func() bool { return carol.disconn.Load() })
 }
 
 func firstTrackSID(p *peer) string {
@@ -110,9 +111,9 @@ func firstTrackSID(p *peer) string {
 }
 
 // localRooms counts the rooms node id runs itself (ListRooms scoped to the node).
-func localRooms(t *testing.T, tc *testCluster, id string) int {
+func localRooms(t *testing.T, tc *clustertest.Cluster, id string) int {
 	t.Helper()
-	s := tc.node(id)
+	s := tc.Node(id)
 	req, _ := http.NewRequest("POST", s.HTTPURL()+"/twirp/livekit.RoomService/ListRooms", strings.NewReader(`{}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+s.Token("", "ops", sfutest.Grant(func(g *auth.VideoGrant) { g.RoomList = true })))
@@ -134,10 +135,10 @@ func localRooms(t *testing.T, tc *testCluster, id string) int {
 // Acceptance 6: 100 participants joining one new room at once through different nodes and
 // the gateway end up in one room on one owner.
 func TestRacingFirstJoins(t *testing.T) {
-	leases := redisLeases(t)
-	tc := startCluster(t, clusterOpts{nodes: 3, leases: leases})
+	leases := clustertest.RedisLeases(t)
+	tc := clustertest.Start(t, clustertest.Options{Nodes: 3, Leases: leases})
 	const room = "race"
-	urls := []string{tc.nodes[0].URL(), tc.nodes[1].URL(), tc.nodes[2].URL(), tc.gatewayURL()}
+	urls := []string{tc.Nodes[0].URL(), tc.Nodes[1].URL(), tc.Nodes[2].URL(), tc.GatewayURL()}
 	const n = 100
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -151,7 +152,7 @@ func TestRacingFirstJoins(t *testing.T) {
 			defer wg.Done()
 			<-start
 			id := fmt.Sprintf("s%03d", i)
-			r, err := lksdk.ConnectToRoomWithToken(urls[i%len(urls)], tc.token(room, id), &lksdk.RoomCallback{},
+			r, err := lksdk.ConnectToRoomWithToken(urls[i%len(urls)], tc.Token(room, id), &lksdk.RoomCallback{},
 				lksdk.WithConnectTimeout(30*time.Second), lksdk.WithAutoSubscribe(false))
 			if err != nil {
 				errs <- fmt.Errorf("%s: %w", id, err)
@@ -174,11 +175,11 @@ func TestRacingFirstJoins(t *testing.T) {
 	if len(servedBy) != 1 || len(rooms) != 1 {
 		t.Fatalf("participants split over nodes %v and rooms %d; want one owner and one room", servedBy, len(rooms))
 	}
-	owner := tc.owner(room)
+	owner := tc.Owner(room)
 	if servedBy[owner] != n {
 		t.Errorf("owner %s served %d of %d", owner, servedBy[owner], n)
 	}
-	api := lksdk.NewRoomServiceClient(tc.gatewayHTTP(), sfu.DevAPIKey, sfu.DevAPISecret)
+	api := lksdk.NewRoomServiceClient(tc.GatewayHTTP(), sfu.DevAPIKey, sfu.DevAPISecret)
 	ps, err := api.ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: room})
 	if err != nil {
 		t.Fatal(err)
@@ -191,12 +192,12 @@ func TestRacingFirstJoins(t *testing.T) {
 // Acceptance 7: a forged or expired token is refused by the gateway itself: no node sees
 // the request (no node's routing counter moves, no room is placed).
 func TestGatewayRefusesBadTokens(t *testing.T) {
-	tc := startCluster(t, clusterOpts{nodes: 2})
+	tc := clustertest.Start(t, clustertest.Options{Nodes: 2})
 	forged := sfutest.TokenFor("devkey", "not-the-secret", "vault", "mallory")
-	expired := tc.nodes[0].Token("vault", "mallory", sfutest.TTL(-time.Hour))
+	expired := tc.Nodes[0].Token("vault", "mallory", sfutest.TTL(-time.Hour))
 	for name, tok := range map[string]string{"forged": forged, "expired": expired, "empty": ""} {
 		for _, path := range []string{"/rtc/validate", "/rtc"} {
-			resp, err := http.Get(tc.gatewayHTTP() + path + "?access_token=" + tok)
+			resp, err := http.Get(tc.GatewayHTTP() + path + "?access_token=" + tok)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,10 +207,10 @@ func TestGatewayRefusesBadTokens(t *testing.T) {
 			}
 		}
 	}
-	if o := tc.owner("vault"); o != "" {
+	if o := tc.Owner("vault"); o != "" {
 		t.Errorf("a bad token placed room vault on %s", o)
 	}
-	for _, s := range tc.nodes {
+	for _, s := range tc.Nodes {
 		if got := routeCount(t, s.HTTPURL()); got != 0 {
 			t.Errorf("node %s routed %v signal requests; bad tokens must stop at the gateway", s.NodeID(), got)
 		}

@@ -14,31 +14,32 @@ import (
 	"github.com/atrium-live/atrium/pkg/cluster"
 	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/sfu/sfutest"
+	"github.com/atrium-live/atrium/tests/clustertest"
 )
 
 // Acceptance 4: a drained node keeps its rooms until the deadline; a room that ends before it
 // is untouched, a room still running at it moves to another node with every participant,
 // and media flows again. A cancelled drain puts the node back in service.
 func TestDrainMovesRoomsAtDeadline(t *testing.T) {
-	tc := startCluster(t, clusterOpts{nodes: 3})
+	tc := clustertest.Start(t, clustertest.Options{Nodes: 3})
 	ctx := context.Background()
-	drained := tc.nodes[0]
+	drained := tc.Nodes[0]
 	// Pin both rooms on the node to drain, as a placer would have.
 	for _, room := range []string{"short", "long"} {
-		if owner, err := tc.leases.Acquire(ctx, room, drained.NodeID(), 3*time.Second); err != nil || owner != drained.NodeID() {
+		if owner, err := tc.Leases.Acquire(ctx, room, drained.NodeID(), 3*time.Second); err != nil || owner != drained.NodeID() {
 			t.Fatalf("Acquire(%s) = %q, %v", room, owner, err)
 		}
 	}
-	short1 := join(t, tc.gatewayURL(), tc.token("short", "s1"), "s1", true)
-	short2 := join(t, drained.URL(), tc.token("short", "s2"), "s2", true)
+	short1 := join(t, tc.GatewayURL(), tc.Token("short", "s1"), "s1", true)
+	short2 := join(t, drained.URL(), tc.Token("short", "s2"), "s2", true)
 	var long []*peer
 	for i := 0; i < 3; i++ {
 		id := fmt.Sprintf("l%d", i)
-		url := tc.gatewayURL()
+		url := tc.GatewayURL()
 		if i == 0 {
 			url = drained.URL() // connected straight to the drained node
 		}
-		long = append(long, join(t, url, tc.token("long", id), id, true))
+		long = append(long, join(t, url, tc.Token("long", id), id, true))
 	}
 	for _, p := range append([]*peer{short1, short2}, long...) {
 		if p.serverNode() != drained.NodeID() {
@@ -53,18 +54,18 @@ func TestDrainMovesRoomsAtDeadline(t *testing.T) {
 	if code := httpStatus(t, drained.HTTPURL()+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("readyz while draining = %d, want 503", code)
 	}
-	waitFor(t, 5*time.Second, "gossip to show the node draining", func() bool {
-		m, ok := memberOf(tc.gw.Members(), drained.NodeID())
+	clustertest.WaitFor(t, 5*time.Second, "gossip to show the node draining", func() bool {
+		m, ok := memberOf(tc.Gateway.Members(), drained.NodeID())
 		return ok && m.State == cluster.StateDraining
 	})
 	// No new room lands on the draining node.
-	api := lksdk.NewRoomServiceClient(tc.gatewayHTTP(), sfu.DevAPIKey, sfu.DevAPISecret)
+	api := lksdk.NewRoomServiceClient(tc.GatewayHTTP(), sfu.DevAPIKey, sfu.DevAPISecret)
 	for i := 0; i < 10; i++ {
 		name := fmt.Sprintf("new-%d", i)
 		if _, err := api.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: name}); err != nil {
 			t.Fatal(err)
 		}
-		if o := tc.owner(name); o == drained.NodeID() {
+		if o := tc.Owner(name); o == drained.NodeID() {
 			t.Errorf("room %s placed on the draining node", name)
 		}
 	}
@@ -77,14 +78,14 @@ func TestDrainMovesRoomsAtDeadline(t *testing.T) {
 	short2.close()
 
 	// At the deadline the long class moves, whole, and its media flows again.
-	waitFor(t, deadline+10*time.Second, "the long room to move to another node", func() bool {
-		o := tc.owner("long")
+	clustertest.WaitFor(t, deadline+10*time.Second, "the long room to move to another node", func() bool {
+		o := tc.Owner("long")
 		return o != "" && o != drained.NodeID()
 	})
 	moved := time.Since(started)
-	newOwner := tc.owner("long")
+	newOwner := tc.Owner("long")
 	for _, p := range long {
-		waitFor(t, 15*time.Second, p.identity+" to rejoin on "+newOwner, func() bool { return p.serverNode() == newOwner })
+		clustertest.WaitFor(t, 15*time.Second, p.identity+" to rejoin on "+newOwner, func() bool { return p.serverNode() == newOwner })
 		p.waitMedia(t, 10*time.Second)
 	}
 	t.Logf("drain: deadline %s, room moved after %s, media back for all %d participants after %s",
@@ -96,24 +97,24 @@ func TestDrainMovesRoomsAtDeadline(t *testing.T) {
 	if len(ps.Participants) != len(long) {
 		t.Errorf("moved room has %d participants, want %d", len(ps.Participants), len(long))
 	}
-	waitFor(t, 5*time.Second, "the drained node to be empty", func() bool {
+	clustertest.WaitFor(t, 5*time.Second, "the drained node to be empty", func() bool {
 		st := drainStatus(t, drained)
 		return st.Participants == 0 && st.Rooms == 0
 	})
 
 	// Cancel: another node drains, then serves again and takes new rooms.
-	other := tc.nodes[1]
+	other := tc.Nodes[1]
 	drainCall(t, other, http.MethodPost, "?deadline=1m", http.StatusOK)
-	waitFor(t, 5*time.Second, "gossip to show the second node draining", func() bool {
-		m, ok := memberOf(tc.gw.Members(), other.NodeID())
+	clustertest.WaitFor(t, 5*time.Second, "gossip to show the second node draining", func() bool {
+		m, ok := memberOf(tc.Gateway.Members(), other.NodeID())
 		return ok && m.State == cluster.StateDraining
 	})
 	drainCall(t, other, http.MethodDelete, "", http.StatusOK)
 	if code := httpStatus(t, other.HTTPURL()+"/readyz"); code != http.StatusOK {
 		t.Errorf("readyz after cancel = %d, want 200", code)
 	}
-	waitFor(t, 5*time.Second, "gossip to show the second node serving", func() bool {
-		m, ok := memberOf(tc.gw.Members(), other.NodeID())
+	clustertest.WaitFor(t, 5*time.Second, "gossip to show the second node serving", func() bool {
+		m, ok := memberOf(tc.Gateway.Members(), other.NodeID())
 		return ok && m.State == cluster.StateServing
 	})
 	landed := false
@@ -122,7 +123,7 @@ func TestDrainMovesRoomsAtDeadline(t *testing.T) {
 		if _, err := api.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: name}); err != nil {
 			t.Fatal(err)
 		}
-		landed = tc.owner(name) == other.NodeID()
+		landed = tc.Owner(name) == other.NodeID()
 	}
 	if !landed {
 		t.Errorf("no new room landed on %s after its drain was cancelled", other.NodeID())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/sfu/sfutest"
+	"github.com/atrium-live/atrium/tests/clustertest"
 )
 
 // Acceptance 3: kill -9 the node of two running classes of five participants each. Every
@@ -18,21 +19,21 @@ func TestFailoverKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	pc := startProcCluster(t, 3)
-	victim := pc.nodes[0]
+	pc := clustertest.StartProcCluster(t, 3)
+	victim := pc.Nodes[0]
 	// Pin both classes on the victim, as a placer would have placed them.
 	lc := clusterconf.DefaultPlacement()
-	lc.RedisAddr, lc.KeyPrefix = pc.redis.addr(), pc.prefix
+	lc.RedisAddr, lc.KeyPrefix = pc.Redis.Addr(), pc.Prefix
 	leases, closeLeases := lc.Open()
 	defer closeLeases()
 	ctx := context.Background()
 	for _, room := range []string{"r1", "r2"} {
-		if o, err := leases.Acquire(ctx, room, victim.name, 3*time.Second); err != nil || o != victim.name {
+		if o, err := leases.Acquire(ctx, room, victim.Name, 3*time.Second); err != nil || o != victim.Name {
 			t.Fatalf("Acquire(%s) = %q, %v", room, o, err)
 		}
 	}
-	gwURL := "ws" + pc.gw.http[len("http"):]
-	otherURL := "ws" + pc.nodes[1].http[len("http"):]
+	gwURL := "ws" + pc.Gateway.HTTP[len("http"):]
+	otherURL := "ws" + pc.Nodes[1].HTTP[len("http"):]
 	var peers []*peer
 	for _, room := range []string{"r1", "r2"} {
 		for i := 0; i < 5; i++ {
@@ -43,22 +44,22 @@ func TestFailoverKill9(t *testing.T) {
 			}
 			tok := sfutest.TokenFor("devkey", "secret", room, id)
 			p := join(t, url, tok, id, true)
-			if p.serverNode() != victim.name {
-				t.Fatalf("%s served by %s, want %s", id, p.serverNode(), victim.name)
+			if p.serverNode() != victim.Name {
+				t.Fatalf("%s served by %s, want %s", id, p.serverNode(), victim.Name)
 			}
 			peers = append(peers, p)
 		}
 	}
 	for _, p := range peers {
 		p.waitMedia(t, 15*time.Second)
-		p.awayFrom.Store(victim.name)
+		p.awayFrom.Store(victim.Name)
 	}
 
 	killed := time.Now()
-	victim.kill()
+	victim.Kill()
 	var times []time.Duration
 	for _, p := range peers {
-		waitFor(t, 20*time.Second, p.identity+" to get media from another node", func() bool { return p.firstAway.Load() != 0 })
+		clustertest.WaitFor(t, 20*time.Second, p.identity+" to get media from another node", func() bool { return p.firstAway.Load() != 0 })
 		d := time.Unix(0, p.firstAway.Load()).Sub(killed)
 		times = append(times, d)
 		t.Logf("failover %s: media again after %s from %s", p.identity, d.Round(time.Millisecond), p.serverNode())
@@ -72,7 +73,7 @@ func TestFailoverKill9(t *testing.T) {
 	// Each class is whole again, on one node.
 	for _, room := range []string{"r1", "r2"} {
 		owner, err := leases.Owner(ctx, room)
-		if err != nil || owner == "" || owner == victim.name {
+		if err != nil || owner == "" || owner == victim.Name {
 			t.Fatalf("owner of %s after failover = %q, %v", room, owner, err)
 		}
 		for _, p := range peers {

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/atrium-live/atrium/bench/synth"
+	"github.com/atrium-live/atrium/tests/clustertest"
 )
 
 // peer is one server-sdk-go participant that publishes a synthetic Opus track and counts
@@ -106,7 +107,7 @@ func (p *peer) close() {
 func (p *peer) waitMedia(t testing.TB, d time.Duration) {
 	t.Helper()
 	base := p.received.Load()
-	waitFor(t, d, p.identity+" to receive media", func() bool { return p.received.Load() > base+5 })
+	clustertest.WaitFor(t, d, p.identity+" to receive media", func() bool { return p.received.Load() > base+5 })
 }
 
 // mediaAfter reports whether p received a packet after at.

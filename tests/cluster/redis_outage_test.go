@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/sfu"
+	"github.com/atrium-live/atrium/tests/clustertest"
 )
 
 // Acceptance 5: Redis stopped and restarted under a running class. Media never stops (it
@@ -14,22 +15,22 @@ import (
 // placed locally by a node configured to fall back; after the restart (Redis comes back
 // empty) every lease is taken again by the node running the room.
 func TestRedisOutage(t *testing.T) {
-	rds := startRedis(t)
-	tc := startCluster(t, clusterOpts{nodes: 3, leases: rds.leases(), configure: func(i int, c *sfu.Config) {
+	rds := clustertest.StartRedis(t)
+	tc := clustertest.Start(t, clustertest.Options{Nodes: 3, Leases: rds.Leases(), Configure: func(i int, c *sfu.Config) {
 		c.Placement.FallbackLocal = i == 1 // sfu-2 starts rooms locally when Redis is down
 	}})
 	ctx := context.Background()
-	alice := join(t, tc.gatewayURL(), tc.token("live", "alice"), "alice", true)
-	bob := join(t, tc.gatewayURL(), tc.token("live", "bob"), "bob", true)
+	alice := join(t, tc.GatewayURL(), tc.Token("live", "alice"), "alice", true)
+	bob := join(t, tc.GatewayURL(), tc.Token("live", "bob"), "bob", true)
 	alice.waitMedia(t, 10*time.Second)
 	bob.waitMedia(t, 10*time.Second)
-	owner := tc.owner("live")
+	owner := tc.Owner("live")
 
-	rds.stop()
+	rds.Stop()
 	outage := time.Now()
 	step := func(what string) { t.Logf("%s at +%s", what, time.Since(outage).Round(time.Millisecond)) }
 	// A new room through the gateway: refused, and quickly, with a message saying why.
-	resp, err := http.Get(tc.gatewayHTTP() + "/rtc/validate?access_token=" + tc.token("during", "carol"))
+	resp, err := http.Get(tc.GatewayHTTP() + "/rtc/validate?access_token=" + tc.Token("during", "carol"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +40,8 @@ func TestRedisOutage(t *testing.T) {
 	}
 	step("gateway refused a new room")
 	// The same through the node configured to fall back: it takes the room itself.
-	fallback := tc.nodes[1]
-	dave := join(t, fallback.URL(), tc.token("fallback", "dave"), "dave", true)
+	fallback := tc.Nodes[1]
+	dave := join(t, fallback.URL(), tc.Token("fallback", "dave"), "dave", true)
 	if dave.serverNode() != fallback.NodeID() {
 		t.Errorf("fallback room on %s, want %s", dave.serverNode(), fallback.NodeID())
 	}
@@ -56,31 +57,31 @@ func TestRedisOutage(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	rds.start()
+	rds.Start()
 	t.Logf("Redis down for %s", time.Since(outage).Round(time.Millisecond))
 
 	// The restarted Redis is empty: the owners take their leases again on their next renewal.
 	ownerNow := func(room string) string {
-		o, _ := tc.leases.Owner(ctx, room) // the client may report the outage a moment longer
+		o, _ := tc.Leases.Owner(ctx, room) // the client may report the outage a moment longer
 		return o
 	}
-	waitFor(t, 5*time.Second, "leases to be taken again after the restart", func() bool {
+	clustertest.WaitFor(t, 5*time.Second, "leases to be taken again after the restart", func() bool {
 		return ownerNow("live") == owner && ownerNow("fallback") == fallback.NodeID()
 	})
 	for _, p := range []*peer{alice, bob} {
 		p.waitMedia(t, 2*time.Second)
 	}
 	// Placement works again, and a late joiner meets the others in the same room.
-	carol := join(t, tc.gatewayURL(), tc.token("live", "carol"), "carol", true)
+	carol := join(t, tc.GatewayURL(), tc.Token("live", "carol"), "carol", true)
 	if carol.serverNode() != owner {
 		t.Errorf("late joiner on %s, want the room's node %s", carol.serverNode(), owner)
 	}
 	carol.waitMedia(t, 10*time.Second)
-	if o, err := tc.leases.Owner(ctx, "after"); err != nil || o != "" {
+	if o, err := tc.Leases.Owner(ctx, "after"); err != nil || o != "" {
 		t.Fatalf("Owner(after) = %q, %v", o, err)
 	}
-	erin := join(t, tc.gatewayURL(), tc.token("after", "erin"), "erin", false)
-	if erin.serverNode() != tc.owner("after") {
-		t.Errorf("new room after the outage served by %s, owned by %s", erin.serverNode(), tc.owner("after"))
+	erin := join(t, tc.GatewayURL(), tc.Token("after", "erin"), "erin", false)
+	if erin.serverNode() != tc.Owner("after") {
+		t.Errorf("new room after the outage served by %s, owned by %s", erin.serverNode(), tc.Owner("after"))
 	}
 }

@@ -1,4 +1,4 @@
-package cluster_test
+package clustertest
 
 import (
 	"bufio"
@@ -32,7 +32,7 @@ var (
 )
 
 // atriumBinary builds ./cmd/atrium into a temporary folder once.
-func atriumBinary(t testing.TB) string {
+func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "atrium-cluster-test-")
@@ -52,7 +52,7 @@ func atriumBinary(t testing.TB) string {
 	return binPath
 }
 
-func freePort(t testing.TB, network string) int {
+func FreePort(t testing.TB, network string) int {
 	t.Helper()
 	if network == "udp" {
 		c, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -71,25 +71,25 @@ func freePort(t testing.TB, network string) int {
 }
 
 // proc is one running atrium process.
-type proc struct {
-	name   string
+type Proc struct {
+	Name   string
 	cmd    *exec.Cmd
-	http   string // base URL
-	gossip string // host:port
+	HTTP   string // base URL
+	Gossip string // host:port
 	done   chan struct{}
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill() {
+func (p *Proc) Kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 }
 
 // startProc runs the atrium binary with args and ATRIUM_* env, logs to t.Log (prefixed),
 // and kills it when the test ends.
-func startProc(t *testing.T, name string, env map[string]string, args ...string) *proc {
+func StartProc(t *testing.T, name string, env map[string]string, args ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(atriumBinary(t), args...)
+	cmd := exec.Command(Binary(t), args...)
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -101,7 +101,7 @@ func startProc(t *testing.T, name string, env map[string]string, args ...string)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &Proc{Name: name, cmd: cmd, done: make(chan struct{})}
 	var logMu sync.Mutex
 	testOver := false
 	go func() {
@@ -134,30 +134,30 @@ func startProc(t *testing.T, name string, env map[string]string, args ...string)
 	return p
 }
 
-// procCluster is n `atrium sfu` processes and one `atrium signal`, leases in a Redis of
+// ProcCluster is n `atrium sfu` processes and one `atrium signal`, leases in a Redis of
 // the test's own.
-type procCluster struct {
-	nodes  []*proc
-	gw     *proc
-	redis  *testRedis
-	prefix string // lease key prefix
+type ProcCluster struct {
+	Nodes   []*Proc
+	Gateway *Proc
+	Redis   *Redis
+	Prefix  string // lease key prefix
 }
 
-func startProcCluster(t *testing.T, n int) *procCluster {
+func StartProcCluster(t *testing.T, n int) *ProcCluster {
 	t.Helper()
-	pc := &procCluster{redis: startRedis(t), prefix: fmt.Sprintf("proc%d:", time.Now().UnixNano())}
-	prefix := pc.prefix
+	pc := &ProcCluster{Redis: StartRedis(t), Prefix: fmt.Sprintf("proc%d:", time.Now().UnixNano())}
+	prefix := pc.Prefix
 	// Every member gets every node as a seed (as with a Kubernetes headless service); the
 	// processes start in any order.
 	gossipPorts := make([]int, n)
 	var seeds []string
 	for i := range gossipPorts {
-		gossipPorts[i] = freePort(t, "tcp")
+		gossipPorts[i] = FreePort(t, "tcp")
 		seeds = append(seeds, fmt.Sprintf("127.0.0.1:%d", gossipPorts[i]))
 	}
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("sfu-%d", i+1)
-		httpPort, udpPort, gossipPort := freePort(t, "tcp"), freePort(t, "udp"), gossipPorts[i]
+		httpPort, udpPort, gossipPort := FreePort(t, "tcp"), FreePort(t, "udp"), gossipPorts[i]
 		env := map[string]string{
 			"ATRIUM_SFU_NODE_ID":                 id,
 			"ATRIUM_SFU_HTTP_ADDR":               fmt.Sprintf("127.0.0.1:%d", httpPort),
@@ -168,42 +168,42 @@ func startProcCluster(t *testing.T, n int) *procCluster {
 			"ATRIUM_SFU_CLUSTER_BIND_ADDR":       fmt.Sprintf("127.0.0.1:%d", gossipPort),
 			"ATRIUM_SFU_CLUSTER_SEEDS":           strings.Join(seeds, ","),
 			"ATRIUM_SFU_CLUSTER_LOAD_INTERVAL":   "500ms",
-			"ATRIUM_SFU_PLACEMENT_REDIS_ADDR":    pc.redis.addr(),
+			"ATRIUM_SFU_PLACEMENT_REDIS_ADDR":    pc.Redis.Addr(),
 			"ATRIUM_SFU_PLACEMENT_KEY_PREFIX":    prefix,
 			"ATRIUM_SFU_PLACEMENT_LEASE_TTL":     "3s",
 			"ATRIUM_SFU_SIGNAL_RESUME_WINDOW":    "10s",
 			"ATRIUM_SFU_ROOM_EMPTY_TIMEOUT":      "20s",
 			"ATRIUM_SFU_SIGNAL_QUALITY_INTERVAL": "1s",
 		}
-		p := startProc(t, id, env, "sfu", "--dev", "--log-level", "info")
-		p.http = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-		p.gossip = fmt.Sprintf("127.0.0.1:%d", gossipPort)
-		pc.nodes = append(pc.nodes, p)
+		p := StartProc(t, id, env, "sfu", "--dev", "--log-level", "info")
+		p.HTTP = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+		p.Gossip = fmt.Sprintf("127.0.0.1:%d", gossipPort)
+		pc.Nodes = append(pc.Nodes, p)
 	}
-	gwPort, gwGossip := freePort(t, "tcp"), freePort(t, "tcp")
-	pc.gw = startProc(t, "gw-1", map[string]string{
+	gwPort, gwGossip := FreePort(t, "tcp"), FreePort(t, "tcp")
+	pc.Gateway = StartProc(t, "gw-1", map[string]string{
 		"ATRIUM_SIGNAL_NODE_ID":              "gw-1",
 		"ATRIUM_SIGNAL_HTTP_ADDR":            fmt.Sprintf("127.0.0.1:%d", gwPort),
 		"ATRIUM_SIGNAL_CLUSTER_BIND_ADDR":    fmt.Sprintf("127.0.0.1:%d", gwGossip),
 		"ATRIUM_SIGNAL_CLUSTER_SEEDS":        strings.Join(seeds, ","),
-		"ATRIUM_SIGNAL_PLACEMENT_REDIS_ADDR": pc.redis.addr(),
+		"ATRIUM_SIGNAL_PLACEMENT_REDIS_ADDR": pc.Redis.Addr(),
 		"ATRIUM_SIGNAL_PLACEMENT_KEY_PREFIX": prefix,
 		"ATRIUM_SIGNAL_PLACEMENT_LEASE_TTL":  "3s",
 	}, "signal", "--dev")
-	pc.gw.http = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
-	for _, p := range append(pc.nodes, pc.gw) {
+	pc.Gateway.HTTP = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
+	for _, p := range append(pc.Nodes, pc.Gateway) {
 		p := p
-		waitFor(t, 30*time.Second, p.name+" to see the whole cluster", func() bool {
-			return len(clusterView(p.http)) == n+1
+		WaitFor(t, 30*time.Second, p.Name+" to see the whole cluster", func() bool {
+			return len(View(p.HTTP)) == n+1
 		})
 	}
 	return pc
 }
 
 // clusterView asks a process for its member list (nil while it is not answering).
-func clusterView(base string) []cluster.Meta {
+func View(base string) []cluster.Meta {
 	req, _ := http.NewRequest(http.MethodGet, base+"/admin/cluster", nil)
-	req.Header.Set("Authorization", "Bearer "+operatorToken())
+	req.Header.Set("Authorization", "Bearer "+OperatorToken())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil
@@ -219,7 +219,7 @@ func clusterView(base string) []cluster.Meta {
 }
 
 // operatorToken may drain nodes and read the cluster view.
-func operatorToken() string {
+func OperatorToken() string {
 	tok, err := access.NewToken{APIKey: sfu.DevAPIKey, APISecret: sfu.DevAPISecret, Identity: "ops",
 		Grant: &auth.VideoGrant{RoomCreate: true, RoomList: true}}.Mint()
 	if err != nil {

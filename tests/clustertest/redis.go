@@ -1,4 +1,4 @@
-package cluster_test
+package clustertest
 
 import (
 	"context"
@@ -16,16 +16,16 @@ import (
 	"github.com/atrium-live/atrium/pkg/placement"
 )
 
-// testRedis is a redis-server this test owns, on a free loopback port, so it can be stopped
+// Redis is a redis-server this test owns, on a free loopback port, so it can be stopped
 // and restarted without touching the machine's shared Redis.
-type testRedis struct {
+type Redis struct {
 	t    testing.TB
 	port int
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 }
 
-func startRedis(t testing.TB) *testRedis {
+func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not installed (scripts/services.sh installs it): %v", err)
@@ -36,16 +36,16 @@ func startRedis(t testing.TB) *testRedis {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	r := &testRedis{t: t, port: port}
-	r.start()
-	t.Cleanup(r.stop)
+	r := &Redis{t: t, port: port}
+	r.Start()
+	t.Cleanup(r.Stop)
 	return r
 }
 
-func (r *testRedis) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 
 // start runs redis-server without persistence and waits until it answers.
-func (r *testRedis) start() {
+func (r *Redis) Start() {
 	r.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -55,19 +55,19 @@ func (r *testRedis) start() {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
 	r.cmd = cmd
-	c := redis.NewClient(&redis.Options{Addr: r.addr()})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr()})
 	defer c.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for c.Ping(context.Background()).Err() != nil {
 		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s did not answer", r.addr())
+			r.t.Fatalf("redis-server on %s did not answer", r.Addr())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // stop kills redis-server (its keys are lost: no persistence).
-func (r *testRedis) stop() {
+func (r *Redis) Stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cmd == nil {
@@ -79,15 +79,15 @@ func (r *testRedis) stop() {
 }
 
 // redisLeases returns a lease store on a Redis of the test's own.
-func redisLeases(t testing.TB) placement.Leases {
-	r := startRedis(t)
-	return r.leases()
+func RedisLeases(t testing.TB) placement.Leases {
+	r := StartRedis(t)
+	return r.Leases()
 }
 
 // leases opens the store as `atrium sfu` and `atrium signal` do (same client settings).
-func (r *testRedis) leases() placement.Leases {
+func (r *Redis) Leases() placement.Leases {
 	pc := clusterconf.DefaultPlacement()
-	pc.RedisAddr = r.addr()
+	pc.RedisAddr = r.Addr()
 	pc.KeyPrefix = fmt.Sprintf("test:%d:", time.Now().UnixNano())
 	l, closeFn := pc.Open()
 	r.t.Cleanup(func() { _ = closeFn() })

@@ -1,4 +1,4 @@
-package cluster_test
+package clustertest
 
 import (
 	"context"
@@ -19,33 +19,33 @@ import (
 	"github.com/atrium-live/atrium/signaling"
 )
 
-// testCluster is n SFU nodes and a gateway in this test process: gossip on 127.0.0.1 with
+// Cluster is n SFU nodes and a gateway in this test process: gossip on 127.0.0.1 with
 // port 0 and the "local" preset, one shared lease store.
-type testCluster struct {
-	t      *testing.T
-	nodes  []*sfutest.Server
-	gw     *signaling.Gateway
-	leases placement.Leases
+type Cluster struct {
+	t       *testing.T
+	Nodes   []*sfutest.Server
+	Gateway *signaling.Gateway
+	Leases  placement.Leases
 }
 
-type clusterOpts struct {
-	nodes     int
-	leases    placement.Leases
-	configure func(i int, c *sfu.Config)
+type Options struct {
+	Nodes     int
+	Leases    placement.Leases
+	Configure func(i int, c *sfu.Config)
 }
 
 // startCluster starts the nodes one by one (each seeded with the first) and the gateway,
 // and waits until every member sees all the others.
-func startCluster(t *testing.T, o clusterOpts) *testCluster {
+func Start(t *testing.T, o Options) *Cluster {
 	t.Helper()
-	if o.leases == nil {
-		o.leases = placement.NewMemory(time.Now)
+	if o.Leases == nil {
+		o.Leases = placement.NewMemory(time.Now)
 	}
-	tc := &testCluster{t: t, leases: o.leases}
+	tc := &Cluster{t: t, Leases: o.Leases}
 	seed := ""
-	for i := 0; i < o.nodes; i++ {
+	for i := 0; i < o.Nodes; i++ {
 		id := fmt.Sprintf("sfu-%d", i+1)
-		srv := sfutest.Serve(t, sfutest.WithLeases(o.leases), sfutest.WithConfig(func(c *sfu.Config) {
+		srv := sfutest.Serve(t, sfutest.WithLeases(o.Leases), sfutest.WithConfig(func(c *sfu.Config) {
 			c.NodeID = id
 			c.Cluster.Enabled = true
 			c.Cluster.Preset = "local"
@@ -55,23 +55,23 @@ func startCluster(t *testing.T, o clusterOpts) *testCluster {
 				c.Cluster.Seeds = []string{seed}
 			}
 			c.Placement.LeaseTTL = 3 * time.Second
-			if o.configure != nil {
-				o.configure(i, c)
+			if o.Configure != nil {
+				o.Configure(i, c)
 			}
 		}))
 		if i == 0 {
-			waitFor(t, 5*time.Second, "the first node to join gossip", func() bool { return srv.GossipAddr() != "" })
+			WaitFor(t, 5*time.Second, "the first node to join gossip", func() bool { return srv.GossipAddr() != "" })
 			seed = srv.GossipAddr()
 		}
-		tc.nodes = append(tc.nodes, srv)
+		tc.Nodes = append(tc.Nodes, srv)
 	}
-	tc.gw = startGateway(t, seed, o.leases)
-	tc.waitConverged(o.nodes + 1)
+	tc.Gateway = StartGateway(t, seed, o.Leases)
+	tc.WaitConverged(o.Nodes + 1)
 	return tc
 }
 
 // startGateway runs a gateway seeded with seed until the test ends.
-func startGateway(t *testing.T, seed string, leases placement.Leases) *signaling.Gateway {
+func StartGateway(t *testing.T, seed string, leases placement.Leases) *signaling.Gateway {
 	t.Helper()
 	cfg := signaling.DevConfig()
 	cfg.NodeID = "gw-1"
@@ -79,7 +79,7 @@ func startGateway(t *testing.T, seed string, leases placement.Leases) *signaling
 	cfg.Cluster.BindAddr = "127.0.0.1:0"
 	cfg.Cluster.Seeds = []string{seed}
 	cfg.Placement.LeaseTTL = 3 * time.Second
-	g, err := signaling.New(cfg, signaling.Deps{Logger: testLogger(t), Leases: leases})
+	g, err := signaling.New(cfg, signaling.Deps{Logger: Logger(t), Leases: leases})
 	if err != nil {
 		t.Fatalf("signaling.New: %v", err)
 	}
@@ -101,13 +101,13 @@ func startGateway(t *testing.T, seed string, leases placement.Leases) *signaling
 }
 
 // waitConverged waits until every node and the gateway see n members.
-func (tc *testCluster) waitConverged(n int) {
+func (tc *Cluster) WaitConverged(n int) {
 	tc.t.Helper()
-	waitFor(tc.t, 10*time.Second, fmt.Sprintf("every member to see %d members", n), func() bool {
-		if len(tc.gw.Members()) != n {
+	WaitFor(tc.t, 10*time.Second, fmt.Sprintf("every member to see %d members", n), func() bool {
+		if len(tc.Gateway.Members()) != n {
 			return false
 		}
-		for _, s := range tc.nodes {
+		for _, s := range tc.Nodes {
 			if len(s.Members()) != n {
 				return false
 			}
@@ -116,14 +116,14 @@ func (tc *testCluster) waitConverged(n int) {
 	})
 }
 
-func (tc *testCluster) gatewayURL() string { return "ws://" + tc.gw.Addr().String() }
-func (tc *testCluster) gatewayHTTP() string {
-	return "http://" + tc.gw.Addr().String()
+func (tc *Cluster) GatewayURL() string { return "ws://" + tc.Gateway.Addr().String() }
+func (tc *Cluster) GatewayHTTP() string {
+	return "http://" + tc.Gateway.Addr().String()
 }
 
 // node returns the node with id.
-func (tc *testCluster) node(id string) *sfutest.Server {
-	for _, s := range tc.nodes {
+func (tc *Cluster) Node(id string) *sfutest.Server {
+	for _, s := range tc.Nodes {
 		if s.NodeID() == id {
 			return s
 		}
@@ -133,8 +133,8 @@ func (tc *testCluster) node(id string) *sfutest.Server {
 }
 
 // owner is the room's lease owner.
-func (tc *testCluster) owner(room string) string {
-	o, err := tc.leases.Owner(context.Background(), room)
+func (tc *Cluster) Owner(room string) string {
+	o, err := tc.Leases.Owner(context.Background(), room)
 	if err != nil {
 		tc.t.Fatalf("Owner(%s): %v", room, err)
 	}
@@ -142,8 +142,8 @@ func (tc *testCluster) owner(room string) string {
 }
 
 // token mints a participant token any node accepts (all share the dev keys).
-func (tc *testCluster) token(room, identity string, opts ...sfutest.TokenOption) string {
-	return tc.nodes[0].Token(room, identity, opts...)
+func (tc *Cluster) Token(room, identity string, opts ...sfutest.TokenOption) string {
+	return tc.Nodes[0].Token(room, identity, opts...)
 }
 
 func memberIDs(ms []cluster.Meta) []string {
@@ -154,7 +154,7 @@ func memberIDs(ms []cluster.Meta) []string {
 	return out
 }
 
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -167,7 +167,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 
 // testLogger copies logs at warn and above (ATRIUM_TEST_LOG=debug for more) to t.Log until
 // the test ends.
-func testLogger(t testing.TB) *slog.Logger {
+func Logger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
 	if lv := os.Getenv("ATRIUM_TEST_LOG"); lv != "" {
 		_ = level.UnmarshalText([]byte(strings.ToUpper(lv)))
