@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -225,4 +227,24 @@ func TestJoinRejectsBadConfig(t *testing.T) {
 			t.Errorf("Join(%s) = nil error, want one", tt.name)
 		}
 	}
+}
+
+// TestSeedDNS joins through a DNS name (as a Kubernetes headless service would be used):
+// "localhost" resolves to the loopback address the seed listens on.
+func TestSeedDNS(t *testing.T) {
+	a := startNode(t, "a", nodeOpts{})
+	_, port, err := net.SplitHostPort(a.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	c, err := Join(context.Background(), Config{
+		NodeID: "b", BindAddr: "127.0.0.1", SeedDNS: "localhost", SeedPort: p,
+		Preset: PresetLocal, Logger: testLogger(t),
+	}, sfuMeta("b"))
+	if err != nil {
+		t.Fatalf("Join through SeedDNS: %v", err)
+	}
+	defer c.Shutdown()
+	waitFor(t, 5*time.Second, "a and b joined through DNS", func() bool { return a.Alive("b") && c.Alive("a") })
 }

@@ -75,7 +75,7 @@ func (s *redisServer) stop() {
 // client returns a go-redis client for s that fails fast while the server is down.
 func (s *redisServer) client(t *testing.T) *redis.Client {
 	c := redis.NewClient(&redis.Options{
-		Addr: s.addr(), MaxRetries: 1, DialTimeout: 500 * time.Millisecond,
+		Addr: s.addr(), MaxRetries: 1, DialerRetries: 1, DialTimeout: 500 * time.Millisecond,
 		ReadTimeout: time.Second, WriteTimeout: time.Second,
 	})
 	t.Cleanup(func() { c.Close() })
