@@ -39,11 +39,14 @@ type Cluster struct {
 	selfBytes []byte
 	members   map[string]Meta // alive (or suspect) members, self included
 	subs      map[*subscriber]struct{}
-	leaving   map[string]time.Time // leave notices received, by NodeID
+	leaving   map[string]time.Time    // leave notices received, by NodeID
+	failed    map[string]failedMember // members declared dead, to reconnect to
 	closed    bool
 
-	kick   chan struct{} // a prompt re-broadcast of own meta is wanted
-	done   chan struct{} // closed on Leave/Shutdown
+	kick   chan struct{}   // a prompt re-broadcast of own meta is wanted
+	done   chan struct{}   // closed on Leave/Shutdown
+	bg     context.Context // cancelled on Leave/Shutdown: background joins give up
+	stopBg context.CancelFunc
 	wg     sync.WaitGroup
 	stopMu sync.Mutex // serialises Leave and Shutdown
 
@@ -92,20 +95,24 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		members:   make(map[string]Meta),
 		subs:      make(map[*subscriber]struct{}),
 		leaving:   make(map[string]time.Time),
+		failed:    make(map[string]failedMember),
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		rejLogged: make(map[string]time.Time),
 	}
+	c.bg, c.stopBg = context.WithCancel(context.Background())
 	mc := cfg.memberlistConfig()
 	d := &delegates{c: c}
 	mc.Delegate, mc.Events, mc.Alive, mc.Merge = d, d, d, d
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		c.stopBg()
 		return nil, fmt.Errorf("cluster: create member %q: %w", cfg.NodeID, err)
 	}
 	c.ml = ml
 
 	if n, err := c.joinOnce(ctx); err != nil && ctx.Err() != nil {
+		c.stopBg()
 		_ = ml.Shutdown()
 		return nil, fmt.Errorf("cluster: join: %w", ctx.Err())
 	} else if n == 0 && c.hasSeeds() {
@@ -115,8 +122,9 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		c.wg.Add(1)
 		go c.retryJoin()
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.broadcaster()
+	go c.reconnector()
 	return c, nil
 }
 
@@ -159,6 +167,12 @@ func (c *Cluster) joinOnce(ctx context.Context) (int, error) {
 		}
 		return 0, err
 	}
+	return c.join(ctx, seeds)
+}
+
+// join joins addrs, giving up waiting when ctx ends (memberlist's join itself is bounded
+// by its TCP timeout and finishes in the background).
+func (c *Cluster) join(ctx context.Context, seeds []string) (int, error) {
 	type result struct {
 		n   int
 		err error
@@ -190,15 +204,6 @@ func (c *Cluster) retryJoin() {
 	if c.cfg.Preset == PresetLocal {
 		delay, maxDelay = 100*time.Millisecond, time.Second
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-c.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for {
 		jitter := time.Duration(rand.Int64N(int64(delay)/2 + 1))
 		select {
@@ -206,7 +211,7 @@ func (c *Cluster) retryJoin() {
 			return
 		case <-time.After(delay/2 + jitter):
 		}
-		missing, err := c.missingSeeds(ctx)
+		missing, err := c.missingSeeds(c.bg)
 		if err != nil {
 			c.log.Debug("seed lookup failed", "err", err)
 		}
@@ -214,7 +219,7 @@ func (c *Cluster) retryJoin() {
 			delay = maxDelay
 			continue
 		}
-		n, err := c.joinAddrs(ctx, missing)
+		n, err := c.join(c.bg, missing)
 		if n > 0 {
 			c.log.Info("joined seeds", "seeds_answered", n, "seeds_tried", len(missing))
 			delay = maxDelay
@@ -239,25 +244,6 @@ func (c *Cluster) missingSeeds(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, err
-}
-
-// joinAddrs joins addrs, giving up waiting when ctx ends.
-func (c *Cluster) joinAddrs(ctx context.Context, addrs []string) (int, error) {
-	type result struct {
-		n   int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		n, err := c.ml.Join(addrs)
-		ch <- result{n, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.n, r.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
 }
 
 // broadcaster re-announces own meta promptly after Update (coalescing bursts) and at
@@ -458,6 +444,7 @@ func (c *Cluster) isClosed() bool {
 // subscription. stopMu is held.
 func (c *Cluster) stop() error {
 	close(c.done)
+	c.stopBg()
 	err := c.ml.Shutdown()
 	c.wg.Wait()
 	c.mu.Lock()

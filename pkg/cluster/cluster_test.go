@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -225,4 +227,47 @@ func TestJoinRejectsBadConfig(t *testing.T) {
 			t.Errorf("Join(%s) = nil error, want one", tt.name)
 		}
 	}
+}
+
+// TestSeedDNS joins through a DNS name (as a Kubernetes headless service would be used):
+// "localhost" resolves to the loopback address the seed listens on.
+func TestSeedDNS(t *testing.T) {
+	a := startNode(t, "a", nodeOpts{})
+	_, port, err := net.SplitHostPort(a.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	c, err := Join(context.Background(), Config{
+		NodeID: "b", BindAddr: "127.0.0.1", SeedDNS: "localhost", SeedPort: p,
+		Preset: PresetLocal, Logger: testLogger(t),
+	}, sfuMeta("b"))
+	if err != nil {
+		t.Fatalf("Join through SeedDNS: %v", err)
+	}
+	defer c.Shutdown()
+	waitFor(t, 5*time.Second, "a and b joined through DNS", func() bool { return a.Alive("b") && c.Alive("a") })
+}
+
+// TestReconnectToFailedMember: a member that died and comes back on the same address
+// without any seed (a restarted process, or the far side of a healed partition) is found
+// again by the survivors' reconnect loop.
+func TestReconnectToFailedMember(t *testing.T) {
+	a := startNode(t, "a", nodeOpts{})
+	port := freePort(t)
+	b := startNode(t, "b", nodeOpts{port: port, seeds: []string{a.Addr()}})
+	waitFor(t, 5*time.Second, "a sees b", func() bool { return a.Alive("b") })
+	events, cancel := a.Subscribe()
+	defer cancel()
+	_ = b.Shutdown()
+	waitEvent(t, events, EventDead, "b", 10*time.Second)
+	// Past GossipToTheDeadTime (2s in the local preset) memberlist no longer gossips to
+	// b's address by itself: only the reconnect loop can find it.
+	time.Sleep(3 * time.Second)
+
+	b2 := startNode(t, "b", nodeOpts{port: port}) // no seeds: it starts a cluster of its own
+	start := time.Now()
+	waitEvent(t, events, EventJoin, "b", 10*time.Second)
+	t.Logf("restarted member rejoined after %v", time.Since(start))
+	waitFor(t, 5*time.Second, "b sees a again", func() bool { return b2.Alive("a") })
 }

@@ -103,6 +103,7 @@ func (c *Config) memberlistConfig() *memberlist.Config {
 		mc.SuspicionMaxTimeoutMult = 4
 		mc.GossipInterval = 50 * time.Millisecond
 		mc.PushPullInterval = 5 * time.Second
+		mc.GossipToTheDeadTime = 2 * time.Second
 		mc.DeadNodeReclaimTime = time.Second
 	default:
 		mc = memberlist.DefaultLANConfig()

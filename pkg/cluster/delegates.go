@@ -135,6 +135,11 @@ func (c *Cluster) observe(n *memberlist.Node, kind EventKind) {
 	if n.Name == c.self.NodeID {
 		return
 	}
+	if kind == EventDead {
+		c.failed[n.Name] = failedMember{addr: n.Address(), at: time.Now()}
+	} else {
+		delete(c.failed, n.Name)
+	}
 	c.publishLocked(Event{Kind: kind, Member: m})
 }
 

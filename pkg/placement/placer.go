@@ -18,6 +18,8 @@ type Members interface {
 	Alive(id string) bool
 }
 
+var _ Members = (*cluster.Cluster)(nil)
+
 // PlacerConfig configures a Placer. Leases and Members are required.
 type PlacerConfig struct {
 	Leases  Leases
