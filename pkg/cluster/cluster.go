@@ -41,6 +41,7 @@ type Cluster struct {
 	subs      map[*subscriber]struct{}
 	leaving   map[string]time.Time    // leave notices received, by NodeID
 	failed    map[string]failedMember // members declared dead, to reconnect to
+	gone      map[string]time.Time    // members declared dead or left, by NodeID, until seen alive again
 	closed    bool
 
 	kick   chan struct{}   // a prompt re-broadcast of own meta is wanted
@@ -96,6 +97,7 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		subs:      make(map[*subscriber]struct{}),
 		leaving:   make(map[string]time.Time),
 		failed:    make(map[string]failedMember),
+		gone:      make(map[string]time.Time),
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		rejLogged: make(map[string]time.Time),
@@ -298,6 +300,20 @@ func (c *Cluster) Members() []Meta {
 		return 0
 	})
 	return out
+}
+
+// goneMemory bounds how long a departed member is remembered by Gone. A room lease outlives
+// its owner by its TTL (seconds), so an hour is far more than any lease needs.
+const goneMemory = time.Hour
+
+// Gone reports whether id was a member that gossip declared dead, or that left, and has not
+// been seen alive since. A member never seen at all is not gone: it may have just joined
+// and not reached this member yet, so a room leased to it must not be taken over.
+func (c *Cluster) Gone(id string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	at, ok := c.gone[id]
+	return ok && time.Since(at) < goneMemory
 }
 
 // Member returns the metadata of alive member id.

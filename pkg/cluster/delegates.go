@@ -140,6 +140,16 @@ func (c *Cluster) observe(n *memberlist.Node, kind EventKind) {
 	} else {
 		delete(c.failed, n.Name)
 	}
+	if kind == EventDead || kind == EventLeave {
+		for k, at := range c.gone { // bounded: prune what Gone no longer reports
+			if time.Since(at) > goneMemory {
+				delete(c.gone, k)
+			}
+		}
+		c.gone[n.Name] = time.Now()
+	} else {
+		delete(c.gone, n.Name)
+	}
 	c.publishLocked(Event{Kind: kind, Member: m})
 }
 
