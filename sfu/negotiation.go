@@ -226,15 +226,14 @@ func (n *negotiator) restartLocked() error {
 	if pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
 		return nil
 	}
-	n.again = false
 	if n.waitingAnswer {
 		// pion cannot set a new local offer over the one in flight (have-local-offer) and
 		// has no local rollback.
 		prev := pc.CurrentRemoteDescription()
 		if prev == nil {
 			// The first offer was never answered, so ICE has nothing to restart: send the
-			// same offer again and keep waiting for its answer.
-			n.iceRestart = false
+			// same offer again and keep waiting for its answer; changes made meanwhile
+			// (again, removals) follow it as usual.
 			n.sendOfferLocked()
 			return nil
 		}
@@ -246,6 +245,7 @@ func (n *negotiator) restartLocked() error {
 		n.waitingAnswer = false
 		n.applyRemovalsLocked()
 	}
+	n.again = false // the restart offer carries every change
 	n.iceRestart = true
 	return n.offerLocked()
 }
