@@ -42,6 +42,7 @@ type Cluster struct {
 	leaving   map[string]time.Time    // leave notices received, by NodeID
 	failed    map[string]failedMember // members declared dead, to reconnect to
 	gone      map[string]time.Time    // members declared dead or left, by NodeID, until seen alive again
+	addrs     map[string]string       // live members' gossip addresses, by NodeID (for the seed keeper)
 	closed    bool
 
 	kick   chan struct{}   // a prompt re-broadcast of own meta is wanted
@@ -98,6 +99,7 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		leaving:   make(map[string]time.Time),
 		failed:    make(map[string]failedMember),
 		gone:      make(map[string]time.Time),
+		addrs:     make(map[string]string),
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		rejLogged: make(map[string]time.Time),
@@ -235,10 +237,14 @@ func (c *Cluster) retryJoin() {
 // missingSeeds lists seed addresses that are not live members.
 func (c *Cluster) missingSeeds(ctx context.Context) ([]string, error) {
 	seeds, err := c.seeds(ctx)
+	// memberlist's own Members() hands out nodes it keeps mutating: read the addresses the
+	// delegates recorded instead.
 	live := map[string]bool{}
-	for _, n := range c.ml.Members() {
-		live[net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))] = true
+	c.mu.RLock()
+	for _, a := range c.addrs {
+		live[a] = true
 	}
+	c.mu.RUnlock()
 	var out []string
 	for _, s := range seeds {
 		if !live[s] {
