@@ -43,6 +43,7 @@ type Cluster struct {
 	failed    map[string]failedMember // members declared dead, to reconnect to
 	gone      map[string]time.Time    // members declared dead or left, by NodeID, until seen alive again
 	addrs     map[string]string       // live members' gossip addresses, by NodeID (for the seed keeper)
+	addr      string                  // own gossip address, fixed at creation
 	closed    bool
 
 	kick   chan struct{}   // a prompt re-broadcast of own meta is wanted
@@ -114,6 +115,9 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster: create member %q: %w", cfg.NodeID, err)
 	}
 	c.ml = ml
+	// Read once, now: the local node is rewritten by every UpdateNode, so reading it later
+	// races with the broadcaster (and the address never changes).
+	c.addr = ml.LocalNode().Address()
 
 	if n, err := c.joinOnce(ctx); err != nil && ctx.Err() != nil {
 		c.stopBg()
@@ -377,9 +381,7 @@ func (c *Cluster) TryUpdate(fn func(m *Meta)) error {
 
 // Addr is the gossip host:port other members reach this one at: the advertised address,
 // with the port memberlist bound when Config.BindPort was 0.
-func (c *Cluster) Addr() string {
-	return c.ml.LocalNode().Address()
-}
+func (c *Cluster) Addr() string { return c.addr }
 
 // Stats returns the refusal and drop counters.
 func (c *Cluster) Stats() Stats {
