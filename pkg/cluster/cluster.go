@@ -422,11 +422,21 @@ func (c *Cluster) Leave(ctx context.Context) error {
 // at most timeout; a member that misses the notice reports EventDead, which is safe.
 func (c *Cluster) announceLeave(timeout time.Duration) {
 	msg := append(slices.Clone(leaveNotice), c.cfg.NodeID...)
-	var wg sync.WaitGroup
-	for _, n := range c.ml.Members() {
-		if n.Name == c.cfg.NodeID {
+	// Copies built from the addresses the delegates recorded: memberlist's Members() hands
+	// out nodes it keeps rewriting (a data race under load).
+	var peers []*memberlist.Node
+	c.mu.RLock()
+	for id, a := range c.addrs {
+		host, port, err := net.SplitHostPort(a)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || id == c.cfg.NodeID {
 			continue
 		}
+		peers = append(peers, &memberlist.Node{Name: id, Addr: net.ParseIP(host), Port: uint16(p)})
+	}
+	c.mu.RUnlock()
+	var wg sync.WaitGroup
+	for _, n := range peers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
