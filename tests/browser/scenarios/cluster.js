@@ -21,7 +21,7 @@ module.exports = async function cluster(r, data, say) {
   data.nodeB = (data.connectB.serverInfo || {}).nodeId || '';
   const capture = { resolution: { width: 320, height: 240, frameRate: 20 } };
   for (const name of ['A', 'B']) {
-    await r.call(name, 'publish', { camera: true, microphone: true, capture, video: { simulcast: false } });
+    await r.call(name, 'publish', { camera: true, microphone: true, capture, video: { simulcast: false }, userProvided: true });
   }
   const other = { A: 'B', B: 'A' };
   const videoFrom = (stats, from) => (stats || []).find((s) => s.kind === 'video' && s.from === from);
@@ -56,6 +56,13 @@ module.exports = async function cluster(r, data, say) {
     const res = await decodes(name, 5, data.sidsBefore[name]);
     const v = videoFrom(res.value, other[name]);
     data.failover[name] = { ms: res.done ? Date.now() - killedAt : -1, sid: v ? v.sid : '' };
+    if (!res.done) {
+      // What the page knows of the other: its tracks and whether they are subscribed.
+      data.failover[name].participants = await r.call(name, 'participants');
+      data.failover[name].outbound = await r.call(name, 'outbound');
+      say(`${name} participants after the wait: ${JSON.stringify(data.failover[name].participants)}`);
+      say(`${name} outbound after the wait: ${JSON.stringify(data.failover[name].outbound)}`);
+    }
     say(`${name} decodes again ${data.failover[name].ms} ms after the kill`);
   }));
 };
