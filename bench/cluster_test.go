@@ -159,6 +159,11 @@ func TestRoomsThroughGateway(t *testing.T) {
 	res, err := RunCluster(context.Background(), opts)
 	close(stop)
 	<-watched
+	if res != nil {
+		var table strings.Builder
+		_ = res.WriteTable(&table)
+		t.Log("\n" + table.String())
+	}
 	if err != nil {
 		t.Fatalf("RunCluster: %v", err)
 	}
@@ -174,10 +179,6 @@ func TestRoomsThroughGateway(t *testing.T) {
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatalf("result JSON: %v", err)
 	}
-	var table strings.Builder
-	_ = res.WriteTable(&table)
-	t.Log("\n" + table.String())
-
 	perRoom := 3 // teacher, student through the gateway, its direct twin
 	if got.Participants != perRoom || got.Totals.JoinsOK != rooms*perRoom || got.Totals.JoinsFailed != 0 {
 		t.Errorf("participants per room %d, joins ok/failed %d/%d; want %d, %d/0", got.Participants,
