@@ -233,7 +233,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterResult, error) {
 	ramp := time.Duration(o.Rooms-1)*interval + time.Duration(scn.Participants()*o.Rooms)*interval
 	firstEnd := c.start.Add(scn.Duration)
 	if sleepCtx(ctx, time.Until(c.start.Add(ramp+settle))) && o.CompareDirect {
-		c.probe(ctx, firstEnd.Add(-2*settle))
+		c.probe(ctx, firstEnd.Add(-settle))
 	}
 	c.steadyFrom = time.Now().Add(settle)
 	if sleepCtx(ctx, time.Until(c.steadyFrom)) {
