@@ -235,7 +235,8 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterResult, error) {
 	if sleepCtx(ctx, time.Until(c.start.Add(ramp+settle))) && o.CompareDirect {
 		c.probe(ctx, firstEnd.Add(-settle))
 	}
-	c.steadyFrom = time.Now().Add(settle)
+	c.probed = time.Now()
+	c.steadyFrom = c.probed.Add(settle)
 	if sleepCtx(ctx, time.Until(c.steadyFrom)) {
 		c.markProcesses(0)
 	}
@@ -280,6 +281,7 @@ type clusterRun struct {
 	start time.Time
 	rooms []*ClusterRoomResult
 
+	probed               time.Time // the ramp (and the probes) done
 	steadyFrom, steadyTo time.Time
 
 	procs []*procSample

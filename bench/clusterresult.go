@@ -27,8 +27,10 @@ func (c *clusterRun) result() (*ClusterResult, error) {
 	from, to := c.steadyFrom, c.steadyTo
 	wholeRun := to.Sub(from) < minSteady
 	if wholeRun {
-		from, to = c.start, end
-		res.Warnings = append(res.Warnings, "no steady window (the run is too short for the ramp and the probes): node loads and process CPU cover the whole run")
+		// Node loads from the end of the ramp and probes (probe participants would count
+		// otherwise), process CPU over the whole run.
+		from, to = c.probed, end
+		res.Warnings = append(res.Warnings, "no steady window (the run is too short for the ramp and the probes): node loads cover the end of the run, process CPU the whole run")
 	}
 	res.SteadyFromS, res.SteadyToS = from.Sub(c.start).Seconds(), to.Sub(c.start).Seconds()
 
@@ -125,7 +127,11 @@ func (c *clusterRun) result() (*ClusterResult, error) {
 			a, b = procstat.Summary{}, p.sampler.Now()
 		}
 		pr := ProcessResult{Label: p.label, PID: p.pid, CPUSeconds: (b.CPU - a.CPU).Seconds(), PeakRSS: b.PeakRSS}
-		if w := to.Sub(from).Seconds(); w > 0 {
+		w := to.Sub(from).Seconds()
+		if wholeRun {
+			w = b.Wall.Seconds()
+		}
+		if w > 0 {
 			pr.CPUPercent = 100 * pr.CPUSeconds / w
 		}
 		res.Processes = append(res.Processes, pr)

@@ -93,6 +93,22 @@ func FetchCluster(ctx context.Context, client *http.Client, t Target) (*ClusterV
 	return &v, nil
 }
 
+// OwnerURLFromCluster returns an Options.OwnerURL that reads t's /admin/cluster for the
+// node's signal URL (for a single run whose scenario has direct groups).
+func OwnerURLFromCluster(t Target, client *http.Client) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, node string) (string, error) {
+		v, err := FetchCluster(ctx, client, t)
+		if err != nil {
+			return "", err
+		}
+		m, ok := v.Member(node)
+		if !ok {
+			return "", fmt.Errorf("node %q is not a member %s knows", node, t.URL)
+		}
+		return wsBase(m.SignalURL)
+	}
+}
+
 // httpBase turns a ws(s) or http(s) server URL into its http(s) base, without a trailing
 // slash.
 func httpBase(raw string) (string, error) {

@@ -20,8 +20,8 @@ type JoinProbe struct {
 }
 
 // ProbeJoin measures the signal path alone: it dials serverURL's /rtc with token, reads
-// until the JoinResponse, then leaves at once (a LeaveRequest, then close), so no peer
-// connection is ever set up. The SDK hides when its join response arrives (its join
+// until the JoinResponse, then leaves at once (a LeaveRequest, then waits for the server to
+// close), so no peer connection is ever set up. The SDK hides when its join response arrives (its join
 // returns after ICE), hence this small client of our own.
 func ProbeJoin(ctx context.Context, serverURL, token string) (JoinProbe, error) {
 	base, err := wsBase(serverURL)
@@ -65,9 +65,17 @@ func ProbeJoin(ctx context.Context, serverURL, token string) (JoinProbe, error) 
 			Reason: livekit.DisconnectReason_CLIENT_INITIATED, Action: livekit.LeaveRequest_DISCONNECT}}})
 		if err == nil {
 			_ = ws.SetWriteDeadline(time.Now().Add(time.Second))
-			_ = ws.WriteMessage(websocket.BinaryMessage, bye)
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
-				time.Now().Add(time.Second))
+			if ws.WriteMessage(websocket.BinaryMessage, bye) == nil {
+				// Wait (briefly) for the server to close: a socket dropped before the leave
+				// got through (a gateway closes upstream when its client goes) leaves the
+				// participant waiting for a resume, and counted by its node.
+				_ = ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+				for {
+					if _, _, err := ws.ReadMessage(); err != nil {
+						break
+					}
+				}
+			}
 		}
 		return p, nil
 	}

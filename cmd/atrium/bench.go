@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime/pprof"
 	"strconv"
@@ -229,6 +230,8 @@ func (rf *runFlags) options(fs *flag.FlagSet) (bench.Options, error) {
 	opts := bench.Options{Scenario: scn, ServerPID: rf.serverPID, RelayOnly: rf.relayOnly.mode,
 		TURNPID: rf.turnPID, TURNMetricsURL: rf.turnMetrics, Grace: rf.grace, JoinTimeout: rf.joinTimeout,
 		Target: bench.Target{URL: rf.url, APIKey: rf.apiKey, APISecret: rf.apiSecret}, Logger: logger}
+	// Direct groups (a scenario file's `direct: true`) join the owner node the target names.
+	opts.OwnerURL = bench.OwnerURLFromCluster(opts.Target, &http.Client{Timeout: 5 * time.Second})
 	if !rf.quiet {
 		opts.Progress = os.Stderr
 	}
