@@ -220,6 +220,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterResult, error) {
 			opts.Scenario.Room = room.Name
 			opts.Progress = nil
 			opts.OwnerURL = c.ownerURL
+			opts.DirectFirst = i%2 == 1
 			res, err := Run(ctx, opts)
 			room.Result = res
 			if err != nil {

@@ -91,15 +91,22 @@ func TestInterleaveDirect(t *testing.T) {
 		}
 		return s
 	}
-	for _, c := range []struct{ in, want string }{
-		{"ssss", "ssss"},
-		{"ssdd", "sdsd"},
-		{"sssdd", "sdsds"},
-		{"sdddd", "sdddd"},
-		{"", ""},
+	for _, c := range []struct {
+		in          string
+		directFirst bool
+		want        string
+	}{
+		{"ssss", false, "ssss"},
+		{"ssss", true, "ssss"},
+		{"ssdd", false, "sdsd"},
+		{"ssdd", true, "dsds"},
+		{"sssdd", false, "sdsds"},
+		{"sssdd", true, "dsdss"},
+		{"sdddd", false, "sdddd"},
+		{"", false, ""},
 	} {
-		if got := str(interleaveDirect(mk(c.in))); got != c.want {
-			t.Errorf("interleaveDirect(%s) = %s, want %s", c.in, got, c.want)
+		if got := str(interleaveDirect(mk(c.in), c.directFirst)); got != c.want {
+			t.Errorf("interleaveDirect(%s, directFirst %v) = %s, want %s", c.in, c.directFirst, got, c.want)
 		}
 	}
 }

@@ -52,9 +52,10 @@ func (s *Scenario) hasDirect() bool {
 }
 
 // interleaveDirect orders subscribers so that direct and target joins alternate (the rest
-// in their original order at the end): both paths then meet the same room size and the
-// same load on the machine, and the difference between them is the path's.
-func interleaveDirect(subs []*participant) []*participant {
+// in their original order at the end), a target one first unless directFirst: both paths
+// then meet the same room size and the same load on the machine, and the difference
+// between them is the path's.
+func interleaveDirect(subs []*participant, directFirst bool) []*participant {
 	var target, direct []*participant
 	for _, p := range subs {
 		if p.group.Direct {
@@ -66,13 +67,17 @@ func interleaveDirect(subs []*participant) []*participant {
 	if len(direct) == 0 {
 		return subs
 	}
+	first, second := target, direct
+	if directFirst {
+		first, second = direct, target
+	}
 	out := make([]*participant, 0, len(subs))
-	for i := 0; i < max(len(target), len(direct)); i++ {
-		if i < len(target) {
-			out = append(out, target[i])
+	for i := 0; i < max(len(first), len(second)); i++ {
+		if i < len(first) {
+			out = append(out, first[i])
 		}
-		if i < len(direct) {
-			out = append(out, direct[i])
+		if i < len(second) {
+			out = append(out, second[i])
 		}
 	}
 	return out

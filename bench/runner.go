@@ -77,6 +77,9 @@ type Options struct {
 	// OwnerURL resolves the node id a server names in its join response (ServerInfo.NodeId)
 	// to that node's own signal URL (ws:// or wss://). Required when a group is Direct.
 	OwnerURL func(ctx context.Context, nodeID string) (string, error)
+	// DirectFirst starts the alternation of direct and target subscribers with a direct
+	// one (RunCluster flips it from room to room, so that neither path always joins later).
+	DirectFirst bool
 }
 
 // Errors a run reports; the Result is still returned with them.
@@ -269,7 +272,7 @@ func (r *run) participants() []*participant {
 			}
 		}
 	}
-	all := append(pubs, interleaveDirect(subs)...)
+	all := append(pubs, interleaveDirect(subs, r.opts.DirectFirst)...)
 	for i, p := range all {
 		p.order = i
 	}
