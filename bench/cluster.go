@@ -234,7 +234,9 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterResult, error) {
 	ramp := time.Duration(o.Rooms-1)*interval + time.Duration(scn.Participants()*o.Rooms)*interval
 	firstEnd := c.start.Add(scn.Duration)
 	if sleepCtx(ctx, time.Until(c.start.Add(ramp+settle))) && o.CompareDirect {
-		c.probe(ctx, firstEnd.Add(-settle))
+		// The probes may take half of what is left, so that a steady window remains on a
+		// slow machine.
+		c.probe(ctx, time.Now().Add((time.Until(firstEnd)-settle)/2))
 	}
 	c.probed = time.Now()
 	c.steadyFrom = c.probed.Add(settle)
