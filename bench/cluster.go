@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/atrium-live/atrium/bench/procstat"
@@ -221,6 +222,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterResult, error) {
 			opts.Progress = nil
 			opts.OwnerURL = c.ownerURL
 			opts.DirectFirst = i%2 == 1
+			opts.joinsDone = &c.joinsDone
 			res, err := Run(ctx, opts)
 			room.Result = res
 			if err != nil {
@@ -233,7 +235,19 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterResult, error) {
 	// participants Rooms intervals apart), then the probes, then the steady window.
 	ramp := time.Duration(o.Rooms-1)*interval + time.Duration(scn.Participants()*o.Rooms)*interval
 	firstEnd := c.start.Add(scn.Duration)
-	if sleepCtx(ctx, time.Until(c.start.Add(ramp+settle))) && o.CompareDirect {
+	if sleepCtx(ctx, time.Until(c.start.Add(ramp))) {
+		// On a slow machine joins finish well after their schedule: wait for them (at most
+		// a third of what is left), then let the room settle.
+		want := int64(o.Rooms * scn.Participants())
+		deadline := time.Now().Add(time.Until(firstEnd) / 3)
+		for c.joinsDone.Load() < want && time.Now().Before(deadline) && sleepCtx(ctx, 50*time.Millisecond) {
+		}
+		if n := c.joinsDone.Load(); n < want {
+			c.warn(fmt.Sprintf("only %d of %d joins had finished %.1f s into the run: the steady window starts before the last ones",
+				n, want, time.Since(c.start).Seconds()))
+		}
+	}
+	if sleepCtx(ctx, settle) && o.CompareDirect {
 		// The probes may take half of what is left, so that a steady window remains on a
 		// slow machine.
 		c.probe(ctx, time.Now().Add((time.Until(firstEnd)-settle)/2))
@@ -296,6 +310,15 @@ type clusterRun struct {
 	pollErrs int
 	probes   map[string][]time.Duration // path -> join response times
 	probeErr error
+	warnings []string
+
+	joinsDone atomic.Int64 // over every room
+}
+
+func (c *clusterRun) warn(w string) {
+	c.mu.Lock()
+	c.warnings = append(c.warnings, w)
+	c.mu.Unlock()
 }
 
 type viewSample struct {

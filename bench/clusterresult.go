@@ -111,6 +111,7 @@ func (c *clusterRun) result() (*ClusterResult, error) {
 	last := c.view
 	pollErr, pollErrs := c.pollErr, c.pollErrs
 	probes, probeErr := c.probes, c.probeErr
+	res.Warnings = append(res.Warnings, c.warnings...)
 	c.mu.Unlock()
 	res.Nodes = nodeResults(last, samples, from, to, placed)
 	if pollErr != nil {

@@ -80,6 +80,9 @@ type Options struct {
 	// DirectFirst starts the alternation of direct and target subscribers with a direct
 	// one (RunCluster flips it from room to room, so that neither path always joins later).
 	DirectFirst bool
+
+	// joinsDone, if set, counts finished joins (either way): RunCluster waits on it.
+	joinsDone *atomic.Int64
 }
 
 // Errors a run reports; the Result is still returned with them.
@@ -322,6 +325,9 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 			p.finish(time.Time{}, err)
 			r.joinFailed.Add(1)
 			r.log.Debug("join failed", "identity", p.identity, "err", err)
+		}
+		if r.opts.joinsDone != nil {
+			r.opts.joinsDone.Add(1)
 		}
 	}()
 	token, err := r.token(p)
