@@ -24,9 +24,9 @@ type qualitySample struct {
 func (r *room) runActivity() {
 	defer r.wg.Done()
 	r.activity = activity{speaking: map[string]float32{}, samples: map[string]qualitySample{}}
-	sp := time.NewTicker(r.s.cfg.Signal.SpeakerInterval)
+	sp := time.NewTicker(r.deps.signal.SpeakerInterval)
 	defer sp.Stop()
-	q := time.NewTicker(r.s.cfg.Signal.QualityInterval)
+	q := time.NewTicker(r.deps.signal.QualityInterval)
 	defer q.Stop()
 	ss := time.NewTicker(streamStateInterval)
 	defer ss.Stop()

@@ -89,6 +89,7 @@ type participant struct {
 }
 
 type participantParams struct {
+	server   *Server
 	room     *room
 	grants   *auth.ClaimGrants
 	join     access.JoinParams
@@ -97,7 +98,7 @@ type participantParams struct {
 }
 
 func newParticipant(pp participantParams) (*participant, error) {
-	s := pp.room.s
+	s := pp.server
 	p := &participant{
 		s: s, room: pp.room, sid: ids.NewParticipantID(), identity: pp.grants.Identity,
 		grants: pp.grants, join: pp.join, conn: pp.conn, swapped: make(chan struct{}), accepted: pp.accepted, joinedAt: s.now(),

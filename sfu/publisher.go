@@ -17,9 +17,29 @@ import (
 	"github.com/atrium-live/atrium/sfu/internal/webhook"
 )
 
+// trackPublisher is who publishes a track, as the rest of the room sees it: ids, and a way to
+// signal the publisher. Tracks name their publisher through it rather than a *participant,
+// so a track can come from a participant on another node once rooms span nodes (then local
+// is nil and signalling goes over the relay).
+type trackPublisher struct {
+	sid, identity string
+	node          string       // the node the publisher is connected to
+	local         *participant // the publisher when it is on this node
+}
+
+// send signals the publisher (track_subscribed, subscribed_quality_update...).
+func (tp trackPublisher) send(m *livekit.SignalResponse) {
+	if tp.local != nil {
+		tp.local.send(m)
+	}
+}
+
+// is reports whether p is the publisher.
+func (tp trackPublisher) is(p *participant) bool { return p != nil && tp.sid == p.sid }
+
 // publishedTrack is one track a participant publishes, with its media.Receiver.
 type publishedTrack struct {
-	owner *participant
+	owner trackPublisher
 	sid   string
 	cid   string
 	recv  *media.Receiver
@@ -238,7 +258,7 @@ func (p *participant) trackFor(remote *webrtc.TrackRemote, rx *webrtc.RTPReceive
 		}
 	}
 	rtcpWriter := p.pub.pc
-	t = &publishedTrack{owner: p, sid: info.Sid, cid: remote.ID(), info: info, readers: 1}
+	t = &publishedTrack{owner: trackPublisher{sid: p.sid, identity: p.identity, node: p.s.cfg.NodeID, local: p}, sid: info.Sid, cid: remote.ID(), info: info, readers: 1}
 	t.recv = media.NewReceiver(media.ReceiverParams{
 		TrackID: info.Sid, Kind: remote.Kind(), Codec: codec,
 		HeaderExtensions: extensions,

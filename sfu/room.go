@@ -22,15 +22,36 @@ var (
 	errNotFound   = errors.New("sfu: not found")
 )
 
+// roomDeps are what rooms need from their node, kept narrow so a room depends on no Server:
+// the node side (placement, leases, webhooks, metrics) can change without touching rooms,
+// as rooms spanning nodes will need.
+type roomDeps struct {
+	log *slog.Logger
+	now func() time.Time
+	// signal holds the speaker and connection-quality intervals.
+	signal SignalConfig
+	// notify sends a webhook (a no-op without webhook URLs).
+	notify func(event string, ev *livekit.WebhookEvent)
+	// draining reports whether the node refuses new rooms.
+	draining func() bool
+	// release gives up the node's lease on a room (closed or moved).
+	release func(room string)
+	// roomsGauge counts open rooms.
+	roomsGauge interface {
+		Inc()
+		Dec()
+	}
+}
+
 // roomManager owns the node's rooms: created on first join, closed after EmptyTimeout.
 type roomManager struct {
-	s     *Server
+	deps  roomDeps
 	mu    sync.Mutex
 	rooms map[string]*room
 }
 
-func newRoomManager(s *Server) *roomManager {
-	return &roomManager{s: s, rooms: make(map[string]*room)}
+func newRoomManager(deps roomDeps) *roomManager {
+	return &roomManager{deps: deps, rooms: make(map[string]*room)}
 }
 
 // getOrCreate returns the open room called name, creating it with opts unless the node
@@ -41,16 +62,16 @@ func (m *roomManager) getOrCreate(name string, opts roomOptions) (*room, error) 
 	if r, ok := m.rooms[name]; ok {
 		return r, nil
 	}
-	if m.s.draining.Load() {
+	if m.deps.draining() {
 		// A placer may have leased the room to this node just before the drain began:
 		// give the lease back so the client's retry places the room elsewhere.
-		go m.s.node.release(name)
+		go m.deps.release(name)
 		return nil, ErrDraining
 	}
-	r := newRoom(m.s, name, opts)
+	r := newRoom(m, name, opts)
 	m.rooms[name] = r
-	m.s.metrics.rooms.Inc()
-	m.s.notify(webhook.RoomStarted, &livekit.WebhookEvent{Room: r.info()})
+	m.deps.roomsGauge.Inc()
+	m.deps.notify(webhook.RoomStarted, &livekit.WebhookEvent{Room: r.info()})
 	return r, nil
 }
 
@@ -66,7 +87,7 @@ func (m *roomManager) remove(r *room) {
 	defer m.mu.Unlock()
 	if m.rooms[r.name] == r {
 		delete(m.rooms, r.name)
-		m.s.metrics.rooms.Dec()
+		m.deps.roomsGauge.Dec()
 	}
 }
 
@@ -98,7 +119,8 @@ func (m *roomManager) participantCount() int {
 // while reading a participant under its mu (info), never the reverse; broadcasts iterate a
 // snapshot with no lock held.
 type room struct {
-	s         *Server
+	mgr       *roomManager
+	deps      roomDeps
 	log       *slog.Logger
 	name, sid string
 	createdAt time.Time
@@ -119,12 +141,12 @@ type room struct {
 	activity activity // speakers and quality state, owned by the activity goroutine
 }
 
-func newRoom(s *Server, name string, opts roomOptions) *room {
+func newRoom(m *roomManager, name string, opts roomOptions) *room {
 	r := &room{
-		s: s, name: name, sid: ids.NewRoomID(), createdAt: s.now(), opts: opts, metadata: opts.metadata,
+		mgr: m, deps: m.deps, name: name, sid: ids.NewRoomID(), createdAt: m.deps.now(), opts: opts, metadata: opts.metadata,
 		participants: make(map[string]*participant), stop: make(chan struct{}),
 	}
-	r.log = s.log.With("room", name, "room_sid", r.sid)
+	r.log = m.deps.log.With("room", name, "room_sid", r.sid)
 	// A room nobody manages to join closes like an empty one.
 	r.emptyTimer = time.AfterFunc(opts.emptyTimeout, r.closeIfEmpty)
 	r.wg.Add(1)
@@ -220,6 +242,18 @@ func (r *room) others(p *participant) []*participant {
 	return out
 }
 
+// othersThan returns everyone but the track publisher tp.
+func (r *room) othersThan(tp trackPublisher) []*participant {
+	all := r.snapshot()
+	out := all[:0]
+	for _, o := range all {
+		if !tp.is(o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // broadcastParticipant tells everyone but p about p's new state (hidden participants are
 // never announced).
 func (r *room) broadcastParticipant(p *participant, info *livekit.ParticipantInfo) {
@@ -271,14 +305,14 @@ func (r *room) broadcastRoomUpdate() {
 
 // trackPublished subscribes everyone who wants t.
 func (r *room) trackPublished(t *publishedTrack) {
-	for _, o := range r.others(t.owner) {
+	for _, o := range r.othersThan(t.owner) {
 		o.offerTrack(t)
 	}
 }
 
 // trackUnpublished removes t from every subscriber.
 func (r *room) trackUnpublished(t *publishedTrack) {
-	for _, o := range r.others(t.owner) {
+	for _, o := range r.othersThan(t.owner) {
 		o.dropSubscription(t.sid)
 	}
 }
@@ -323,10 +357,10 @@ func (r *room) closeWith(reason livekit.DisconnectReason, action livekit.LeaveRe
 	}
 	r.mu.Unlock()
 
-	r.s.rooms.remove(r)
+	r.mgr.remove(r)
 	// The lease goes first, so participants told to reconnect find the room unowned and
 	// are placed on a serving node.
-	r.s.node.release(r.name)
+	r.deps.release(r.name)
 	for _, p := range ps {
 		p.close(closeParams{reason: reason, sendLeave: true, action: action})
 	}
@@ -342,7 +376,7 @@ func (r *room) closeWith(reason livekit.DisconnectReason, action livekit.LeaveRe
 		r.log.Info("room moved to another node", "reason", reason.String(), "participants", len(ps))
 		return
 	}
-	r.s.notify(webhook.RoomFinished, &livekit.WebhookEvent{Room: r.info()})
+	r.deps.notify(webhook.RoomFinished, &livekit.WebhookEvent{Room: r.info()})
 	r.log.Info("room closed", "reason", reason.String())
 }
 

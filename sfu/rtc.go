@@ -88,7 +88,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		if rm, err = s.rooms.getOrCreate(roomName, opts); err != nil {
 			break
 		}
-		if p, err = newParticipant(participantParams{room: rm, grants: grants, join: join, conn: conn, accepted: accepted}); err != nil {
+		if p, err = newParticipant(participantParams{server: s, room: rm, grants: grants, join: join, conn: conn, accepted: accepted}); err != nil {
 			break
 		}
 		replaced, err = rm.join(p)

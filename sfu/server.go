@@ -128,7 +128,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			OnDrop: func(string) { s.metrics.webhookErrors.Inc() },
 		})
 	}
-	s.rooms = newRoomManager(s)
+	s.rooms = newRoomManager(roomDeps{
+		log: s.log, now: s.now, signal: cfg.Signal, notify: s.notify,
+		draining: s.draining.Load, release: func(room string) { s.node.release(room) },
+		roomsGauge: s.metrics.rooms,
+	})
 	s.drainer.s = s
 	if s.node, err = newNode(s, deps.Leases); err != nil {
 		s.tr.close()

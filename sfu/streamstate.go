@@ -78,7 +78,7 @@ func (r *room) streamChanged(t *publishedTrack) {
 		return
 	}
 	paused := map[*publishedTrack]bool{t: now}
-	for _, o := range r.others(t.owner) {
+	for _, o := range r.othersThan(t.owner) {
 		o.refreshStreamStates(paused)
 	}
 }

@@ -39,7 +39,7 @@ func (s *subscription) release() {
 // offerTrack subscribes p to t if p wants it: an explicit subscription decides, else the
 // auto_subscribe join parameter.
 func (p *participant) offerTrack(t *publishedTrack) {
-	if !p.canSubscribe() || t.owner == p {
+	if !p.canSubscribe() || t.owner.is(p) {
 		return
 	}
 	p.mu.Lock()
@@ -197,7 +197,7 @@ func (p *participant) handleSubscription(m *livekit.UpdateSubscription) {
 			}}})
 			continue
 		}
-		if t.owner != p {
+		if !t.owner.is(p) {
 			p.subscribe(t)
 		}
 	}
