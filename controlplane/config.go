@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/atrium-live/atrium/pkg/secrets"
 )
 
 // Config is everything `atrium controlplane` reads. Build it with DefaultConfig, then
@@ -279,4 +281,18 @@ func (c *Config) Validate() error {
 		bad("log_level must be debug, info, warn or error")
 	}
 	return errors.Join(errs...)
+}
+
+// Secrets lists the secret settings that must be safe outside dev mode (see pkg/secrets);
+// `atrium controlplane` checks them before it serves.
+func (c *Config) Secrets() []secrets.Setting {
+	return []secrets.Setting{
+		{Path: "auth.jwt_secret", Env: "ATRIUM_AUTH_JWT_SECRET", Value: c.Auth.JWTSecret},
+		{Path: "auth.totp_key", Env: "ATRIUM_AUTH_TOTP_KEY", Value: c.Auth.TOTPKey},
+		{Path: "livekit.api_secret", Env: "ATRIUM_LIVEKIT_API_SECRET", Value: c.LiveKit.APISecret},
+		{Path: "money.stripe.secret_key", Env: "ATRIUM_MONEY_STRIPE_SECRET_KEY", Value: c.Money.Stripe.SecretKey},
+		{Path: "money.stripe.webhook_secret", Env: "ATRIUM_MONEY_STRIPE_WEBHOOK_SECRET", Value: c.Money.Stripe.WebhookSecret},
+		{Path: "turn.secret", Env: "ATRIUM_TURN_SECRET", Value: c.TURN.Secret, Optional: true},
+		{Path: "redis.password", Env: "ATRIUM_REDIS_PASSWORD", Value: c.Redis.Password, Optional: true, MinLen: 16},
+	}
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/secrets"
 )
 
 // Dev-mode credentials, the same as LiveKit's `--dev` so SDK examples work unchanged.
@@ -268,4 +270,31 @@ func SigningKey(c Config) (key, secret string) {
 		}
 	}
 	return key, keys[key]
+}
+
+// Secrets lists the secret settings that must be safe outside dev mode (see pkg/secrets):
+// every API secret (from keys and key_file) and, when TURN is handed out, turn.secret.
+// `atrium sfu` checks them before it serves. An unreadable key file is reported as a key.
+func (c *Config) Secrets() []secrets.Setting {
+	const keyHint = "put \"key: secret\" lines in the file named by key_file (ATRIUM_SFU_KEY_FILE), e.g. a mounted Secret"
+	keys, err := c.apiKeys()
+	if err != nil {
+		keys = nil
+	}
+	var out []secrets.Setting
+	if err != nil {
+		out = append(out, secrets.Setting{Path: "key_file", Hint: keyHint, ReadErr: err})
+	}
+	if len(keys) == 0 && err == nil {
+		out = append(out, secrets.Setting{Path: "keys", Hint: keyHint})
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out = append(out, secrets.Setting{Path: "keys[" + k + "]", Hint: keyHint, Value: keys[k]})
+	}
+	return append(out, secrets.Setting{Path: "turn.secret", Env: "ATRIUM_SFU_TURN_SECRET", Value: c.TURN.Secret, Optional: len(c.TURN.URLs) == 0})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane"
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/logging"
+	"github.com/atrium-live/atrium/pkg/secrets"
 )
 
 // runControlPlane serves the control plane API, web UI and background jobs.
@@ -18,10 +19,14 @@ func runControlPlane(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("controlplane", flag.ContinueOnError)
 	path := fs.String("config", "", "YAML config file (see config/controlplane.yaml); ATRIUM_* variables override it")
 	seed := fs.Bool("seed-demo", false, "create demo accounts and classes and print them (development only)")
+	dev := fs.Bool("dev", false, "development mode: accept the development secrets committed in config/ (never in production)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg, log, err := loadControlPlane(*path)
+	if !*dev {
+		err = secrets.Join(err, "atrium controlplane", cfg.Secrets())
+	}
 	if err != nil {
 		return err
 	}

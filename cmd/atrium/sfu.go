@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/pkg/logging"
+	"github.com/atrium-live/atrium/pkg/secrets"
 	"github.com/atrium-live/atrium/sfu"
 )
 
@@ -93,13 +94,20 @@ func newSFU(o sfuOptions) (*sfu.Server, *slog.Logger, error) {
 	return srv, log, nil
 }
 
+// loadSFUConfig loads the SFU config and, outside dev mode (--dev or dev: true), refuses
+// unsafe secrets. The secret check runs even when validation failed, so that one start-up
+// names every unsafe secret together with the first other problem.
 func loadSFUConfig(o sfuOptions) (sfu.Config, error) {
 	cfg := sfu.DefaultConfig()
 	if o.Dev {
 		cfg = sfu.DevConfig()
 	}
-	if err := cfg.Load(o.ConfigPath, os.LookupEnv); err != nil {
-		return cfg, fmt.Errorf("sfu config: %w", err)
+	err := cfg.Load(o.ConfigPath, os.LookupEnv)
+	if err != nil {
+		err = fmt.Errorf("sfu config: %w", err)
 	}
-	return cfg, nil
+	if !cfg.Dev {
+		err = secrets.Join(err, "atrium sfu", cfg.Secrets())
+	}
+	return cfg, err
 }
