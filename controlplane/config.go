@@ -44,6 +44,10 @@ type HTTPConfig struct {
 	ReadTimeout       time.Duration `yaml:"read_timeout"`
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// TLSCertFile and TLSKeyFile, when both set, make `atrium controlplane` serve HTTPS itself
+	// (with HSTS), re-reading the files when they change (see pkg/tlsfile).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // DatabaseConfig is the PostgreSQL connection.
@@ -212,6 +216,9 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("http.public_url must be an absolute http(s) URL, got %q", c.HTTP.PublicURL)
+	}
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		bad("http.tls_cert_file and http.tls_key_file go together")
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes must be at least 1024")

@@ -36,6 +36,9 @@ type Config struct {
 	Signal  SignalConfig  `yaml:"signal"`
 	TURN    TURNConfig    `yaml:"turn"`
 	Webhook WebhookConfig `yaml:"webhook"`
+	// TLS, when both files are set, makes `atrium sfu` serve HTTPS and WSS on HTTPAddr (with
+	// HSTS), re-reading the files when they change (see pkg/tlsfile).
+	TLS TLSConfig `yaml:"tls"`
 
 	// NodeID names this node in server_info and logs; Region is reported to clients.
 	NodeID string `yaml:"node_id"`
@@ -100,6 +103,12 @@ type TURNConfig struct {
 	URLs   []string      `yaml:"urls"`
 	Secret string        `yaml:"secret"`
 	TTL    time.Duration `yaml:"ttl"`
+}
+
+// TLSConfig names a PEM certificate chain and its key.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // WebhookConfig sends LiveKit-format webhooks signed with APIKey (default: the only key).
@@ -249,6 +258,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainTimeout <= 0 {
 		return errors.New("drain_timeout must be positive")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("tls: set both cert_file and key_file, or neither")
 	}
 	return nil
 }

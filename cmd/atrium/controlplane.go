@@ -12,6 +12,7 @@ import (
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/tlsfile"
 )
 
 // runControlPlane serves the control plane API, web UI and background jobs.
@@ -42,10 +43,10 @@ func runControlPlane(ctx context.Context, args []string) error {
 		}
 		demo.Print(os.Stdout)
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	ln, err := listenControlPlane(cfg.HTTP)
 	if err != nil {
 		srv.Close()
-		return fmt.Errorf("listen %s: %w", cfg.HTTP.Addr, err)
+		return err
 	}
 	return srv.Run(ctx, ln)
 }
@@ -62,4 +63,21 @@ func loadControlPlane(path string) (controlplane.Config, *slog.Logger, error) {
 		return cfg, nil, err
 	}
 	return cfg, log.With("service", "controlplane"), nil
+}
+
+// listenControlPlane listens on the control plane's address, in TLS when cert files are set
+// (HSTS is then on, see controlplane.New).
+func listenControlPlane(c controlplane.HTTPConfig) (net.Listener, error) {
+	if c.TLSCertFile == "" {
+		ln, err := net.Listen("tcp", c.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", c.Addr, err)
+		}
+		return ln, nil
+	}
+	certs, err := tlsfile.Load(c.TLSCertFile, c.TLSKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return certs.Listen(c.Addr)
 }

@@ -27,6 +27,12 @@ const (
 // and returns nil) or returns by itself (its error).
 func runRole(t *testing.T, run func(context.Context, []string) error, args []string, healthURL string) error {
 	t.Helper()
+	return runRoleCheck(t, run, args, healthURL, http.DefaultClient, nil)
+}
+
+// runRoleCheck is runRole with the client to poll with and a check run while the role serves.
+func runRoleCheck(t *testing.T, run func(context.Context, []string) error, args []string, healthURL string, client *http.Client, check func()) error {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -43,12 +49,15 @@ func runRole(t *testing.T, run func(context.Context, []string) error, args []str
 			t.Fatalf("%s not healthy within 60 s", healthURL)
 		case <-time.After(100 * time.Millisecond):
 		}
-		resp, err := http.Get(healthURL)
+		resp, err := client.Get(healthURL)
 		if err != nil {
 			continue
 		}
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
+			if check != nil {
+				check()
+			}
 			cancel()
 			select {
 			case err := <-done:
@@ -100,20 +109,11 @@ func TestControlPlaneRefusesDevSecrets(t *testing.T) {
 		t.Errorf("refusal leaks a secret value:\n%v", err)
 	}
 
-	dbName := fmt.Sprintf("atrium_secrets_%d", time.Now().UnixNano())
-	pgURL := os.Getenv("ATRIUM_TEST_DATABASE_URL")
-	if pgURL == "" {
-		pgURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	dbURL := strings.Replace(pgURL, "/postgres?", "/"+dbName+"?", 1)
-	if err := ensureDatabase(context.Background(), dbURL); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dropDatabase(t, pgURL, dbName) })
+	dbURL, prefix := freshDatabase(t)
 	addr := freeAddr(t, "tcp")
 	for k, v := range map[string]string{
 		"ATRIUM_HTTP_ADDR": addr, "ATRIUM_DATABASE_URL": dbURL, "ATRIUM_DATABASE_AUTO_MIGRATE": "true",
-		"ATRIUM_REDIS_KEY_PREFIX": dbName + ":", "ATRIUM_JOBS_DISABLED": "true",
+		"ATRIUM_REDIS_KEY_PREFIX": prefix, "ATRIUM_JOBS_DISABLED": "true",
 		"ATRIUM_AUTH_JWT_SECRET_FILE": writeSecret(t, testSecretA), "ATRIUM_AUTH_TOTP_KEY": testSecretB,
 		"ATRIUM_LIVEKIT_API_SECRET": testSecretC, "ATRIUM_MONEY_STRIPE_SECRET_KEY": testSecretE,
 		"ATRIUM_MONEY_STRIPE_WEBHOOK_SECRET": testSecretD,
@@ -175,4 +175,21 @@ func TestTURNRefusesMissingSecret(t *testing.T) {
 	if err := runRole(t, runTURN, []string{"--config", sampleConfig("turn.yaml")}, "http://"+addr+"/healthz"); err != nil {
 		t.Fatalf("turn with a real secret: %v", err)
 	}
+}
+
+// freshDatabase creates an empty database dropped after the test, and a Redis key prefix of
+// the same unique name.
+func freshDatabase(t *testing.T) (dbURL, redisPrefix string) {
+	t.Helper()
+	dbName := fmt.Sprintf("atrium_cmdtest_%d", time.Now().UnixNano())
+	pgURL := os.Getenv("ATRIUM_TEST_DATABASE_URL")
+	if pgURL == "" {
+		pgURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	dbURL = strings.Replace(pgURL, "/postgres?", "/"+dbName+"?", 1)
+	if err := ensureDatabase(context.Background(), dbURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropDatabase(t, pgURL, dbName) })
+	return dbURL, dbName + ":"
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/tlsfile"
 	"github.com/atrium-live/atrium/sfu"
 )
 
@@ -87,9 +88,25 @@ func newSFU(o sfuOptions) (*sfu.Server, *slog.Logger, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := sfu.New(cfg, sfu.Deps{Logger: log.With("role", "sfu")})
+	deps := sfu.Deps{Logger: log.With("role", "sfu")}
+	if cfg.TLS.CertFile != "" {
+		certs, err := tlsfile.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sfu: %w", err)
+		}
+		if deps.HTTPListener, err = certs.Listen(cfg.HTTPAddr); err != nil {
+			return nil, nil, fmt.Errorf("sfu: %w", err)
+		}
+	}
+	srv, err := sfu.New(cfg, deps)
 	if err != nil {
+		if deps.HTTPListener != nil {
+			deps.HTTPListener.Close()
+		}
 		return nil, nil, err
+	}
+	if cfg.TLS.CertFile != "" {
+		srv.UseHSTS()
 	}
 	return srv, log, nil
 }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/pkg/tlsfile/tlsfiletest"
+	"github.com/atrium-live/atrium/sfu"
+)
+
+func wantHSTS(t *testing.T, client *http.Client, url string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.TLS == nil || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("GET %s: TLS %v, HSTS %q; want both", url, resp.TLS != nil, resp.Header.Get("Strict-Transport-Security"))
+	}
+}
+
+// TestSFUServesWSS: with tls.cert_file/key_file an SFU serves HTTPS with HSTS, and a LiveKit
+// client joins over wss:// with a certificate from a test CA (and nothing else trusted).
+func TestSFUServesWSS(t *testing.T) {
+	ca := tlsfiletest.NewCA(t)
+	cert, key := ca.Issue(t, "sfu", time.Now().Add(time.Hour))
+	addr := freeAddr(t, "tcp")
+	t.Setenv("ATRIUM_SFU_HTTP_ADDR", addr)
+	t.Setenv("ATRIUM_SFU_RTC_UDP_ADDR", "127.0.0.1:0")
+	t.Setenv("ATRIUM_SFU_TLS_CERT_FILE", cert)
+	t.Setenv("ATRIUM_SFU_TLS_KEY_FILE", key)
+	client := ca.Client()
+	err := runRoleCheck(t, runSFU, []string{"--dev", "--log-level", "warn"}, "https://"+addr+"/healthz", client, func() {
+		wantHSTS(t, client, "https://"+addr+"/readyz")
+		g := &auth.VideoGrant{RoomJoin: true, Room: "tls-room"}
+		tok, err := access.NewToken{APIKey: sfu.DevAPIKey, APISecret: sfu.DevAPISecret, Room: "tls-room", Identity: "alice", TTL: time.Minute, Grant: g}.Mint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, HandshakeTimeout: 5 * time.Second}
+		ws, resp, err := d.Dial("wss://"+addr+"/rtc?protocol=15&access_token="+tok, nil)
+		if err != nil {
+			t.Fatalf("dial wss: %v (response %v)", err, resp)
+		}
+		defer ws.Close()
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, raw, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read over wss: %v", err)
+		}
+		var msg livekit.SignalResponse
+		if err := proto.Unmarshal(raw, &msg); err != nil || msg.GetJoin() == nil {
+			t.Fatalf("first message over wss = %v (%v), want a JoinResponse", &msg, err)
+		}
+		// Plain HTTP on the TLS port is refused, not served.
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Errorf("plain HTTP on the TLS port answered 200")
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("sfu with TLS: %v", err)
+	}
+}
+
+// TestControlPlaneServesHTTPS: http.tls_cert_file/tls_key_file make the control plane serve
+// HTTPS with HSTS.
+func TestControlPlaneServesHTTPS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the control plane on PostgreSQL and Redis")
+	}
+	ca := tlsfiletest.NewCA(t)
+	cert, key := ca.Issue(t, "cp", time.Now().Add(time.Hour))
+	dbURL, prefix := freshDatabase(t)
+	addr := freeAddr(t, "tcp")
+	for k, v := range map[string]string{
+		"ATRIUM_HTTP_ADDR": addr, "ATRIUM_DATABASE_URL": dbURL, "ATRIUM_DATABASE_AUTO_MIGRATE": "true",
+		"ATRIUM_REDIS_KEY_PREFIX": prefix, "ATRIUM_JOBS_DISABLED": "true",
+		"ATRIUM_HTTP_TLS_CERT_FILE": cert, "ATRIUM_HTTP_TLS_KEY_FILE": key,
+	} {
+		t.Setenv(k, v)
+	}
+	client := ca.Client()
+	err := runRoleCheck(t, runControlPlane, []string{"--dev"}, "https://"+addr+"/healthz", client, func() {
+		wantHSTS(t, client, "https://"+addr+"/api/openapi.json")
+	})
+	if err != nil {
+		t.Fatalf("control plane with TLS: %v", err)
+	}
+	t.Setenv("ATRIUM_HTTP_TLS_KEY_FILE", "")
+	if err := runControlPlane(context.Background(), []string{"--dev"}); err == nil || !strings.Contains(err.Error(), "tls_cert_file and http.tls_key_file go together") {
+		t.Errorf("cert without key: err = %v", err)
+	}
+}
