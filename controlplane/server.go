@@ -171,6 +171,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.Money.register(s.Registry)
+	s.Registry.MustRegister(newOpsCollector(s.Pool, s.Log, s.Now))
 	spec, err := api.LoadSpec(ctx)
 	if err != nil {
 		return nil, err

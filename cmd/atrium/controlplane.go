@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atrium-live/atrium/controlplane"
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/logging"
@@ -43,7 +45,7 @@ func runControlPlane(ctx context.Context, args []string) error {
 		}
 		demo.Print(os.Stdout)
 	}
-	ln, err := listenControlPlane(cfg.HTTP)
+	ln, err := listenControlPlane(cfg.HTTP, srv.Registry)
 	if err != nil {
 		srv.Close()
 		return err
@@ -67,7 +69,7 @@ func loadControlPlane(path string) (controlplane.Config, *slog.Logger, error) {
 
 // listenControlPlane listens on the control plane's address, in TLS when cert files are set
 // (HSTS is then on, see controlplane.New).
-func listenControlPlane(c controlplane.HTTPConfig) (net.Listener, error) {
+func listenControlPlane(c controlplane.HTTPConfig, reg *prometheus.Registry) (net.Listener, error) {
 	if c.TLSCertFile == "" {
 		ln, err := net.Listen("tcp", c.Addr)
 		if err != nil {
@@ -78,6 +80,9 @@ func listenControlPlane(c controlplane.HTTPConfig) (net.Listener, error) {
 	certs, err := tlsfile.Load(c.TLSCertFile, c.TLSKeyFile)
 	if err != nil {
 		return nil, err
+	}
+	if err := reg.Register(certs.Collector("controlplane")); err != nil {
+		return nil, fmt.Errorf("tls metrics: %w", err)
 	}
 	return certs.Listen(c.Addr)
 }

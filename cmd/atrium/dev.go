@@ -40,7 +40,7 @@ func runDev(ctx context.Context, args []string) error {
 		return errors.New("atrium dev always runs in dev mode; use `atrium sfu` for production")
 	}
 	if *sfuOnly {
-		srv, _, err := newSFU(o)
+		srv, _, _, err := newSFU(o)
 		if err != nil {
 			return err
 		}

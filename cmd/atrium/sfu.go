@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/pkg/secrets"
 	"github.com/atrium-live/atrium/pkg/tlsfile"
@@ -40,8 +42,11 @@ func runSFU(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, log, err := newSFU(o)
+	srv, cfg, log, err := newSFU(o)
 	if err != nil {
+		return err
+	}
+	if err := registerDrainMetrics(ctx, srv.Registry(), cfg.DrainTimeout); err != nil {
 		return err
 	}
 	if o.PprofAddr != "" {
@@ -79,23 +84,23 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 
 // newSFU loads the SFU configuration (dev or production defaults, then the YAML file, then
 // the environment) and builds the server with a JSON logger. `atrium dev` uses it too.
-func newSFU(o sfuOptions) (*sfu.Server, *slog.Logger, error) {
+func newSFU(o sfuOptions) (*sfu.Server, sfu.Config, *slog.Logger, error) {
 	log, err := logging.New(os.Stderr, o.LogLevel)
 	if err != nil {
-		return nil, nil, err
+		return nil, sfu.Config{}, nil, err
 	}
 	cfg, err := loadSFUConfig(o)
 	if err != nil {
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
 	deps := sfu.Deps{Logger: log.With("role", "sfu")}
+	var certs *tlsfile.Certs
 	if cfg.TLS.CertFile != "" {
-		certs, err := tlsfile.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sfu: %w", err)
+		if certs, err = tlsfile.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return nil, cfg, nil, fmt.Errorf("sfu: %w", err)
 		}
 		if deps.HTTPListener, err = certs.Listen(cfg.HTTPAddr); err != nil {
-			return nil, nil, fmt.Errorf("sfu: %w", err)
+			return nil, cfg, nil, fmt.Errorf("sfu: %w", err)
 		}
 	}
 	srv, err := sfu.New(cfg, deps)
@@ -103,12 +108,13 @@ func newSFU(o sfuOptions) (*sfu.Server, *slog.Logger, error) {
 		if deps.HTTPListener != nil {
 			deps.HTTPListener.Close()
 		}
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
 	if cfg.TLS.CertFile != "" {
 		srv.UseHSTS()
+		srv.Registry().MustRegister(certs.Collector("sfu"))
 	}
-	return srv, log, nil
+	return srv, cfg, log, nil
 }
 
 // loadSFUConfig loads the SFU config and, outside dev mode (--dev or dev: true), refuses
@@ -127,4 +133,26 @@ func loadSFUConfig(o sfuOptions) (sfu.Config, error) {
 		err = secrets.Join(err, "atrium sfu", cfg.Secrets())
 	}
 	return cfg, err
+}
+
+// registerDrainMetrics adds the series the "drain stuck" alert reads: when this node started
+// draining (SIGTERM, i.e. ctx done; 0 while serving) and its drain deadline, so the rule
+// needs no copy of drain_timeout.
+func registerDrainMetrics(ctx context.Context, reg *prometheus.Registry, drainTimeout time.Duration) error {
+	started := prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_drain_started_timestamp_seconds",
+		Help: "When this node began draining (Unix time); 0 while it serves."})
+	deadline := prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_drain_timeout_seconds",
+		Help: "The node's drain_timeout: how long a drain may last before remaining participants are closed."})
+	deadline.Set(drainTimeout.Seconds())
+	if err := reg.Register(started); err != nil {
+		return fmt.Errorf("sfu drain metrics: %w", err)
+	}
+	if err := reg.Register(deadline); err != nil {
+		return fmt.Errorf("sfu drain metrics: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		started.SetToCurrentTime()
+	}()
+	return nil
 }

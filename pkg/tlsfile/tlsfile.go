@@ -6,6 +6,7 @@ package tlsfile
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // checkEvery bounds how often the files' modification times are looked at.
@@ -106,4 +109,34 @@ func HSTS(next http.Handler) http.Handler {
 		w.Header().Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		next.ServeHTTP(w, r)
 	})
+}
+
+var expiryDesc = prometheus.NewDesc("atrium_tls_certificate_expiry_timestamp_seconds",
+	"When the certificate being served expires (Unix time); the alert rules warn 14 days ahead.", []string{"role"}, nil)
+
+// Collector reports when the certificate being served expires, labelled with role.
+func (c *Certs) Collector(role string) prometheus.Collector { return expiryCollector{c, role} }
+
+type expiryCollector struct {
+	c    *Certs
+	role string
+}
+
+func (e expiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- expiryDesc }
+
+func (e expiryCollector) Collect(ch chan<- prometheus.Metric) {
+	e.c.mu.Lock()
+	cur := e.c.cur
+	e.c.mu.Unlock()
+	if cur == nil || len(cur.Certificate) == 0 {
+		return
+	}
+	leaf := cur.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(cur.Certificate[0]); err != nil {
+			return
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(expiryDesc, prometheus.GaugeValue, float64(leaf.NotAfter.Unix()), e.role)
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atrium-live/atrium/pkg/tlsfile/tlsfiletest"
 )
 
@@ -57,6 +59,13 @@ func TestServesAndReloads(t *testing.T) {
 	second := notAfter()
 	if !second.After(first.Add(24 * time.Hour)) {
 		t.Errorf("after renewal the server still presents the certificate ending %v", second)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c.Collector("sfu"))
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || mfs[0].GetMetric()[0].GetGauge().GetValue() != float64(second.Unix()) {
+		t.Errorf("expiry metric = %v (%v), want %v", mfs, err, second.Unix())
 	}
 
 	// A broken renewal keeps the last good certificate.
