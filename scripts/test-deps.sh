@@ -21,3 +21,16 @@ for dir in tests/browser web; do
     echo "$lock_sum" > "$dir/node_modules/.atrium-lock"
   fi
 done
+# Go-built tools the tests run but the module must not import (helm would pull Kubernetes into
+# go.mod): installed at pinned versions from the Go module proxy into .tools/bin, reinstalled only
+# when the pin changes. tests/chart uses helm and kubeconform.
+TOOLS_BIN="$PWD/.tools/bin"
+install_tool() { # name package@version
+  local name=$1 pkg=$2 stamp="$TOOLS_BIN/.$1.version"
+  if [ -x "$TOOLS_BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then return; fi
+  echo "installing $pkg into $TOOLS_BIN"
+  GOBIN="$TOOLS_BIN" go install "$pkg"
+  echo "$pkg" > "$stamp"
+}
+install_tool helm helm.sh/helm/v4/cmd/helm@v4.3.2
+install_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
