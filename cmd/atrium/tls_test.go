@@ -2,20 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-	"github.com/livekit/protocol/auth"
-	"github.com/livekit/protocol/livekit"
-	"google.golang.org/protobuf/proto"
-
-	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/tlsfile/tlsfiletest"
-	"github.com/atrium-live/atrium/sfu"
 )
 
 func wantHSTS(t *testing.T, client *http.Client, url string) {
@@ -43,26 +35,8 @@ func TestSFUServesWSS(t *testing.T) {
 	client := ca.Client()
 	err := runRoleCheck(t, runSFU, []string{"--dev", "--log-level", "warn"}, "https://"+addr+"/healthz", client, func() {
 		wantHSTS(t, client, "https://"+addr+"/readyz")
-		g := &auth.VideoGrant{RoomJoin: true, Room: "tls-room"}
-		tok, err := access.NewToken{APIKey: sfu.DevAPIKey, APISecret: sfu.DevAPISecret, Room: "tls-room", Identity: "alice", TTL: time.Minute, Grant: g}.Mint()
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}, HandshakeTimeout: 5 * time.Second}
-		ws, resp, err := d.Dial("wss://"+addr+"/rtc?protocol=15&access_token="+tok, nil)
-		if err != nil {
-			t.Fatalf("dial wss: %v (response %v)", err, resp)
-		}
-		defer ws.Close()
-		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, raw, err := ws.ReadMessage()
-		if err != nil {
-			t.Fatalf("read over wss: %v", err)
-		}
-		var msg livekit.SignalResponse
-		if err := proto.Unmarshal(raw, &msg); err != nil || msg.GetJoin() == nil {
-			t.Fatalf("first message over wss = %v (%v), want a JoinResponse", &msg, err)
-		}
+		ws := joinWSS(t, ca, addr, "tls-room")
+		ws.Close()
 		// Plain HTTP on the TLS port is refused, not served.
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
