@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sort"
 	"time"
 
+	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/secrets"
 )
@@ -39,6 +39,9 @@ type Config struct {
 	// TLS, when both files are set, makes `atrium sfu` serve HTTPS and WSS on HTTPAddr (with
 	// HSTS), re-reading the files when they change (see pkg/tlsfile).
 	TLS TLSConfig `yaml:"tls"`
+	// Cluster and Placement make the node one of many (config_cluster.go).
+	Cluster   clusterconf.Cluster   `yaml:"cluster"`
+	Placement clusterconf.Placement `yaml:"placement"`
 
 	// NodeID names this node in server_info and logs; Region is reported to clients.
 	NodeID string `yaml:"node_id"`
@@ -136,6 +139,8 @@ func DefaultConfig() Config {
 		TURN:         TURNConfig{TTL: 6 * time.Hour},
 		Webhook:      WebhookConfig{Retries: 5, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond, QueueLen: 1000},
 		DrainTimeout: 30 * time.Second,
+		Cluster:      clusterconf.DefaultCluster(),
+		Placement:    clusterconf.DefaultPlacement(),
 	}
 }
 
@@ -262,6 +267,12 @@ func (c *Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: set both cert_file and key_file, or neither")
 	}
+	if err := c.Cluster.Validate(c.Dev, "ATRIUM_SFU"); err != nil {
+		return err
+	}
+	if err := c.Placement.Validate(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -285,28 +296,12 @@ func SigningKey(c Config) (key, secret string) {
 }
 
 // Secrets lists the secret settings that must be safe outside dev mode (see pkg/secrets):
-// every API secret (from keys and key_file) and, when TURN is handed out, turn.secret.
-// `atrium sfu` checks them before it serves. An unreadable key file is reported as a key.
+// every API secret (from keys and key_file), turn.secret when TURN is handed out, the gossip
+// key when clustering is on and the placement Redis password when set. `atrium sfu` checks
+// them before it serves.
 func (c *Config) Secrets() []secrets.Setting {
-	const keyHint = "put \"key: secret\" lines in the file named by key_file (ATRIUM_SFU_KEY_FILE), e.g. a mounted Secret"
 	keys, err := c.apiKeys()
-	if err != nil {
-		keys = nil
-	}
-	var out []secrets.Setting
-	if err != nil {
-		out = append(out, secrets.Setting{Path: "key_file", Hint: keyHint, ReadErr: err})
-	}
-	if len(keys) == 0 && err == nil {
-		out = append(out, secrets.Setting{Path: "keys", Hint: keyHint})
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		out = append(out, secrets.Setting{Path: "keys[" + k + "]", Hint: keyHint, Value: keys[k]})
-	}
-	return append(out, secrets.Setting{Path: "turn.secret", Env: "ATRIUM_SFU_TURN_SECRET", Value: c.TURN.Secret, Optional: len(c.TURN.URLs) == 0})
+	out := secrets.APIKeys(keys, err, "ATRIUM_SFU")
+	out = append(out, secrets.Setting{Path: "turn.secret", Env: "ATRIUM_SFU_TURN_SECRET", Value: c.TURN.Secret, Optional: len(c.TURN.URLs) == 0})
+	return append(out, c.Cluster.Secrets("ATRIUM_SFU", c.Placement)...)
 }

@@ -87,8 +87,13 @@ func TestHealthMetricsDrain(t *testing.T) {
 
 	cancel()
 	eventually(t, 500*time.Millisecond, "readiness to fail", func() bool { return status(t, base+"/readyz") == http.StatusServiceUnavailable })
-	if code := status(t, base+"/rtc/validate?access_token="+token); code != http.StatusServiceUnavailable {
-		t.Errorf("validate while draining = %d, want 503", code)
+	// A draining node starts no room, but its running rooms still admit participants.
+	newRoom := sfutest.TokenFor(sfu.DevAPIKey, sfu.DevAPISecret, "another", "bob")
+	if code := status(t, base+"/rtc/validate?access_token="+newRoom); code != http.StatusServiceUnavailable {
+		t.Errorf("validate for a new room while draining = %d, want 503", code)
+	}
+	if code := status(t, base+"/rtc/validate?access_token="+token); code != http.StatusOK {
+		t.Errorf("validate for a running room while draining = %d, want 200", code)
 	}
 	select {
 	case <-disconnected:

@@ -17,6 +17,13 @@ type metrics struct {
 	signalErrors  *prometheus.CounterVec
 	dataPackets   *prometheus.CounterVec
 	webhookErrors prometheus.Counter
+
+	// cluster
+	signalRoutes      *prometheus.CounterVec
+	leaseErrors       prometheus.Counter
+	draining          prometheus.Gauge
+	drainRooms        prometheus.Gauge
+	drainParticipants prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,8 +38,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		signalErrors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atrium_sfu_signal_errors_total", Help: "Rejected or failed signal requests by kind."}, []string{"kind"}),
 		dataPackets:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atrium_sfu_data_packets_total", Help: "Data packets by outcome (relayed, denied, malformed)."}, []string{"outcome"}),
 		webhookErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "atrium_sfu_webhook_failures_total", Help: "Webhooks dropped after all retries."}),
+		signalRoutes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atrium_sfu_signal_routes_total",
+			Help: "Signal requests by routing outcome (local, proxied, unauthorized, unavailable, too_many_hops)."}, []string{"outcome"}),
+		leaseErrors:       prometheus.NewCounter(prometheus.CounterOpts{Name: "atrium_sfu_lease_errors_total", Help: "Room lease renewals or releases that failed (placement store unavailable)."}),
+		draining:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_draining", Help: "1 while the node drains."}),
+		drainRooms:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_drain_rooms", Help: "Rooms left on a draining node."}),
+		drainParticipants: prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_drain_participants", Help: "Participants left on a draining node."}),
 	}
-	for _, c := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.joinLatency, m.signalErrors, m.dataPackets, m.webhookErrors} {
+	for _, c := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.joinLatency, m.signalErrors, m.dataPackets, m.webhookErrors,
+		m.signalRoutes, m.leaseErrors, m.draining, m.drainRooms, m.drainParticipants} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register: %w", err)
 		}

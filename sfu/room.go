@@ -41,6 +41,9 @@ func (m *roomManager) getOrCreate(name string) (*room, error) {
 		return r, nil
 	}
 	if m.s.draining.Load() {
+		// A placer may have leased the room to this node just before the drain began:
+		// give the lease back so the client's retry places the room elsewhere.
+		go m.s.node.release(name)
 		return nil, ErrDraining
 	}
 	r := newRoom(m.s, name)
@@ -105,9 +108,11 @@ type room struct {
 	// updateScheduled: a coalesced room_update is pending.
 	updateScheduled bool
 	closed          bool
-	emptyTimer      *time.Timer
-	stop            chan struct{}
-	wg              sync.WaitGroup
+	// moved: the room goes on on another node (drain, lost lease); it is not finished.
+	moved      bool
+	emptyTimer *time.Timer
+	stop       chan struct{}
+	wg         sync.WaitGroup
 
 	activity activity // speakers and quality state, owned by the activity goroutine
 }
@@ -297,6 +302,12 @@ func (r *room) closeIfEmpty() {
 
 // close disconnects everyone and forgets the room. Safe to call more than once.
 func (r *room) close(reason livekit.DisconnectReason) {
+	r.closeWith(reason, livekit.LeaveRequest_DISCONNECT)
+}
+
+// closeWith closes the room, telling participants to take action (DISCONNECT, or RECONNECT
+// when the room moves to another node).
+func (r *room) closeWith(reason livekit.DisconnectReason, action livekit.LeaveRequest_Action) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -311,14 +322,24 @@ func (r *room) close(reason livekit.DisconnectReason) {
 	r.mu.Unlock()
 
 	r.s.rooms.remove(r)
+	// The lease goes first, so participants told to reconnect find the room unowned and
+	// are placed on a serving node.
+	r.s.node.release(r.name)
 	for _, p := range ps {
-		p.close(closeParams{reason: reason, sendLeave: true})
+		p.close(closeParams{reason: reason, sendLeave: true, action: action})
 	}
 	for _, p := range ps {
 		p.wait()
 	}
 	close(r.stop)
 	r.wg.Wait()
+	r.mu.Lock()
+	moved := r.moved
+	r.mu.Unlock()
+	if moved {
+		r.log.Info("room moved to another node", "reason", reason.String(), "participants", len(ps))
+		return
+	}
 	r.s.notify(webhook.RoomFinished, &livekit.WebhookEvent{Room: r.info()})
 	r.log.Info("room closed", "reason", reason.String())
 }

@@ -3,7 +3,6 @@ package sfu
 import (
 	"context"
 	"errors"
-	"net/http"
 	"slices"
 
 	"github.com/livekit/protocol/auth"
@@ -11,7 +10,7 @@ import (
 	"github.com/twitchtv/twirp"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/pkg/roomapi"
 )
 
 // roomService is LiveKit's Twirp RoomService (/twirp/livekit.RoomService/...) for the rooms
@@ -20,29 +19,7 @@ import (
 // roomCreate to create and delete, roomAdmin on the named room for everything else.
 type roomService struct{ s *Server }
 
-type grantsKey struct{}
-
-// twirpHandler serves the RoomService behind token authentication.
-func (s *Server) twirpHandler() (string, http.Handler) {
-	ts := livekit.NewRoomServiceServer(&roomService{s: s})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		grants, err := access.Verify(access.TokenFromRequest(r), s.keys)
-		if err != nil {
-			s.metrics.signalErrors.WithLabelValues("api_unauthenticated").Inc()
-			_ = twirp.WriteError(w, twirp.NewError(twirp.Unauthenticated, err.Error()))
-			return
-		}
-		ts.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantsKey{}, grants)))
-	})
-	return ts.PathPrefix(), h
-}
-
-func grantsFrom(ctx context.Context) *auth.VideoGrant {
-	if g, ok := ctx.Value(grantsKey{}).(*auth.ClaimGrants); ok && g.Video != nil {
-		return g.Video
-	}
-	return &auth.VideoGrant{}
-}
+func grantsFrom(ctx context.Context) *auth.VideoGrant { return roomapi.Grants(ctx) }
 
 var errDenied = twirp.NewError(twirp.PermissionDenied, "token lacks the grant this call needs")
 

@@ -30,7 +30,9 @@ func (s *Server) authorize(r *http.Request) (*auth.ClaimGrants, string, access.J
 	if err != nil {
 		return nil, "", join, http.StatusBadRequest, err
 	}
-	if s.draining.Load() {
+	if s.draining.Load() && s.rooms.get(room) == nil {
+		// A draining node keeps its running rooms (they may still admit participants) but
+		// starts none.
 		return nil, "", join, http.StatusServiceUnavailable, ErrDraining
 	}
 	if rm := s.rooms.get(room); rm != nil && rm.full(grants.Identity) {

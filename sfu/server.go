@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/pkg/cluster"
+	"github.com/atrium-live/atrium/pkg/placement"
 	"github.com/atrium-live/atrium/sfu/internal/media"
 	"github.com/atrium-live/atrium/sfu/internal/webhook"
 )
@@ -39,6 +42,9 @@ type Deps struct {
 	ICETCPListener net.Listener
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Leases, if set, hold room ownership instead of the store Config.Placement names (tests
+	// share one between in-process nodes).
+	Leases placement.Leases
 }
 
 // Server is one SFU node. Create it with New, start it with Run.
@@ -55,6 +61,8 @@ type Server struct {
 	mediaMetrics *media.Metrics
 	hooks        *webhook.Notifier // nil without webhook URLs
 	rooms        *roomManager
+	node         *node
+	drainer      drainer
 
 	ready    atomic.Bool
 	draining atomic.Bool
@@ -83,6 +91,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.cfg.NodeID == "" {
 		s.cfg.NodeID = "ND_local"
+		if h, err := os.Hostname(); err == nil && cfg.Cluster.Enabled {
+			s.cfg.NodeID = h // unique per machine (a pod's name on Kubernetes)
+		}
 	}
 	s.metrics, err = newMetrics(s.reg)
 	if err != nil {
@@ -118,6 +129,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		})
 	}
 	s.rooms = newRoomManager(s)
+	s.drainer.s = s
+	if s.node, err = newNode(s, deps.Leases); err != nil {
+		s.tr.close()
+		_ = s.httpLn.Close()
+		return nil, err
+	}
 	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
@@ -128,13 +145,31 @@ func (s *Server) Addr() net.Addr { return s.httpLn.Addr() }
 // ICEUDPAddr is the muxed ICE UDP address, or nil when per-connection ports are used.
 func (s *Server) ICEUDPAddr() net.Addr { return s.tr.udpAddr() }
 
+// NodeID is the node's id in the cluster.
+func (s *Server) NodeID() string { return s.cfg.NodeID }
+
+// GossipAddr is the bound gossip address once Run has joined the cluster ("" otherwise).
+func (s *Server) GossipAddr() string {
+	if g := s.node.gossipCluster(); g != nil {
+		return g.Addr()
+	}
+	return ""
+}
+
+// Members lists the cluster as this node sees it.
+func (s *Server) Members() []cluster.Meta { return s.node.Members() }
+
 // Registry is where the server's metrics are registered.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/rtc", s.handleRTC)
-	mux.Handle("/rtc/validate", allowAnyOrigin(http.HandlerFunc(s.handleValidate)))
+	// Signal requests go through the router: verified, then served here if this node owns
+	// the room, or proxied to the node that does.
+	mux.Handle("/rtc", s.signalRouter(http.HandlerFunc(s.handleRTC)))
+	mux.Handle("/rtc/validate", allowAnyOrigin(s.signalRouter(http.HandlerFunc(s.handleValidate))))
+	mux.HandleFunc("/admin/drain", s.handleDrain)
+	mux.HandleFunc("/admin/cluster", s.handleCluster)
 	// Single-PeerConnection signalling is not implemented: 404 makes livekit-client fall
 	// back to /rtc (docs/protocol.md).
 	mux.HandleFunc("/rtc/v1", http.NotFound)
@@ -156,6 +191,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if !started {
 		return errors.New("sfu: Run called twice")
 	}
+	if err := s.node.start(ctx); err != nil {
+		_ = s.httpLn.Close()
+		s.tr.close()
+		if s.hooks != nil {
+			s.hooks.Close(context.Background())
+		}
+		return err
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.httpSrv.Serve(s.httpLn) }()
 	s.ready.Store(true)
@@ -167,9 +210,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-serveErr:
 		err = fmt.Errorf("sfu: http: %w", err)
 	}
-	s.ready.Store(false)
-	s.draining.Store(true)
-	s.drain(s.cfg.DrainTimeout)
+	s.finalDrain(s.cfg.DrainTimeout)
 
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -177,6 +218,7 @@ func (s *Server) Run(ctx context.Context) error {
 		err = fmt.Errorf("sfu: http shutdown: %w", e)
 	}
 	s.rooms.closeAll()
+	s.node.close()
 	if s.hooks != nil {
 		s.hooks.Close(shutCtx)
 	}
@@ -194,22 +236,6 @@ func (s *Server) Close() {
 		s.tr.close()
 		if s.hooks != nil {
 			s.hooks.Close(context.Background())
-		}
-	}
-}
-
-// drain waits for every room to empty, up to timeout.
-func (s *Server) drain(timeout time.Duration) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for s.rooms.participantCount() > 0 {
-		select {
-		case <-deadline.C:
-			s.log.Info("drain deadline passed", "participants", s.rooms.participantCount())
-			return
-		case <-tick.C:
 		}
 	}
 }

@@ -74,15 +74,21 @@ func TestWebhooks(t *testing.T) {
 	pub.close()
 	alice.Disconnect()
 	want := []string{"room_started", "participant_joined", "track_published", "track_unpublished", "participant_left", "room_finished"}
-	eventually(t, 10*time.Second, "all webhooks", func() bool {
+	missing := func() []string {
 		got := sink.names()
+		var out []string
 		for _, w := range want {
 			if !contains(got, w) {
-				return false
+				out = append(out, w)
 			}
 		}
-		return true
-	})
+		return out
+	}
+	for deadline := time.Now().Add(15 * time.Second); len(missing()) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("webhooks %v never arrived; got %v", missing(), sink.names())
+		}
+	}
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	if sink.bad != 0 {

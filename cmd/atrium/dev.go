@@ -32,12 +32,30 @@ func runDev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	o.register(fs)
 	sfuOnly := fs.Bool("sfu-only", false, "run only the SFU (no TURN, no control plane, no PostgreSQL/Redis needed)")
+	sfuNodes := fs.Int("sfu-nodes", 1, "run this many SFU nodes plus a signal gateway on 127.0.0.1:7880 (docs/cluster.md)")
 	cpPath := fs.String("controlplane-config", "", "control plane YAML (defaults suit scripts/services.sh)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if !o.Dev {
 		return errors.New("atrium dev always runs in dev mode; use `atrium sfu` for production")
+	}
+	if *sfuOnly && *sfuNodes > 1 {
+		log, err := logging.New(os.Stderr, o.LogLevel)
+		if err != nil {
+			return err
+		}
+		cfg, err := loadSFUConfig(o)
+		if err != nil {
+			return err
+		}
+		dc, err := newDevCluster(cfg, *sfuNodes, log)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "atrium dev: %d SFU nodes and a gateway (API key devkey, secret %q):\n", *sfuNodes, sfu.DevAPISecret)
+		dc.printBanner(os.Stderr)
+		return dc.run(ctx)
 	}
 	if *sfuOnly {
 		srv, _, _, err := newSFU(o)
@@ -74,11 +92,24 @@ func runDev(ctx context.Context, args []string) error {
 	sfuCfg.TURN.URLs, sfuCfg.TURN.Secret = turnURLs, cpCfg.LiveKit.APISecret
 	sfuCfg.Webhook.APIKey = devControlPlaneKey
 	sfuCfg.Webhook.URLs = append(sfuCfg.Webhook.URLs, strings.TrimSuffix(cpCfg.HTTP.PublicURL, "/")+"/api/v1/webhooks/livekit")
-	sfuSrv, err := sfu.New(sfuCfg, sfu.Deps{Logger: log.With("role", "sfu")})
-	if err != nil {
-		return fmt.Errorf("dev SFU: %w", err)
+	var (
+		sfuSrv  *sfu.Server
+		cluster *devCluster
+		runSFUs func(context.Context) error
+	)
+	if *sfuNodes > 1 {
+		if cluster, err = newDevCluster(sfuCfg, *sfuNodes, log); err != nil {
+			return err
+		}
+		cpCfg.LiveKit.URL = "ws://" + cluster.gateway.Addr().String()
+		runSFUs = cluster.run
+	} else {
+		if sfuSrv, err = sfu.New(sfuCfg, sfu.Deps{Logger: log.With("role", "sfu")}); err != nil {
+			return fmt.Errorf("dev SFU: %w", err)
+		}
+		cpCfg.LiveKit.URL = "ws://" + sfuSrv.Addr().String()
+		runSFUs = sfuSrv.Run
 	}
-	cpCfg.LiveKit.URL = "ws://" + sfuSrv.Addr().String()
 
 	if err := ensureDatabase(ctx, cpCfg.Database.URL); err != nil {
 		return err
@@ -110,12 +141,15 @@ func runDev(ctx context.Context, args []string) error {
 			errs <- nil
 		}()
 	}
-	run("sfu", sfuSrv.Run)
+	run("sfu", runSFUs)
 	run("turn", turnSrv.Run)
 	run("controlplane", func(ctx context.Context) error { return cp.Run(ctx, ln) })
 
 	demo.Print(os.Stdout)
-	printDevBanner(os.Stdout, sfuSrv, turnURLs, cpCfg.HTTP.PublicURL)
+	printDevBanner(os.Stdout, cpCfg.LiveKit.URL, turnURLs, cpCfg.HTTP.PublicURL)
+	if cluster != nil {
+		cluster.printBanner(os.Stdout)
+	}
 
 	// The first role to stop (with or without error) stops the others.
 	var first error
@@ -129,10 +163,10 @@ func runDev(ctx context.Context, args []string) error {
 	return first
 }
 
-func printDevBanner(w io.Writer, s *sfu.Server, turnURLs []string, cpURL string) {
+func printDevBanner(w io.Writer, sfuURL string, turnURLs []string, cpURL string) {
 	fmt.Fprintf(w, "Atrium dev is up (127.0.0.1 only):\n")
 	fmt.Fprintf(w, "  web UI and API   %s   (API spec: %s/api/openapi.json)\n", cpURL, strings.TrimSuffix(cpURL, "/"))
-	fmt.Fprintf(w, "  SFU (LiveKit)    ws://%s   API key %s, secret %s\n", s.Addr(), sfu.DevAPIKey, sfu.DevAPISecret)
+	fmt.Fprintf(w, "  SFU (LiveKit)    %s   API key %s, secret %s\n", sfuURL, sfu.DevAPIKey, sfu.DevAPISecret)
 	fmt.Fprintf(w, "  TURN             %s\n", strings.Join(turnURLs, "  "))
 	fmt.Fprintf(w, "  mint a token     ./bin/atrium token create --room demo --identity you\n")
 	fmt.Fprintf(w, "  mail (mailpit)   http://127.0.0.1:8025\n\n")

@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"version":      {"print Atrium's version", runVersion},
 		"dev":          {"run the whole platform in one process on 127.0.0.1", runDev},
 		"sfu":          {"run one SFU media node", runSFU},
+		"signal":       {"run the stateless signal gateway (routes /rtc to the room's node)", runSignal},
 		"token":        {"mint LiveKit access tokens (token create ...)", runToken},
 		"turn":         {"run the TURN relay", runTURN},
 		"controlplane": {"run the control plane API and web UI", runControlPlane},

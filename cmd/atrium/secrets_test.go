@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -192,4 +193,24 @@ func freshDatabase(t *testing.T) (dbURL, redisPrefix string) {
 	}
 	t.Cleanup(func() { dropDatabase(t, pgURL, dbName) })
 	return dbURL, dbName + ":"
+}
+
+// TestSignalRefusesDevSecrets: the gateway refuses LiveKit's dev key outside dev mode and
+// starts with a real one.
+func TestSignalRefusesDevSecrets(t *testing.T) {
+	t.Setenv("ATRIUM_SIGNAL_KEY_FILE", writeSecret(t, "devkey: secret"))
+	t.Setenv("ATRIUM_SIGNAL_CLUSTER_ENABLED", "true")
+	t.Setenv("ATRIUM_SIGNAL_CLUSTER_SECRET_KEY", "c2hvcnQ=")
+	wantUnsafe(t, runSignal(context.Background(), nil), "keys[devkey] is the development value", "cluster.secret_key is 8 bytes", "ATRIUM_SIGNAL_CLUSTER_SECRET_KEY_FILE")
+
+	addr := freeAddr(t, "tcp")
+	t.Setenv("ATRIUM_SIGNAL_KEY_FILE", writeSecret(t, "APIatrium1: "+testSecretA))
+	t.Setenv("ATRIUM_SIGNAL_CLUSTER_SECRET_KEY", base64.StdEncoding.EncodeToString([]byte(testSecretB)))
+	t.Setenv("ATRIUM_SIGNAL_CLUSTER_BIND_ADDR", "127.0.0.1:0")
+	t.Setenv("ATRIUM_SIGNAL_CLUSTER_PRESET", "local")
+	t.Setenv("ATRIUM_SIGNAL_HTTP_ADDR", addr)
+	t.Setenv("ATRIUM_SIGNAL_NODE_ID", "gw-test")
+	if err := runRole(t, runSignal, []string{"--log-level", "warn"}, "http://"+addr+"/healthz"); err != nil {
+		t.Fatalf("signal with a real key: %v", err)
+	}
 }

@@ -13,6 +13,7 @@ package secrets
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -136,4 +137,27 @@ func Check(role string, settings []Setting) error {
 	}
 	return fmt.Errorf("%w: %s refuses to start outside dev mode; each secret needs a random value of at least %d bytes (e.g. `openssl rand -base64 48`):\n%s",
 		ErrUnsafe, role, MinLength, strings.Join(lines, "\n"))
+}
+
+// APIKeys returns the settings for a LiveKit key set (API key → secret) loaded from keys and
+// key_file, as the SFU and the gateway hold it; readErr is the key file's read error, if any.
+// envPrefix names the role's variables (ATRIUM_SFU, ATRIUM_SIGNAL) in the hints.
+func APIKeys(keys map[string]string, readErr error, envPrefix string) []Setting {
+	hint := `put "key: secret" lines in the file named by key_file (` + envPrefix + `_KEY_FILE), e.g. a mounted Secret`
+	if readErr != nil {
+		return []Setting{{Path: "key_file", Hint: hint, ReadErr: readErr}}
+	}
+	if len(keys) == 0 {
+		return []Setting{{Path: "keys", Hint: hint}}
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]Setting, 0, len(keys))
+	for _, k := range names {
+		out = append(out, Setting{Path: "keys[" + k + "]", Hint: hint, Value: keys[k]})
+	}
+	return out
 }

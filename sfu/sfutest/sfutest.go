@@ -19,6 +19,7 @@ import (
 	"github.com/livekit/protocol/auth"
 
 	"github.com/atrium-live/atrium/pkg/access"
+	"github.com/atrium-live/atrium/pkg/placement"
 	"github.com/atrium-live/atrium/sfu"
 )
 
@@ -28,7 +29,12 @@ type Option func(*options)
 type options struct {
 	cfg      sfu.Config
 	logLevel slog.Level
+	leases   placement.Leases
 }
+
+// WithLeases makes the server keep room leases in l (several in-process nodes of one
+// cluster share one store).
+func WithLeases(l placement.Leases) Option { return func(o *options) { o.leases = l } }
 
 // WithConfig lets a test change the configuration (webhook URLs, TURN, timeouts...).
 // Addresses default to 127.0.0.1:0; keep them on loopback.
@@ -70,7 +76,7 @@ func Serve(t testing.TB, opts ...Option) *Server {
 	}
 	w := &testWriter{t: t}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: o.logLevel}))
-	srv, err := sfu.New(o.cfg, sfu.Deps{Logger: log})
+	srv, err := sfu.New(o.cfg, sfu.Deps{Logger: log, Leases: o.leases})
 	if err != nil {
 		t.Fatalf("sfutest: sfu.New: %v", err)
 	}

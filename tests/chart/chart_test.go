@@ -126,6 +126,7 @@ func TestChartChecksCatchBrokenValues(t *testing.T) {
 	}{
 		{"typo'd values key", []string{"sfu.drainTimout=5"}, "lint", "drainTimout"},
 		{"wrong env name (the old manifests' bug)", []string{"controlplane.env.ATRIUM_REDIS_URL=redis://r:6379"}, "policy", "ATRIUM_REDIS_URL is not a setting of `atrium controlplane`"},
+		{"typo'd gateway cluster setting", []string{"gateway.env.ATRIUM_SIGNAL_CLUSTER_SEEDS_DNS=x"}, "policy", "ATRIUM_SIGNAL_CLUSTER_SEEDS_DNS is not a setting of `atrium signal`"},
 		{"env of another role", []string{"sfu.env.ATRIUM_TURN_AUTH_SECRET=x"}, "policy", "ATRIUM_TURN_AUTH_SECRET is not a setting of `atrium sfu`"},
 		{"typo'd config key", []string{"sfu.config.rtc.udp_adress=:7882"}, "policy", "sfu.yaml is not a valid sfu config"},
 		{"typo'd manifest field", []string{"sfu.tolerations[0].key=a", "sfu.tolerations[0].effects=NoSchedule"}, "kubeconform", "effects"},

@@ -22,6 +22,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane"
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/sfu"
+	"github.com/atrium-live/atrium/signaling"
 	"github.com/atrium-live/atrium/turn"
 )
 
@@ -60,6 +61,7 @@ var roles = map[string]role{
 	"turn":         {"ATRIUM_TURN", func() any { c := turn.DefaultConfig(); return &c }},
 	"controlplane": {"ATRIUM", func() any { c := controlplane.DefaultConfig(); return &c }},
 	"migrate":      {"ATRIUM", func() any { c := controlplane.DefaultConfig(); return &c }},
+	"signal":       {"ATRIUM_SIGNAL", func() any { c := signaling.DefaultConfig(); return &c }},
 }
 
 // configFiles maps a config file name in the chart's ConfigMap to its role.

@@ -115,3 +115,39 @@ automountServiceAccountToken: false
   value: /etc/atrium/secrets/turn-secret
 {{- end }}
 {{- end -}}
+
+{{/* Gossip and placement variables of a cluster member (SFU or gateway): prefix is its
+     variable prefix, host the address others reach it at. */}}
+{{- define "atrium.clusterEnv" -}}
+{{- $v := .root.Values -}}
+{{- if $v.cluster.enabled }}
+- name: {{ .prefix }}_CLUSTER_ENABLED
+  value: "true"
+- name: {{ .prefix }}_CLUSTER_BIND_ADDR
+  value: {{ printf ":%v" $v.cluster.gossipPort | quote }}
+- name: {{ .prefix }}_CLUSTER_ADVERTISE_ADDR
+  value: {{ printf "%s:%v" .host $v.cluster.gossipPort | quote }}
+- name: {{ .prefix }}_CLUSTER_SEED_DNS
+  value: {{ printf "%s-gossip.%s.svc.cluster.local" (include "atrium.fullname" .root) .root.Release.Namespace | quote }}
+- name: {{ .prefix }}_CLUSTER_SEED_PORT
+  value: {{ $v.cluster.gossipPort | quote }}
+- name: {{ .prefix }}_CLUSTER_PRESET
+  value: {{ $v.cluster.preset | quote }}
+- name: {{ .prefix }}_CLUSTER_SECRET_KEY_FILE
+  value: /etc/atrium/secrets/cluster-secret-key
+- name: {{ .prefix }}_PLACEMENT_REDIS_ADDR
+  value: {{ $v.redis.addr | quote }}
+- name: {{ .prefix }}_PLACEMENT_REDIS_DB
+  value: {{ $v.redis.db | quote }}
+{{- if $v.redis.passwordInSecret }}
+- name: {{ .prefix }}_PLACEMENT_REDIS_PASSWORD_FILE
+  value: /etc/atrium/secrets/redis-password
+{{- end }}
+- name: {{ .prefix }}_PLACEMENT_KEY_PREFIX
+  value: {{ $v.cluster.keyPrefix | quote }}
+- name: {{ .prefix }}_PLACEMENT_LEASE_TTL
+  value: {{ $v.cluster.leaseTTL | quote }}
+- name: {{ .prefix }}_PLACEMENT_FALLBACK_LOCAL
+  value: {{ $v.cluster.fallbackLocal | quote }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,125 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/atrium-live/atrium/pkg/clusterconf"
+	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/secrets"
+)
+
+// Config is the gateway's configuration: defaults (DefaultConfig), then YAML, then
+// ATRIUM_SIGNAL_* environment, then Validate.
+type Config struct {
+	// HTTPAddr serves /rtc, /rtc/validate, the Twirp RoomService, /healthz, /readyz, /metrics.
+	HTTPAddr string `yaml:"http_addr"`
+	// NodeID names the gateway in gossip; it must be unique in the cluster.
+	NodeID string `yaml:"node_id"`
+	// Dev accepts devkey/secret and an unencrypted cluster.
+	Dev bool `yaml:"dev"`
+	// Keys and KeyFile are the API keys tokens are verified with: the SFU nodes' keys.
+	Keys    map[string]string `yaml:"keys"`
+	KeyFile string            `yaml:"key_file"`
+	// DialWait bounds how long a request waits for a dead room owner to be replaced.
+	DialWait time.Duration `yaml:"dial_wait"`
+
+	Cluster   clusterconf.Cluster   `yaml:"cluster"`
+	Placement clusterconf.Placement `yaml:"placement"`
+}
+
+// DefaultConfig is a production gateway: port 7880 on all interfaces, clustering on.
+func DefaultConfig() Config {
+	c := Config{HTTPAddr: ":7880", DialWait: 8 * time.Second, Cluster: clusterconf.DefaultCluster(), Placement: clusterconf.DefaultPlacement()}
+	c.Cluster.Enabled = true
+	return c
+}
+
+// DevConfig is a gateway for a laptop: loopback, devkey/secret, the "local" gossip preset.
+func DevConfig() Config {
+	c := DefaultConfig()
+	c.Dev = true
+	c.HTTPAddr = "127.0.0.1:7880"
+	c.Cluster.BindAddr = "127.0.0.1:7946"
+	c.Cluster.Preset = "local"
+	return c
+}
+
+// Load applies the YAML file at path and ATRIUM_SIGNAL_* variables, then validates.
+func (c *Config) Load(path string, lookup func(string) (string, bool)) error {
+	if err := config.Load(c, path, "ATRIUM_SIGNAL", lookup); err != nil {
+		return fmt.Errorf("signal: %w", err)
+	}
+	return nil
+}
+
+// apiKeys merges Keys, KeyFile and, in dev mode with none, devkey/secret.
+func (c *Config) apiKeys() (map[string]string, error) {
+	keys := make(map[string]string, len(c.Keys)+1)
+	for k, v := range c.Keys {
+		keys[k] = v
+	}
+	if c.KeyFile != "" {
+		raw, err := os.ReadFile(c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("key file: %w", err)
+		}
+		var fromFile map[string]string
+		if err := config.DecodeYAML(raw, &fromFile); err != nil {
+			return nil, fmt.Errorf("key file %s: %w", c.KeyFile, err)
+		}
+		for k, v := range fromFile {
+			keys[k] = v
+		}
+	}
+	if c.Dev && len(keys) == 0 {
+		keys["devkey"] = "secret"
+	}
+	return keys, nil
+}
+
+// Validate reports the first inconsistency.
+func (c *Config) Validate() error {
+	keys, err := c.apiKeys()
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return errors.New("no API keys: set keys, key_file, or dev")
+	}
+	for k, v := range keys {
+		if k == "" || v == "" {
+			return fmt.Errorf("API key %q has an empty key or secret", k)
+		}
+		if !c.Dev && len(v) < 32 {
+			return fmt.Errorf("API key %q: secret shorter than 32 characters", k)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err)
+	}
+	if c.NodeID == "" {
+		return errors.New("node_id is required (unique per gateway)")
+	}
+	if !c.Cluster.Enabled {
+		return errors.New("cluster.enabled must be true: a gateway routes to SFU nodes it learns of through gossip")
+	}
+	if c.DialWait <= 0 {
+		return errors.New("dial_wait must be positive")
+	}
+	if err := c.Cluster.Validate(c.Dev, "ATRIUM_SIGNAL"); err != nil {
+		return err
+	}
+	return c.Placement.Validate()
+}
+
+// Secrets lists the secret settings that must be safe outside dev mode (see pkg/secrets):
+// every API secret, the gossip key and the placement Redis password. `atrium signal` checks
+// them before it serves.
+func (c *Config) Secrets() []secrets.Setting {
+	keys, err := c.apiKeys()
+	return append(secrets.APIKeys(keys, err, "ATRIUM_SIGNAL"), c.Cluster.Secrets("ATRIUM_SIGNAL", c.Placement)...)
+}
