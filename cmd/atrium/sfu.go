@@ -42,11 +42,11 @@ func runSFU(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, cfg, log, err := newSFU(o)
+	srv, _, log, err := newSFU(o)
 	if err != nil {
 		return err
 	}
-	if err := registerDrainMetrics(ctx, srv.Registry(), cfg.DrainTimeout); err != nil {
+	if err := registerDrainMetrics(srv.Registry(), srv); err != nil {
 		return err
 	}
 	if o.PprofAddr != "" {
@@ -135,24 +135,21 @@ func loadSFUConfig(o sfuOptions) (sfu.Config, error) {
 	return cfg, err
 }
 
-// registerDrainMetrics adds the series the "drain stuck" alert reads: when this node started
-// draining (SIGTERM, i.e. ctx done; 0 while serving) and its drain deadline, so the rule
-// needs no copy of drain_timeout.
-func registerDrainMetrics(ctx context.Context, reg *prometheus.Registry, drainTimeout time.Duration) error {
-	started := prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_drain_started_timestamp_seconds",
-		Help: "When this node began draining (Unix time); 0 while it serves."})
-	deadline := prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_drain_timeout_seconds",
-		Help: "The node's drain_timeout: how long a drain may last before remaining participants are closed."})
-	deadline.Set(drainTimeout.Seconds())
-	if err := reg.Register(started); err != nil {
-		return fmt.Errorf("sfu drain metrics: %w", err)
-	}
+// registerDrainMetrics adds the drain deadline the "drain stuck" alert compares with the
+// node's atrium_sfu_draining and atrium_sfu_participants: it comes from the drain state (a
+// SIGTERM drain or one started through /admin/drain), so the rule needs no copy of
+// drain_timeout.
+func registerDrainMetrics(reg *prometheus.Registry, srv *sfu.Server) error {
+	deadline := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "atrium_sfu_drain_deadline_timestamp_seconds",
+		Help: "When the current drain closes or moves the remaining rooms (Unix time); 0 when not draining."}, func() float64 {
+		st := srv.DrainStatus()
+		if !st.Draining || st.Deadline.IsZero() {
+			return 0
+		}
+		return float64(st.Deadline.Unix())
+	})
 	if err := reg.Register(deadline); err != nil {
 		return fmt.Errorf("sfu drain metrics: %w", err)
 	}
-	go func() {
-		<-ctx.Done()
-		started.SetToCurrentTime()
-	}()
 	return nil
 }
