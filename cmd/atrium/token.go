@@ -42,6 +42,7 @@ func tokenCreate(args []string, stderr io.Writer) (string, error) {
 		data      = fs.Bool("data", true, "grant canPublishData")
 		hidden    = fs.Bool("hidden", false, "hidden participant (not announced to others)")
 		admin     = fs.Bool("admin", false, "grant roomAdmin")
+		operator  = fs.Bool("operator", false, "grant roomCreate and roomList: an operator token for /admin/drain and /admin/cluster")
 		ttl       = fs.Duration("ttl", 6*time.Hour, "validity")
 		apiKey    = fs.String("api-key", "", "API key (default: from --config, else the dev key)")
 		apiSecret = fs.String("api-secret", "", "API secret matching --api-key")
@@ -73,7 +74,7 @@ func tokenCreate(args []string, stderr io.Writer) (string, error) {
 	if secret == "" {
 		return "", fmt.Errorf("no secret for API key %q", key)
 	}
-	g := &auth.VideoGrant{RoomJoin: true, Room: *room, Hidden: *hidden, RoomAdmin: *admin}
+	g := &auth.VideoGrant{RoomJoin: true, Room: *room, Hidden: *hidden, RoomAdmin: *admin, RoomCreate: *operator, RoomList: *operator}
 	g.SetCanPublish(*publish)
 	g.SetCanSubscribe(*subscribe)
 	g.SetCanPublishData(*data)
