@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/tlsfile"
 )
 
 // Config is everything `atrium controlplane` reads. Build it with DefaultConfig, then
@@ -48,6 +49,9 @@ type HTTPConfig struct {
 	// (with HSTS), re-reading the files when they change (see pkg/tlsfile).
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ACME, when Domains are set, obtains certificates from an ACME CA instead (TLS-ALPN-01 on
+	// Addr, which must then be reachable on port 443 under those names).
+	ACME tlsfile.ACMEParams `yaml:"acme"`
 }
 
 // DatabaseConfig is the PostgreSQL connection.
@@ -219,6 +223,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
 		bad("http.tls_cert_file and http.tls_key_file go together")
+	}
+	if len(c.HTTP.ACME.Domains) > 0 && (c.HTTP.TLSCertFile != "" || c.HTTP.ACME.CacheDir == "") {
+		bad("http.acme: domains need a cache_dir and no tls_cert_file")
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes must be at least 1024")

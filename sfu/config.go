@@ -10,6 +10,7 @@ import (
 	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/tlsfile"
 )
 
 // Dev-mode credentials, the same as LiveKit's `--dev` so SDK examples work unchanged.
@@ -36,8 +37,8 @@ type Config struct {
 	Signal  SignalConfig  `yaml:"signal"`
 	TURN    TURNConfig    `yaml:"turn"`
 	Webhook WebhookConfig `yaml:"webhook"`
-	// TLS, when both files are set, makes `atrium sfu` serve HTTPS and WSS on HTTPAddr (with
-	// HSTS), re-reading the files when they change (see pkg/tlsfile).
+	// TLS, when both files are set or ACME domains are, makes `atrium sfu` serve HTTPS and
+	// WSS on HTTPAddr (with HSTS), re-reading renewed files (see pkg/tlsfile).
 	TLS TLSConfig `yaml:"tls"`
 	// Cluster and Placement make the node one of many (config_cluster.go).
 	Cluster   clusterconf.Cluster   `yaml:"cluster"`
@@ -108,10 +109,11 @@ type TURNConfig struct {
 	TTL    time.Duration `yaml:"ttl"`
 }
 
-// TLSConfig names a PEM certificate chain and its key.
+// TLSConfig names a PEM certificate chain and its key, or has certificates obtained by ACME.
 type TLSConfig struct {
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
+	CertFile string             `yaml:"cert_file"`
+	KeyFile  string             `yaml:"key_file"`
+	ACME     tlsfile.ACMEParams `yaml:"acme"`
 }
 
 // WebhookConfig sends LiveKit-format webhooks signed with APIKey (default: the only key).
@@ -266,6 +268,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: set both cert_file and key_file, or neither")
+	}
+	if len(c.TLS.ACME.Domains) > 0 && (c.TLS.CertFile != "" || c.TLS.ACME.CacheDir == "") {
+		return errors.New("tls.acme: domains need a cache_dir and no cert_file")
 	}
 	if err := c.Cluster.Validate(c.Dev, "ATRIUM_SFU"); err != nil {
 		return err

@@ -14,7 +14,6 @@ import (
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/pkg/secrets"
-	"github.com/atrium-live/atrium/pkg/tlsfile"
 )
 
 // runControlPlane serves the control plane API, web UI and background jobs.
@@ -67,22 +66,22 @@ func loadControlPlane(path string) (controlplane.Config, *slog.Logger, error) {
 	return cfg, log.With("service", "controlplane"), nil
 }
 
-// listenControlPlane listens on the control plane's address, in TLS when cert files are set
-// (HSTS is then on, see controlplane.New).
+// listenControlPlane listens on the control plane's address, in TLS when cert files or ACME
+// domains are set (HSTS is then on, see controlplane.New).
 func listenControlPlane(c controlplane.HTTPConfig, reg *prometheus.Registry) (net.Listener, error) {
-	if c.TLSCertFile == "" {
+	src, err := newTLSSource(c.TLSCertFile, c.TLSKeyFile, c.ACME)
+	if err != nil {
+		return nil, err
+	}
+	if src == nil {
 		ln, err := net.Listen("tcp", c.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("listen %s: %w", c.Addr, err)
 		}
 		return ln, nil
 	}
-	certs, err := tlsfile.Load(c.TLSCertFile, c.TLSKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	if err := reg.Register(certs.Collector("controlplane")); err != nil {
+	if err := reg.Register(src.Collector("controlplane")); err != nil {
 		return nil, fmt.Errorf("tls metrics: %w", err)
 	}
-	return certs.Listen(c.Addr)
+	return src.Listen(c.Addr)
 }

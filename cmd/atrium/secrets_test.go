@@ -39,6 +39,7 @@ func runRoleCheck(t *testing.T, run func(context.Context, []string) error, args 
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args) }()
 	deadline := time.After(60 * time.Second)
+	var lastErr error
 	for {
 		select {
 		case err := <-done:
@@ -47,11 +48,12 @@ func runRoleCheck(t *testing.T, run func(context.Context, []string) error, args 
 			}
 			return err
 		case <-deadline:
-			t.Fatalf("%s not healthy within 60 s", healthURL)
+			t.Fatalf("%s not healthy within 60 s (last error: %v)", healthURL, lastErr)
 		case <-time.After(100 * time.Millisecond):
 		}
 		resp, err := client.Get(healthURL)
 		if err != nil {
+			lastErr = err
 			continue
 		}
 		resp.Body.Close()

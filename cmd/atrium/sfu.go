@@ -15,7 +15,6 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/pkg/secrets"
-	"github.com/atrium-live/atrium/pkg/tlsfile"
 	"github.com/atrium-live/atrium/sfu"
 )
 
@@ -94,12 +93,12 @@ func newSFU(o sfuOptions) (*sfu.Server, sfu.Config, *slog.Logger, error) {
 		return nil, cfg, nil, err
 	}
 	deps := sfu.Deps{Logger: log.With("role", "sfu")}
-	var certs *tlsfile.Certs
-	if cfg.TLS.CertFile != "" {
-		if certs, err = tlsfile.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
-			return nil, cfg, nil, fmt.Errorf("sfu: %w", err)
-		}
-		if deps.HTTPListener, err = certs.Listen(cfg.HTTPAddr); err != nil {
+	src, err := newTLSSource(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ACME)
+	if err != nil {
+		return nil, cfg, nil, fmt.Errorf("sfu: %w", err)
+	}
+	if src != nil {
+		if deps.HTTPListener, err = src.Listen(cfg.HTTPAddr); err != nil {
 			return nil, cfg, nil, fmt.Errorf("sfu: %w", err)
 		}
 	}
@@ -110,9 +109,9 @@ func newSFU(o sfuOptions) (*sfu.Server, sfu.Config, *slog.Logger, error) {
 		}
 		return nil, cfg, nil, err
 	}
-	if cfg.TLS.CertFile != "" {
+	if src != nil {
 		srv.UseHSTS()
-		srv.Registry().MustRegister(certs.Collector("sfu"))
+		srv.Registry().MustRegister(src.Collector("sfu"))
 	}
 	return srv, cfg, log, nil
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +80,35 @@ func TestControlPlaneServesHTTPS(t *testing.T) {
 	t.Setenv("ATRIUM_HTTP_TLS_KEY_FILE", "")
 	if err := runControlPlane(context.Background(), []string{"--dev"}); err == nil || !strings.Contains(err.Error(), "tls_cert_file and http.tls_key_file go together") {
 		t.Errorf("cert without key: err = %v", err)
+	}
+}
+
+// TestControlPlaneACME: with http.acme set, the control plane obtains its certificate from
+// an ACME server (pebble, validating the TLS-ALPN-01 challenge on the control plane's port)
+// and serves HTTPS with it.
+func TestControlPlaneACME(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs pebble and the control plane")
+	}
+	addr := freeAddr(t, "tcp")
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	peb := tlsfiletest.StartPebble(t, p)
+	dbURL, prefix := freshDatabase(t)
+	for k, v := range map[string]string{
+		"ATRIUM_HTTP_ADDR": addr, "ATRIUM_DATABASE_URL": dbURL, "ATRIUM_DATABASE_AUTO_MIGRATE": "true",
+		"ATRIUM_REDIS_KEY_PREFIX": prefix, "ATRIUM_JOBS_DISABLED": "true",
+		"ATRIUM_HTTP_ACME_DOMAINS": "atrium.test", "ATRIUM_HTTP_ACME_DIRECTORY_URL": peb.DirectoryURL,
+		"ATRIUM_HTTP_ACME_CA_FILE": peb.CAFile, "ATRIUM_HTTP_ACME_CACHE_DIR": t.TempDir(),
+	} {
+		t.Setenv(k, v)
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: peb.Issued, ServerName: "atrium.test"}}}
+	err := runRoleCheck(t, runControlPlane, []string{"--dev"}, "https://"+addr+"/healthz", client, func() {
+		wantHSTS(t, client, "https://"+addr+"/api/openapi.json")
+	})
+	if err != nil {
+		t.Fatalf("control plane with ACME: %v", err)
 	}
 }

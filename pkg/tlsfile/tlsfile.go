@@ -115,19 +115,23 @@ var expiryDesc = prometheus.NewDesc("atrium_tls_certificate_expiry_timestamp_sec
 	"When the certificate being served expires (Unix time); the alert rules warn 14 days ahead.", []string{"role"}, nil)
 
 // Collector reports when the certificate being served expires, labelled with role.
-func (c *Certs) Collector(role string) prometheus.Collector { return expiryCollector{c, role} }
+func (c *Certs) Collector(role string) prometheus.Collector {
+	return expiryCollector{role: role, current: func() *tls.Certificate {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.cur
+	}}
+}
 
 type expiryCollector struct {
-	c    *Certs
-	role string
+	role    string
+	current func() *tls.Certificate
 }
 
 func (e expiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- expiryDesc }
 
 func (e expiryCollector) Collect(ch chan<- prometheus.Metric) {
-	e.c.mu.Lock()
-	cur := e.c.cur
-	e.c.mu.Unlock()
+	cur := e.current()
 	if cur == nil || len(cur.Certificate) == 0 {
 		return
 	}
