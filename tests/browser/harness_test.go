@@ -98,6 +98,7 @@ type runConfig struct {
 	Simulcast      bool              `json:"simulcast,omitempty"`
 	Phases         []qualityPhase    `json:"phases,omitempty"`
 	ResumeWaitMs   int               `json:"resumeWaitMs,omitempty"` // dynacast: bound of the HIGH phase
+	ExtraArgs      []string          `json:"extraArgs,omitempty"`    // more chromium flags
 }
 
 // qualityPhase is one step of the simulcast scenario: request Quality, then wait until B
