@@ -34,6 +34,8 @@ install_tool() { # name package@version
 }
 install_tool helm helm.sh/helm/v4/cmd/helm@v4.3.2
 install_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+# promtool checks and unit-tests the alert rules (cmd/atrium TestAlertRules).
+install_tool promtool github.com/prometheus/prometheus/cmd/promtool@v0.316.0
 # Let's Encrypt's ACME test server and its DNS companion (pkg/tlsfile's ACME tests).
 install_tool pebble github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3
 install_tool pebble-challtestsrv github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@v2.10.3
