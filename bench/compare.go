@@ -43,7 +43,10 @@ func Compare(ctx context.Context, o CompareOptions) (*Comparison, error) {
 			if side == "B" {
 				opts.Target, opts.ServerPID = o.B, o.BPID
 			}
-			opts.Scenario.Room = "" // a fresh room per run
+			opts.Scenario.Room = ""   // a fresh room per run
+			if opts.OwnerURL != nil { // direct groups join the owner node of this side
+				opts.OwnerURL = OwnerURLFromCluster(opts.Target, nil)
+			}
 			res, err := Run(ctx, opts)
 			if o.OnRun != nil {
 				o.OnRun(side, round, res, err)

@@ -23,6 +23,10 @@ func WriteTable(w io.Writer, res *Result) error {
 	pc("join ws->joined", res.Joins.WSToJoinedMs)
 	pc("join joined->media", res.Joins.JoinedToFirstMediaMs)
 	pc("join ws->media", res.Joins.WSToFirstMediaMs)
+	for _, path := range res.Paths {
+		pc("subscribers via "+path.Path+" ws->joined", path.WSToJoinedMs)
+		pc("subscribers via "+path.Path+" ws->media", path.WSToFirstMediaMs)
+	}
 	p("\t\t\t")
 	p("media\taudio\tvideo\t")
 	k := func(name string, f func(k *KindResult) string) { p("%s\t%s\t%s\t", name, f(&res.Audio), f(&res.Video)) }

@@ -52,6 +52,19 @@ type Result struct {
 	Relay    *RelayResult `json:"turn_relay,omitempty"`
 	Tester   TesterResult `json:"tester"`
 	Warnings []string     `json:"warnings,omitempty"`
+
+	// Nodes counts the participants that joined by the node id the server named in its
+	// join response (ServerInfo.NodeId): where a cluster placed the room. Empty when the
+	// server names none.
+	Nodes map[string]int `json:"server_nodes,omitempty"`
+	// Paths splits subscriber join times by signal path (target, direct) when some
+	// groups joined the owner node directly (Group.Direct).
+	Paths []PathJoins `json:"signal_paths,omitempty"`
+
+	// Raw join samples, for merging several rooms (RunCluster): all joins, and subscribers
+	// by path.
+	joinAll  joinSamples
+	joinPath map[string]*joinSamples
 }
 
 // Joins reports join outcomes and times.
@@ -240,6 +253,20 @@ func latencyOf(h *stats.Histogram) Latency {
 		P99: ms(h.Percentile(0.99)), Max: ms(h.Max()), Mean: ms(h.Mean())}
 }
 
+// pathJoins lists the paths' figures, target first.
+func pathJoins(m map[string]*joinSamples) []PathJoins {
+	var out []PathJoins
+	for _, path := range []string{PathTarget, PathDirect} {
+		s := m[path]
+		if s == nil {
+			s = &joinSamples{}
+		}
+		out = append(out, PathJoins{Path: path, WSToJoinedMs: percentilesOf(s.wsJoined),
+			WSToFirstMediaMs: percentilesOf(s.wsFirst)})
+	}
+	return out
+}
+
 func percentilesOf(samples []time.Duration) Percentiles {
 	p := stats.Percentiles(samples, 0.50, 0.95, 0.99)
 	return Percentiles{N: len(samples), P50: ms(p[0]), P95: ms(p[1]), P99: ms(p[2])}
@@ -277,6 +304,12 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 			continue
 		}
 		res.Joins.OK++
+		if node := p.nodeID(); node != "" {
+			if res.Nodes == nil {
+				res.Nodes = map[string]int{}
+			}
+			res.Nodes[node]++
+		}
 		wsJoined = append(wsJoined, joined.Sub(ws))
 		if p.droppedBefore(r.stopped) {
 			res.Joins.Dropped++
@@ -288,13 +321,35 @@ func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 			continue
 		}
 		subscribersJoined++
+		var ps *joinSamples
+		if !p.publishes() {
+			path := PathTarget
+			if p.group.Direct {
+				path = PathDirect
+			}
+			if res.joinPath == nil {
+				res.joinPath = map[string]*joinSamples{}
+			}
+			if ps = res.joinPath[path]; ps == nil {
+				ps = &joinSamples{}
+				res.joinPath[path] = ps
+			}
+			ps.wsJoined = append(ps.wsJoined, joined.Sub(ws))
+		}
 		if first := p.firstMedia.Load(); first != 0 {
 			at := time.Unix(0, first)
 			joinedFirst = append(joinedFirst, max(at.Sub(joined), 0))
 			wsFirst = append(wsFirst, at.Sub(ws))
+			if ps != nil {
+				ps.wsFirst = append(ps.wsFirst, at.Sub(ws))
+			}
 		} else {
 			res.Joins.NoMedia++
 		}
+	}
+	res.joinAll = joinSamples{wsJoined: wsJoined, wsFirst: wsFirst}
+	if r.scn.hasDirect() {
+		res.Paths = pathJoins(res.joinPath)
 	}
 	if notStarted := len(r.parts) - res.Joins.OK - res.Joins.Failed; notStarted > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d participants never started joining: the run ended first", notStarted))

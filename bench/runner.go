@@ -74,6 +74,15 @@ type Options struct {
 	Logger      *slog.Logger // nil: discard
 	// SDKLogger receives the LiveKit SDK's own logs; nil: discard.
 	SDKLogger protoLogger.Logger
+	// OwnerURL resolves the node id a server names in its join response (ServerInfo.NodeId)
+	// to that node's own signal URL (ws:// or wss://). Required when a group is Direct.
+	OwnerURL func(ctx context.Context, nodeID string) (string, error)
+	// DirectFirst starts the alternation of direct and target subscribers with a direct
+	// one (RunCluster flips it from room to room, so that neither path always joins later).
+	DirectFirst bool
+
+	// joinsDone, if set, counts finished joins (either way): RunCluster waits on it.
+	joinsDone *atomic.Int64
 }
 
 // Errors a run reports; the Result is still returned with them.
@@ -101,6 +110,7 @@ type run struct {
 
 	joinedOK, joinFailed atomic.Int64
 	relay                *relayProbe // nil without TURNPID and TURNMetricsURL
+	owner                ownerURL    // where Direct groups join
 
 	mu     sync.Mutex
 	rooms  []*lksdk.Room
@@ -124,6 +134,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := validateRelayOptions(opts); err != nil {
 		return nil, err
 	}
+	if opts.Scenario.hasDirect() && opts.OwnerURL == nil {
+		return nil, errors.New("bench: a direct group needs Options.OwnerURL to find the room's owner node")
+	}
 	if opts.Grace <= 0 {
 		opts.Grace = 10 * time.Second
 	}
@@ -139,7 +152,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.SDKLogger == nil {
 		opts.SDKLogger = protoLogger.GetDiscardLogger()
 	}
-	r := &run{opts: opts, scn: &opts.Scenario, log: opts.Logger, room: opts.Scenario.Room}
+	r := &run{opts: opts, scn: &opts.Scenario, log: opts.Logger, room: opts.Scenario.Room,
+		owner: ownerURL{ready: make(chan struct{})}}
 	if r.room == "" {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
@@ -261,7 +275,7 @@ func (r *run) participants() []*participant {
 			}
 		}
 	}
-	all := append(pubs, subs...)
+	all := append(pubs, interleaveDirect(subs, r.opts.DirectFirst)...)
 	for i, p := range all {
 		p.order = i
 	}
@@ -312,6 +326,9 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 			r.joinFailed.Add(1)
 			r.log.Debug("join failed", "identity", p.identity, "err", err)
 		}
+		if r.opts.joinsDone != nil {
+			r.opts.joinsDone.Add(1)
+		}
 	}()
 	token, err := r.token(p)
 	if err != nil {
@@ -327,6 +344,12 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	room := lksdk.NewRoom(cb)
 	jctx, cancel := context.WithTimeout(hardCtx, r.opts.JoinTimeout)
 	defer cancel()
+	url := r.opts.Target.URL
+	if p.group.Direct {
+		if url, err = r.owner.wait(jctx); err != nil {
+			return fmt.Errorf("direct join: %w", err)
+		}
+	}
 	p.started(time.Now())
 	connOpts := []lksdk.ConnectOption{lksdk.WithAutoSubscribe(p.group.Subscribe),
 		lksdk.WithConnectTimeout(r.opts.JoinTimeout),
@@ -335,12 +358,17 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	if p.relayOnly {
 		connOpts = append(connOpts, lksdk.WithICETransportPolicy(webrtc.ICETransportPolicyRelay))
 	}
-	err = room.JoinWithContextAndToken(jctx, r.opts.Target.URL, token, connOpts...)
+	err = room.JoinWithContextAndToken(jctx, url, token, connOpts...)
 	if err != nil {
 		room.Disconnect()
 		return fmt.Errorf("join: %w", err)
 	}
 	joined := time.Now()
+	node := room.ServerInfo().GetNodeId()
+	p.setNode(node)
+	if !p.group.Direct && r.opts.OwnerURL != nil {
+		r.owner.resolve(hardCtx, node, r.opts.OwnerURL)
+	}
 	r.mu.Lock()
 	r.rooms = append(r.rooms, room)
 	r.mu.Unlock()

@@ -57,6 +57,12 @@ type Group struct {
 	Subscribe    bool   `yaml:"subscribe"` // subscribe to every track published in the room
 	// SubscribeQuality is the simulcast layer asked for: low, medium or high (default).
 	SubscribeQuality string `yaml:"subscribe_quality"`
+	// Direct participants join the room's owner node directly instead of Target.URL (a
+	// cluster gateway): the owner is the node the first participant through the target
+	// landed on, resolved to its URL by Options.OwnerURL. Their join times are reported
+	// apart (Result.Paths), which measures what the proxied signal path adds. Subscribing
+	// groups only: a publisher must create the room through the target.
+	Direct bool `yaml:"direct"`
 }
 
 // Limits that keep a scenario within what one tester process can drive.
@@ -185,6 +191,9 @@ func (s *Scenario) Validate() error {
 		}
 		if !g.PublishAudio && !g.PublishVideo && !g.Subscribe {
 			bad("group %q neither publishes nor subscribes", g.Name)
+		}
+		if g.Direct && (g.PublishAudio || g.PublishVideo) {
+			bad("group %q: direct groups may only subscribe (publishers create the room through the target)", g.Name)
 		}
 		if g.Count > 0 {
 			audio = audio || g.PublishAudio

@@ -115,10 +115,23 @@ type participant struct {
 	dropReason atomic.Value // string
 
 	mu      sync.Mutex
+	node    string    // the node id the join response named
 	wsStart time.Time // when the WebSocket dial began
 	joined  time.Time // zero until the join (and publication) succeeded
 	err     error
 	done    bool
+}
+
+func (p *participant) setNode(id string) {
+	p.mu.Lock()
+	p.node = id
+	p.mu.Unlock()
+}
+
+func (p *participant) nodeID() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.node
 }
 
 func (p *participant) started(at time.Time) {

@@ -86,6 +86,8 @@ type RoomConfig struct {
 	// its publisher before a subscribed_quality_update turns it off (layers wanted again are
 	// turned on at once). 0 turns layers off without waiting.
 	DynacastPauseDelay time.Duration `yaml:"dynacast_pause_delay"`
+	// Presets are named room options a room can be started with (roomoptions.go).
+	Presets map[string]RoomPreset `yaml:"presets"`
 }
 
 // SignalConfig tunes the signal connection.
@@ -233,6 +235,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Room.EmptyTimeout <= 0 {
 		return errors.New("room.empty_timeout must be positive")
+	}
+	if err := validatePresets(c.Room.Presets); err != nil {
+		return err
 	}
 	if c.Room.DynacastPauseDelay < 0 {
 		return errors.New("room.dynacast_pause_delay must not be negative")

@@ -15,7 +15,7 @@ func TestSampleConfigs(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte("APIatrium1: 0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"ATRIUM_SFU_KEY_FILE": keyFile}
+	env := map[string]string{"ATRIUM_SFU_KEY_FILE": keyFile, "ATRIUM_SFU_CLUSTER_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 
 	prod := DefaultConfig()
@@ -24,6 +24,15 @@ func TestSampleConfigs(t *testing.T) {
 	}
 	if prod.RTC.UDPAddr != ":7882" || prod.Room.MaxParticipants != 200 || prod.TURN.TTL != 6*time.Hour || len(prod.RTC.NAT1To1IPs) != 1 {
 		t.Errorf("config/sfu.yaml parsed to %+v", prod)
+	}
+	if !prod.Cluster.Enabled || prod.Cluster.SeedDNS == "" || prod.Placement.LeaseTTL != 10*time.Second {
+		t.Errorf("config/sfu.yaml cluster/placement parsed to %+v / %+v", prod.Cluster, prod.Placement)
+	}
+	// Without the gossip key the production sample refuses to start.
+	delete(env, "ATRIUM_SFU_CLUSTER_SECRET_KEY")
+	noKey := DefaultConfig()
+	if err := noKey.Load("../config/sfu.yaml", lookup); err == nil || !strings.Contains(err.Error(), "CLUSTER_SECRET_KEY") {
+		t.Errorf("config/sfu.yaml without a gossip key: %v, want an error naming ATRIUM_SFU_CLUSTER_SECRET_KEY", err)
 	}
 	if k, s := SigningKey(prod); k != "APIatrium1" || len(s) != 32 {
 		t.Errorf("SigningKey = %q/%q, want the key file's key", k, s)

@@ -10,7 +10,6 @@ import (
 
 // The media path chooses codecs, header extensions and interceptors for every PeerConnection
 // (see docs/sfu-internals.md); these indirections keep rtcapi.go about sockets only.
-func configureMediaEngine(m *webrtc.MediaEngine) error { return media.ConfigureMediaEngine(m) }
 
 func configureInterceptors(m *webrtc.MediaEngine, r *interceptor.Registry, onEstimator func(string, cc.BandwidthEstimator)) error {
 	return media.ConfigureInterceptors(m, r, onEstimator)

@@ -100,6 +100,13 @@ func (s *pcSide) remoteDescriptionSet() {
 // negotiator drives the subscriber PC, where the server offers. One offer is in flight at a
 // time; changes made meanwhile trigger one more offer after the answer. Requests are
 // debounced briefly so a burst of subscriptions becomes one offer.
+//
+// The negotiator is the only code that changes the subscriber PC's senders: adding and
+// removing them, creating offers and applying answers all happen under mu, so none of them
+// overlaps another. While an offer is in flight, removals wait for its answer. Both matter to
+// pion: applying an answer starts every sender the offer negotiated, and a RemoveTrack that
+// runs at the same moment leaves a sender without a track for it to start ("Sender Track has
+// been removed or replaced to nil"), which failed the answer and ended the participant.
 type negotiator struct {
 	side *pcSide
 
@@ -112,7 +119,9 @@ type negotiator struct {
 	offerID       uint32
 	answeredID    uint32 // offerID of the last offer answered
 	iceRestart    bool   // the next offer restarts ICE
-	onError       func(error)
+	// removals are senders to take off the PC once the offer in flight is answered.
+	removals []*webrtc.RTPSender
+	onError  func(error)
 }
 
 const negotiateDebounce = 10 * time.Millisecond
@@ -125,6 +134,10 @@ func newNegotiator(side *pcSide, onError func(error)) *negotiator {
 func (n *negotiator) negotiate() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.negotiateLocked()
+}
+
+func (n *negotiator) negotiateLocked() {
 	if n.closed || n.scheduled {
 		return
 	}
@@ -136,6 +149,56 @@ func (n *negotiator) negotiate() {
 	time.AfterFunc(negotiateDebounce, n.offer)
 }
 
+// addTrack adds a send-only transceiver for track, with the codec preferences prefs (none:
+// pion's defaults), and returns it with the number of offers made before it existed: the
+// client knows the track once an offer after that one is answered (answeredAfter). The
+// caller renegotiates.
+func (n *negotiator) addTrack(track webrtc.TrackLocal, prefs []webrtc.RTPCodecParameters) (*webrtc.RTPTransceiver, uint32, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	tr, err := n.side.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sfu: add subscriber track: %w", err)
+	}
+	if len(prefs) > 0 {
+		_ = tr.SetCodecPreferences(prefs) // the DownTrack's codecs come from the same engine
+	}
+	return tr, n.offerID, nil
+}
+
+// removeSender takes sender off the subscriber PC and renegotiates, so the client sees the
+// track end. While an offer is in flight the removal waits for its answer (see negotiator);
+// the caller may close the sender's track at once, a bound but closed DownTrack sends
+// nothing.
+func (n *negotiator) removeSender(sender *webrtc.RTPSender) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return // the PC is closing, which stops every sender
+	}
+	if n.waitingAnswer {
+		n.removals = append(n.removals, sender)
+		n.again = true
+		return
+	}
+	n.removeLocked(sender)
+	n.negotiateLocked()
+}
+
+// removeLocked removes one sender. pion fails RemoveTrack only on a closed PC or a sender
+// of another PC: neither leaves anything to clean up.
+func (n *negotiator) removeLocked(sender *webrtc.RTPSender) {
+	_ = n.side.pc.RemoveTrack(sender)
+}
+
+// applyRemovalsLocked removes the senders held back while an offer was in flight.
+func (n *negotiator) applyRemovalsLocked() {
+	for _, s := range n.removals {
+		n.removeLocked(s)
+	}
+	n.removals = nil
+}
+
 // start allows offers (the client has its JoinResponse) and makes the first one.
 func (n *negotiator) start() {
 	n.mu.Lock()
@@ -145,20 +208,46 @@ func (n *negotiator) start() {
 	n.negotiate()
 }
 
-// restart offers again at once with an ICE restart, abandoning an offer in flight (its
-// answer may have been lost with a signal connection).
+// restart offers again at once with an ICE restart (the signal connection was resumed: an
+// offer or answer in flight may have been lost with the old one).
 func (n *negotiator) restart() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed || !n.ready {
 		return
 	}
-	n.waitingAnswer = false
-	n.again = false
-	n.iceRestart = true
-	if err := n.offerLocked(); err != nil && n.onError != nil {
+	if err := n.restartLocked(); err != nil && n.onError != nil {
 		go n.onError(err)
 	}
+}
+
+func (n *negotiator) restartLocked() error {
+	pc := n.side.pc
+	if pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return nil
+	}
+	if n.waitingAnswer {
+		// pion cannot set a new local offer over the one in flight (have-local-offer) and
+		// has no local rollback.
+		prev := pc.CurrentRemoteDescription()
+		if prev == nil {
+			// The first offer was never answered, so ICE has nothing to restart: send the
+			// same offer again and keep waiting for its answer; changes made meanwhile
+			// (again, removals) follow it as usual.
+			n.sendOfferLocked()
+			return nil
+		}
+		// Return to stable by applying the client's last answer again: it changes nothing
+		// that was negotiated, and the next offer carries every change since.
+		if err := pc.SetRemoteDescription(*prev); err != nil {
+			return fmt.Errorf("sfu: subscriber restart: restore the last answer: %w", err)
+		}
+		n.waitingAnswer = false
+		n.applyRemovalsLocked()
+	}
+	n.again = false // the restart offer carries every change
+	n.iceRestart = true
+	return n.offerLocked()
 }
 
 func (n *negotiator) offer() {
@@ -183,28 +272,47 @@ func (n *negotiator) offerLocked() error {
 		return nil
 	}
 	offer, err := pc.CreateOffer(&webrtc.OfferOptions{ICERestart: n.iceRestart})
+	if errors.Is(err, webrtc.ErrConnectionClosed) {
+		return nil // closed after the check above: the participant is leaving
+	}
 	if err != nil {
 		return fmt.Errorf("sfu: subscriber offer: %w", err)
 	}
 	if err := pc.SetLocalDescription(offer); err != nil {
+		if errors.Is(err, webrtc.ErrConnectionClosed) {
+			return nil
+		}
 		return fmt.Errorf("sfu: subscriber set local offer: %w", err)
 	}
 	n.iceRestart = false
 	n.waitingAnswer = true
 	n.offerID++
-	n.side.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Offer{Offer: &livekit.SessionDescription{
-		Type: "offer", Sdp: pc.LocalDescription().SDP, Id: n.offerID,
-	}}})
-	n.side.descQueued()
+	n.sendOfferLocked()
 	return nil
 }
 
-// answer applies the client's answer and sends a pending re-offer.
-func (n *negotiator) answer(sd webrtc.SessionDescription) error {
+// sendOfferLocked sends the offer in flight (pion's local description) with its id.
+func (n *negotiator) sendOfferLocked() {
+	n.side.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Offer{Offer: &livekit.SessionDescription{
+		Type: "offer", Sdp: n.side.pc.LocalDescription().SDP, Id: n.offerID,
+	}}})
+	n.side.descQueued()
+}
+
+// answer applies the client's answer to offer id (0: a client that does not echo ids),
+// then the removals that waited for it, and sends a pending re-offer. An answer to an older
+// offer (one abandoned by restart) is ignored: the client answers the newer one too.
+func (n *negotiator) answer(sd webrtc.SessionDescription, id uint32) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if id != 0 && id < n.offerID {
+		return nil
+	}
 	if !n.waitingAnswer {
 		return errors.New("sfu: subscriber answer without an offer")
+	}
+	if id > n.offerID {
+		return fmt.Errorf("sfu: subscriber answer to offer %d, the last offer is %d", id, n.offerID)
 	}
 	if err := n.side.pc.SetRemoteDescription(sd); err != nil {
 		return fmt.Errorf("sfu: subscriber answer: %w", err)
@@ -212,6 +320,10 @@ func (n *negotiator) answer(sd webrtc.SessionDescription) error {
 	n.waitingAnswer = false
 	n.answeredID = n.offerID
 	n.side.remoteDescriptionSet()
+	if len(n.removals) > 0 {
+		n.applyRemovalsLocked()
+		n.again = true
+	}
 	if n.again && !n.closed {
 		n.again = false
 		return n.offerLocked()
@@ -234,9 +346,11 @@ func (n *negotiator) answeredAfter(base uint32) bool {
 	return n.answeredID > base
 }
 
+// close stops offers; senders still waiting for removal go with the PC.
 func (n *negotiator) close() {
 	n.mu.Lock()
 	n.closed = true
+	n.removals = nil
 	n.mu.Unlock()
 }
 
@@ -296,7 +410,7 @@ func (p *participant) handleSubscriberAnswer(sd *livekit.SessionDescription) err
 	if sd == nil || sd.Type != "answer" {
 		return p.failNegotiation(errors.New("subscriber answer of the wrong type"))
 	}
-	if err := p.subNeg.answer(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sd.Sdp}); err != nil {
+	if err := p.subNeg.answer(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sd.Sdp}, sd.Id); err != nil {
 		return p.failNegotiation(err)
 	}
 	return nil

@@ -225,7 +225,7 @@ func (p *participant) start() {
 			Edition: livekit.ServerInfo_Standard, Version: LiveKitVersion, Protocol: ProtocolVersion,
 			Region: cfg.Region, NodeId: cfg.NodeID, DebugInfo: "atrium " + atriumVersion(),
 		},
-		EnabledPublishCodecs: enabledCodecs(cfg.Room.EnabledCodecs),
+		EnabledPublishCodecs: enabledCodecs(p.room.opts.codecs),
 	}}})
 	p.sendMu.Unlock()
 	p.wg.Add(2)

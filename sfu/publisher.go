@@ -66,7 +66,7 @@ func (t *publishedTrack) kind() livekit.TrackType {
 
 // setupPeerConnections creates both PeerConnections and the server's data channels.
 func (p *participant) setupPeerConnections() error {
-	pubPC, err := p.s.tr.newPeerConnection(pcParams{})
+	pubPC, err := p.s.tr.newPeerConnection(pcParams{AllowCodec: p.room.opts.allowsCodec})
 	if err != nil {
 		return err
 	}

@@ -33,8 +33,9 @@ func newRoomManager(s *Server) *roomManager {
 	return &roomManager{s: s, rooms: make(map[string]*room)}
 }
 
-// getOrCreate returns the open room called name, creating it unless the node drains.
-func (m *roomManager) getOrCreate(name string) (*room, error) {
+// getOrCreate returns the open room called name, creating it with opts unless the node
+// drains (opts are ignored for a room already open).
+func (m *roomManager) getOrCreate(name string, opts roomOptions) (*room, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r, ok := m.rooms[name]; ok {
@@ -46,7 +47,7 @@ func (m *roomManager) getOrCreate(name string) (*room, error) {
 		go m.s.node.release(name)
 		return nil, ErrDraining
 	}
-	r := newRoom(m.s, name)
+	r := newRoom(m.s, name, opts)
 	m.rooms[name] = r
 	m.s.metrics.rooms.Inc()
 	m.s.notify(webhook.RoomStarted, &livekit.WebhookEvent{Room: r.info()})
@@ -101,6 +102,7 @@ type room struct {
 	log       *slog.Logger
 	name, sid string
 	createdAt time.Time
+	opts      roomOptions
 
 	mu           sync.Mutex
 	participants map[string]*participant // by identity
@@ -117,14 +119,14 @@ type room struct {
 	activity activity // speakers and quality state, owned by the activity goroutine
 }
 
-func newRoom(s *Server, name string) *room {
+func newRoom(s *Server, name string, opts roomOptions) *room {
 	r := &room{
-		s: s, name: name, sid: ids.NewRoomID(), createdAt: s.now(),
+		s: s, name: name, sid: ids.NewRoomID(), createdAt: s.now(), opts: opts, metadata: opts.metadata,
 		participants: make(map[string]*participant), stop: make(chan struct{}),
 	}
 	r.log = s.log.With("room", name, "room_sid", r.sid)
 	// A room nobody manages to join closes like an empty one.
-	r.emptyTimer = time.AfterFunc(s.cfg.Room.EmptyTimeout, r.closeIfEmpty)
+	r.emptyTimer = time.AfterFunc(opts.emptyTimeout, r.closeIfEmpty)
 	r.wg.Add(1)
 	go r.runActivity()
 	r.log.Info("room created")
@@ -145,10 +147,10 @@ func (r *room) info() *livekit.Room {
 	r.mu.Unlock()
 	return &livekit.Room{
 		Sid: r.sid, Name: r.name,
-		EmptyTimeout:    uint32(r.s.cfg.Room.EmptyTimeout / time.Second),
-		MaxParticipants: uint32(r.s.cfg.Room.MaxParticipants),
+		EmptyTimeout:    uint32(r.opts.emptyTimeout / time.Second),
+		MaxParticipants: uint32(r.opts.maxParticipants),
 		CreationTime:    r.createdAt.Unix(), CreationTimeMs: r.createdAt.UnixMilli(),
-		EnabledCodecs:   enabledCodecs(r.s.cfg.Room.EnabledCodecs),
+		EnabledCodecs:   enabledCodecs(r.opts.codecs),
 		NumParticipants: uint32(n), NumPublishers: uint32(pubs), Metadata: metadata,
 	}
 }
@@ -168,7 +170,7 @@ func (r *room) join(p *participant) (replaced *participant, err error) {
 		return nil, ErrRoomClosed
 	}
 	replaced = r.participants[p.identity]
-	max := r.s.cfg.Room.MaxParticipants
+	max := r.opts.maxParticipants
 	if replaced == nil && max > 0 && len(r.participants) >= max {
 		return nil, ErrRoomFull
 	}
@@ -185,7 +187,7 @@ func (r *room) leave(p *participant) {
 		delete(r.participants, p.identity)
 	}
 	if len(r.participants) == 0 && !r.closed {
-		r.emptyTimer.Reset(r.s.cfg.Room.EmptyTimeout)
+		r.emptyTimer.Reset(r.opts.emptyTimeout)
 	}
 }
 

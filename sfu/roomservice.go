@@ -43,7 +43,11 @@ func (rs *roomService) CreateRoom(ctx context.Context, req *livekit.CreateRoomRe
 	if !grantsFrom(ctx).RoomCreate {
 		return nil, errDenied
 	}
-	r, err := rs.s.rooms.getOrCreate(req.Name)
+	opts, err := rs.s.roomOptionsFromCreate(req)
+	if err != nil {
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
+	}
+	r, err := rs.s.rooms.getOrCreate(req.Name, opts)
 	if err != nil {
 		return nil, twirp.NewError(twirp.Unavailable, err.Error())
 	}

@@ -81,7 +81,11 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 	var p, replaced *participant
 	for attempt := 0; attempt < 2; attempt++ {
 		var rm *room
-		if rm, err = s.rooms.getOrCreate(roomName); err != nil {
+		var opts roomOptions
+		if opts, err = s.roomOptionsFromGrants(grants); err != nil {
+			break
+		}
+		if rm, err = s.rooms.getOrCreate(roomName, opts); err != nil {
 			break
 		}
 		if p, err = newParticipant(participantParams{room: rm, grants: grants, join: join, conn: conn, accepted: accepted}); err != nil {
@@ -122,7 +126,7 @@ func (s *Server) refuse(conn *sigconn.Conn, reason livekit.DisconnectReason, act
 // full reports whether a participant with identity would exceed MaxParticipants (a
 // returning identity replaces itself, so it always fits).
 func (r *room) full(identity string) bool {
-	max := r.s.cfg.Room.MaxParticipants
+	max := r.opts.maxParticipants
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, present := r.participants[identity]

@@ -134,12 +134,15 @@ func (t *transport) close() {
 type pcParams struct {
 	// OnEstimator receives the congestion controller's bandwidth estimator (subscriber PCs).
 	OnEstimator func(id string, est cc.BandwidthEstimator)
+	// AllowCodec, if set, limits the codecs negotiated (a room's enabled codecs, on the
+	// publisher PC).
+	AllowCodec func(mime string) bool
 }
 
 // newPeerConnection builds a PeerConnection with the media path's codecs and interceptors.
 func (t *transport) newPeerConnection(p pcParams) (*webrtc.PeerConnection, error) {
 	m := &webrtc.MediaEngine{}
-	if err := configureMediaEngine(m); err != nil {
+	if err := media.ConfigureMediaEngineWith(m, p.AllowCodec); err != nil {
 		return nil, fmt.Errorf("sfu: media engine: %w", err)
 	}
 	reg := &interceptor.Registry{}

@@ -72,9 +72,14 @@ func (p *participant) subscribe(t *publishedTrack) {
 		Codecs:       media.Codecs(kind),
 		Logger:       p.log.With("track", t.sid),
 	})
-	var tr *webrtc.RTPTransceiver
+	var (
+		tr   *webrtc.RTPTransceiver
+		base uint32
+	)
 	if err == nil {
-		tr, err = p.sub.pc.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		// base is read with the transceiver added, not under p.mu: the negotiator sends
+		// under its lock.
+		tr, base, err = p.subNeg.addTrack(dt, dt.CodecPreferences())
 		if err != nil {
 			t.recv.Unsubscribe(dt)
 			dt.Close()
@@ -92,17 +97,13 @@ func (p *participant) subscribe(t *publishedTrack) {
 	// Writes before the subscriber's DTLS is up are dropped by pion; with the transport the
 	// DownTrack waits for it and then asks for a fresh keyframe (fast late join).
 	dt.SetTransport(tr.Sender().Transport())
-	if prefs := dt.CodecPreferences(); len(prefs) > 0 {
-		_ = tr.SetCodecPreferences(prefs)
-	}
-	base := p.subNeg.offers() // not under p.mu: the negotiator sends under its lock
 
 	p.mu.Lock()
 	if p.closing || p.subs[t.sid] != placeholder {
 		p.mu.Unlock()
-		_ = p.sub.pc.RemoveTrack(tr.Sender())
 		t.recv.Unsubscribe(dt)
 		dt.Close()
+		p.subNeg.removeSender(tr.Sender())
 		return
 	}
 	placeholder.dt, placeholder.sender = dt, tr.Sender()
@@ -145,7 +146,10 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *media.DownTrack) {
 	}
 }
 
-// dropSubscription removes the subscription to trackSID, if any, and renegotiates.
+// dropSubscription removes the subscription to trackSID, if any, and renegotiates. The
+// DownTrack stops and leaves its receiver at once; its sender leaves the subscriber PC now,
+// or once the offer in flight is answered (negotiator.removeSender), and the offer after
+// that shows the client the track ended.
 func (p *participant) dropSubscription(trackSID string) {
 	p.mu.Lock()
 	sub := p.subs[trackSID]
@@ -155,14 +159,11 @@ func (p *participant) dropSubscription(trackSID string) {
 	if sub == nil || sub.dt == nil {
 		return
 	}
-	if !closing {
-		_ = p.sub.pc.RemoveTrack(sub.sender)
-	}
 	p.alloc.Remove(sub.dt)
 	sub.release()
 	sub.track.subscribersChanged()
 	if !closing {
-		p.subNeg.negotiate()
+		p.subNeg.removeSender(sub.sender)
 	}
 }
 

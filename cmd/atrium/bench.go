@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,10 @@ import (
 
 const benchUsage = `Usage:
   atrium bench [SCENARIO] [flags]              run a scenario against one server
+  atrium bench --rooms K [--compare-direct] [SCENARIO] [flags]
+                                               K rooms of the scenario through a cluster
+                                               gateway (or node): per-node rooms,
+                                               participants and CPU
   atrium bench compare --a URL --b URL [SCENARIO] [flags]
                                                the same scenario against two servers, A B A B
   atrium bench udp-baseline [flags]            raw UDP forwarding limit on loopback
@@ -44,12 +50,17 @@ func runBench(ctx context.Context, args []string) error {
 		}
 	}
 	fs, rf := benchFlags("bench")
+	cf := clusterFlags(fs)
 	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
+	rf.rooms = cf.rooms
 	opts, err := rf.options(fs)
 	if err != nil {
 		return err
+	}
+	if cf.rooms > 0 || cf.compareDirect || len(cf.nodePIDs) > 0 {
+		return runBenchCluster(ctx, rf, cf, opts)
 	}
 	stopProfile, err := startCPUProfile(rf.cpuProfile)
 	if err != nil {
@@ -86,7 +97,7 @@ func startCPUProfile(path string) (stop func() error, err error) {
 type runFlags struct {
 	scenario, url, apiKey, apiSecret, room, codec, quality, json, logLevel, cpuProfile string
 	turnMetrics                                                                        string
-	publishers, subscribers, serverPID, turnPID, fps, videoBitrate                     int
+	publishers, subscribers, serverPID, turnPID, fps, videoBitrate, rooms              int
 	relayOnly                                                                          relayFlag
 	joinRate                                                                           float64
 	duration, grace, joinTimeout                                                       time.Duration
@@ -157,8 +168,12 @@ func (rf *runFlags) options(fs *flag.FlagSet) (bench.Options, error) {
 	var scn bench.Scenario
 	var err error
 	if isPreset(rf.scenario) {
+		subs := rf.subscribers
+		if rf.rooms > 0 && subs == 0 && rf.scenario == "lecture" {
+			subs = clusterLectureStudents
+		}
 		scn, err = bench.Preset(rf.scenario, bench.PresetParams{Publishers: rf.publishers,
-			Subscribers: rf.subscribers, SubscribeQuality: rf.quality})
+			Subscribers: subs, SubscribeQuality: rf.quality})
 	} else {
 		scn, err = bench.LoadScenario(rf.scenario, os.LookupEnv)
 		if err == nil && (set["publishers"] || set["subscribers"]) {
@@ -215,6 +230,8 @@ func (rf *runFlags) options(fs *flag.FlagSet) (bench.Options, error) {
 	opts := bench.Options{Scenario: scn, ServerPID: rf.serverPID, RelayOnly: rf.relayOnly.mode,
 		TURNPID: rf.turnPID, TURNMetricsURL: rf.turnMetrics, Grace: rf.grace, JoinTimeout: rf.joinTimeout,
 		Target: bench.Target{URL: rf.url, APIKey: rf.apiKey, APISecret: rf.apiSecret}, Logger: logger}
+	// Direct groups (a scenario file's `direct: true`) join the owner node the target names.
+	opts.OwnerURL = bench.OwnerURLFromCluster(opts.Target, &http.Client{Timeout: 5 * time.Second})
 	if !rf.quiet {
 		opts.Progress = os.Stderr
 	}
@@ -407,4 +424,91 @@ func runBenchSummarize(args []string) error {
 		return fmt.Errorf("summarize: %w", err)
 	}
 	return f.Close()
+}
+
+// clusterLectureStudents is the lecture's class size with --rooms: many small classes
+// (one teacher, four students) rather than one big one.
+const clusterLectureStudents = 4
+
+// clusterRunFlags are the flags of `atrium bench --rooms K`.
+type clusterRunFlags struct {
+	rooms, probes int
+	compareDirect bool
+	nodePIDs      pidFlag
+}
+
+func clusterFlags(fs *flag.FlagSet) *clusterRunFlags {
+	cf := &clusterRunFlags{nodePIDs: pidFlag{}}
+	fs.IntVar(&cf.rooms, "rooms", 0, "spread this many rooms of the scenario through --url (a cluster gateway or node; the lecture then defaults to 4 students per room, and --join-rate is the total over all rooms)")
+	fs.BoolVar(&cf.compareDirect, "compare-direct", false, "with --rooms: each room also gets as many subscribers joining its owner node directly, and signal-only join probes run on both paths: the added latency of the proxied signal path")
+	fs.IntVar(&cf.probes, "probes", 5, "with --compare-direct: signal-only join probes per room and path")
+	fs.Var(&cf.nodePIDs, "node-pid", "with --rooms: sample a local process as LABEL=PID, repeatable (a node id for one node per process, or e.g. dev=PID for atrium dev --sfu-nodes, which runs every node in one process)")
+	return cf
+}
+
+// runBenchCluster is `atrium bench --rooms K`.
+func runBenchCluster(ctx context.Context, rf *runFlags, cf *clusterRunFlags, opts bench.Options) error {
+	if cf.rooms <= 0 {
+		return errors.New("--compare-direct and --node-pid need --rooms K")
+	}
+	if rf.serverPID > 0 {
+		return errors.New("with --rooms, name processes with --node-pid LABEL=PID rather than --server-pid")
+	}
+	co := bench.ClusterOptions{Run: opts, Rooms: cf.rooms, CompareDirect: cf.compareDirect, Probes: cf.probes,
+		ProcessPIDs: cf.nodePIDs}
+	co.Run.Progress = nil
+	if !rf.quiet {
+		co.Progress = os.Stderr
+	}
+	stopProfile, err := startCPUProfile(rf.cpuProfile)
+	if err != nil {
+		return err
+	}
+	res, runErr := bench.RunCluster(ctx, co)
+	if err := stopProfile(); err != nil {
+		return errors.Join(runErr, err)
+	}
+	if res == nil {
+		return runErr
+	}
+	out := os.Stdout
+	if rf.json == "-" {
+		out = os.Stderr
+	}
+	if err := res.WriteTable(out); err != nil {
+		return errors.Join(runErr, err)
+	}
+	if rf.json != "" {
+		if err := bench.WriteJSONFile(rf.json, res); err != nil {
+			return errors.Join(runErr, err)
+		}
+	}
+	return runErr
+}
+
+// pidFlag is a repeatable LABEL=PID flag.
+type pidFlag map[string]int
+
+func (f pidFlag) String() string {
+	var parts []string
+	for l, p := range f {
+		parts = append(parts, fmt.Sprintf("%s=%d", l, p))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f pidFlag) Set(s string) error {
+	label, pid, ok := strings.Cut(s, "=")
+	if !ok || label == "" {
+		return fmt.Errorf("%q: want LABEL=PID", s)
+	}
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q: PID must be a positive number", s)
+	}
+	if _, dup := f[label]; dup {
+		return fmt.Errorf("%q: label %s given twice", s, label)
+	}
+	f[label] = n
+	return nil
 }

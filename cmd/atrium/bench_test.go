@@ -59,6 +59,11 @@ func TestBenchBadInputExitsWithError(t *testing.T) {
 		{"counts with a file", []string{impossible, "--subscribers", "3"}, "nothing to measure"},
 		{"udp bad mode", []string{"udp-baseline", "--mode", "fast"}, "--mode"},
 		{"compare without servers", []string{"compare", "lecture"}, "--a URL and --b URL"},
+		{"compare-direct without rooms", []string{"--compare-direct", "--quiet"}, "need --rooms K"},
+		{"rooms with server-pid", []string{"--rooms", "2", "--server-pid", "1"}, "--node-pid"},
+		{"bad node-pid", []string{"--rooms", "2", "--node-pid", "sfu-1"}, "LABEL=PID"},
+		{"rooms against no cluster", []string{"--rooms", "2", "--url", closed, "--quiet"}, "connection refused"},
+		{"compare-direct with a meeting", []string{"meeting", "--rooms", "2", "--compare-direct"}, "subscribe-only group"},
 	}
 	for _, tc := range tests {
 		start := time.Now()
@@ -103,5 +108,38 @@ func TestBenchRelayOnlyFlag(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	if err := parseInterspersed(fs, []string{"--relay-only=sometimes"}); err == nil || !strings.Contains(err.Error(), "subscribers or all") {
 		t.Errorf("--relay-only=sometimes: %v, want an error naming the modes", err)
+	}
+}
+
+func TestBenchRoomsFlags(t *testing.T) {
+	fs, rf := benchFlags("bench")
+	cf := clusterFlags(fs)
+	args := []string{"--rooms", "6", "--compare-direct", "--probes", "3", "--node-pid", "dev=42", "--node-pid", "sfu-2=43"}
+	if err := parseInterspersed(fs, args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	rf.rooms = cf.rooms
+	o, err := rf.options(fs)
+	if err != nil {
+		t.Fatalf("options: %v", err)
+	}
+	if cf.rooms != 6 || !cf.compareDirect || cf.probes != 3 || len(cf.nodePIDs) != 2 || cf.nodePIDs["dev"] != 42 || cf.nodePIDs["sfu-2"] != 43 {
+		t.Errorf("cluster flags from %v = %+v", args, cf)
+	}
+	// With --rooms the lecture is a small class: one teacher, four students.
+	if n := o.Scenario.Participants(); n != 1+clusterLectureStudents {
+		t.Errorf("lecture with --rooms has %d participants, want %d", n, 1+clusterLectureStudents)
+	}
+	f := pidFlag{}
+	for _, bad := range []string{"x", "=5", "a=0", "a=-3", "a=b"} {
+		if err := f.Set(bad); err == nil {
+			t.Errorf("--node-pid %q accepted", bad)
+		}
+	}
+	if err := f.Set("a=1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Set("a=2"); err == nil {
+		t.Error("a label given twice was accepted")
 	}
 }

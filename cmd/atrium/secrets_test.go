@@ -137,7 +137,8 @@ func TestControlPlaneRefusesDevSecrets(t *testing.T) {
 // is absent here and whose TURN secret is a committed placeholder.
 func TestSFURefusesDevSecrets(t *testing.T) {
 	err := runSFU(context.Background(), []string{"--config", sampleConfig("sfu.yaml")})
-	wantUnsafe(t, err, "key_file", "ATRIUM_SFU_KEY_FILE", "turn.secret", "ATRIUM_SFU_TURN_SECRET_FILE")
+	wantUnsafe(t, err, "key_file", "ATRIUM_SFU_KEY_FILE", "turn.secret", "ATRIUM_SFU_TURN_SECRET_FILE",
+		"cluster.secret_key is empty", "ATRIUM_SFU_CLUSTER_SECRET_KEY_FILE")
 
 	// A key file holding LiveKit's dev pair is refused too, naming the key.
 	devKeys := writeSecret(t, "APIatrium1: secret")
@@ -150,6 +151,11 @@ func TestSFURefusesDevSecrets(t *testing.T) {
 		"ATRIUM_SFU_KEY_FILE": writeSecret(t, "APIatrium1: "+testSecretA), "ATRIUM_SFU_TURN_SECRET_FILE": writeSecret(t, testSecretB),
 		"ATRIUM_SFU_HTTP_ADDR": addr, "ATRIUM_SFU_RTC_UDP_ADDR": "127.0.0.1:0", "ATRIUM_SFU_RTC_TCP_ADDR": "127.0.0.1:0",
 		"ATRIUM_SFU_DRAIN_TIMEOUT": "2s",
+		// The sample runs in a cluster: gossip on loopback, no seeds, leases in the local Redis.
+		"ATRIUM_SFU_CLUSTER_SECRET_KEY_FILE": writeSecret(t, base64.StdEncoding.EncodeToString([]byte(testSecretC))),
+		"ATRIUM_SFU_CLUSTER_BIND_ADDR":       "127.0.0.1:0", "ATRIUM_SFU_CLUSTER_SEED_DNS": "",
+		"ATRIUM_SFU_PLACEMENT_REDIS_ADDR": "127.0.0.1:6379",
+		"ATRIUM_SFU_PLACEMENT_KEY_PREFIX": fmt.Sprintf("atrium:secretstest:%d:", time.Now().UnixNano()),
 	} {
 		t.Setenv(k, v)
 	}

@@ -42,7 +42,7 @@ func tokenCreate(args []string, stderr io.Writer) (string, error) {
 		data      = fs.Bool("data", true, "grant canPublishData")
 		hidden    = fs.Bool("hidden", false, "hidden participant (not announced to others)")
 		admin     = fs.Bool("admin", false, "grant roomAdmin")
-		operator  = fs.Bool("operator", false, "grant roomCreate and roomList: an operator token for /admin/drain and /admin/cluster")
+		operator  = fs.Bool("operator", false, "an operator's token (roomCreate, roomList; no room): drain nodes, read /admin/cluster, list rooms")
 		ttl       = fs.Duration("ttl", 6*time.Hour, "validity")
 		apiKey    = fs.String("api-key", "", "API key (default: from --config, else the dev key)")
 		apiSecret = fs.String("api-secret", "", "API secret matching --api-key")
@@ -53,8 +53,8 @@ func tokenCreate(args []string, stderr io.Writer) (string, error) {
 	if err := fs.Parse(args[1:]); err != nil {
 		return "", err
 	}
-	if *room == "" || *identity == "" {
-		return "", errors.New("--room and --identity are required")
+	if *identity == "" || (*room == "" && !*operator) {
+		return "", errors.New("--identity and, unless --operator, --room are required")
 	}
 	if *ttl <= 0 {
 		return "", errors.New("--ttl must be positive")
@@ -74,7 +74,11 @@ func tokenCreate(args []string, stderr io.Writer) (string, error) {
 	if secret == "" {
 		return "", fmt.Errorf("no secret for API key %q", key)
 	}
-	g := &auth.VideoGrant{RoomJoin: true, Room: *room, Hidden: *hidden, RoomAdmin: *admin, RoomCreate: *operator, RoomList: *operator}
+	if *operator {
+		g := &auth.VideoGrant{RoomCreate: true, RoomList: true}
+		return access.NewToken{APIKey: key, APISecret: secret, Identity: *identity, TTL: *ttl, Grant: g}.Mint()
+	}
+	g := &auth.VideoGrant{RoomJoin: true, Room: *room, Hidden: *hidden, RoomAdmin: *admin}
 	g.SetCanPublish(*publish)
 	g.SetCanSubscribe(*subscribe)
 	g.SetCanPublishData(*data)

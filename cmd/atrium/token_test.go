@@ -36,16 +36,16 @@ func TestTokenCreate(t *testing.T) {
 		t.Errorf("explicit key: key %q err %v", v.APIKey(), err)
 	}
 
-	tok, err = tokenCreate([]string{"create", "--room", "r", "--identity", "ops", "--operator"}, io.Discard)
+	tok, err = tokenCreate([]string{"create", "--operator", "--identity", "ops"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v, _ = auth.ParseAPIToken(tok)
-	if _, g, err := v.Verify(sfu.DevAPISecret); err != nil || !g.Video.RoomCreate || !g.Video.RoomList {
-		t.Errorf("--operator: grants %+v, err %v; want roomCreate and roomList", g.Video, err)
+	if _, g, err := v.Verify(sfu.DevAPISecret); err != nil || !g.Video.RoomCreate || !g.Video.RoomList || g.Video.RoomJoin || g.Video.Room != "" {
+		t.Errorf("operator token: %+v, %v; want roomCreate+roomList and no room", g.Video, err)
 	}
 
-	for _, args := range [][]string{nil, {"mint"}, {"create", "--room", "r"}, {"create", "--room", "r", "--identity", "i", "--ttl", "-1s"}} {
+	for _, args := range [][]string{nil, {"create", "--identity", "i"}, {"mint"}, {"create", "--room", "r"}, {"create", "--room", "r", "--identity", "i", "--ttl", "-1s"}} {
 		if _, err := tokenCreate(args, io.Discard); err == nil {
 			t.Errorf("token %s: no error", strings.Join(args, " "))
 		}

@@ -125,6 +125,8 @@ type NewToken struct {
 	Name, Metadata    string
 	TTL               time.Duration // default 6 h
 	Grant             *auth.VideoGrant
+	// RoomPreset names the room options to start the room with, if this join starts it.
+	RoomPreset string
 }
 
 // Mint returns the signed JWT. Grant defaults to roomJoin on Room with publish, subscribe
@@ -142,6 +144,9 @@ func (t NewToken) Mint() (string, error) {
 	}
 	at := auth.NewAccessToken(t.APIKey, t.APISecret).SetIdentity(t.Identity).SetName(t.Name).
 		SetMetadata(t.Metadata).SetValidFor(t.TTL).SetVideoGrant(g)
+	if t.RoomPreset != "" {
+		at.SetRoomPreset(t.RoomPreset)
+	}
 	s, err := at.ToJWT()
 	if err != nil {
 		return "", fmt.Errorf("access: mint token: %w", err)

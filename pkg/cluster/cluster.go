@@ -41,6 +41,9 @@ type Cluster struct {
 	subs      map[*subscriber]struct{}
 	leaving   map[string]time.Time    // leave notices received, by NodeID
 	failed    map[string]failedMember // members declared dead, to reconnect to
+	gone      map[string]time.Time    // members declared dead or left, by NodeID, until seen alive again
+	addrs     map[string]string       // live members' gossip addresses, by NodeID (for the seed keeper)
+	addr      string                  // own gossip address, fixed at creation
 	closed    bool
 
 	kick   chan struct{}   // a prompt re-broadcast of own meta is wanted
@@ -96,6 +99,8 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		subs:      make(map[*subscriber]struct{}),
 		leaving:   make(map[string]time.Time),
 		failed:    make(map[string]failedMember),
+		gone:      make(map[string]time.Time),
+		addrs:     make(map[string]string),
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		rejLogged: make(map[string]time.Time),
@@ -110,6 +115,9 @@ func Join(ctx context.Context, cfg Config, meta Meta) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster: create member %q: %w", cfg.NodeID, err)
 	}
 	c.ml = ml
+	// Read once, now: the local node is rewritten by every UpdateNode, so reading it later
+	// races with the broadcaster (and the address never changes).
+	c.addr = ml.LocalNode().Address()
 
 	if n, err := c.joinOnce(ctx); err != nil && ctx.Err() != nil {
 		c.stopBg()
@@ -233,10 +241,14 @@ func (c *Cluster) retryJoin() {
 // missingSeeds lists seed addresses that are not live members.
 func (c *Cluster) missingSeeds(ctx context.Context) ([]string, error) {
 	seeds, err := c.seeds(ctx)
+	// memberlist's own Members() hands out nodes it keeps mutating: read the addresses the
+	// delegates recorded instead.
 	live := map[string]bool{}
-	for _, n := range c.ml.Members() {
-		live[net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))] = true
+	c.mu.RLock()
+	for _, a := range c.addrs {
+		live[a] = true
 	}
+	c.mu.RUnlock()
 	var out []string
 	for _, s := range seeds {
 		if !live[s] {
@@ -300,6 +312,20 @@ func (c *Cluster) Members() []Meta {
 	return out
 }
 
+// goneMemory bounds how long a departed member is remembered by Gone. A room lease outlives
+// its owner by its TTL (seconds), so an hour is far more than any lease needs.
+const goneMemory = time.Hour
+
+// Gone reports whether id was a member that gossip declared dead, or that left, and has not
+// been seen alive since. A member never seen at all is not gone: it may have just joined
+// and not reached this member yet, so a room leased to it must not be taken over.
+func (c *Cluster) Gone(id string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	at, ok := c.gone[id]
+	return ok && time.Since(at) < goneMemory
+}
+
 // Member returns the metadata of alive member id.
 func (c *Cluster) Member(id string) (Meta, bool) {
 	c.mu.RLock()
@@ -355,9 +381,7 @@ func (c *Cluster) TryUpdate(fn func(m *Meta)) error {
 
 // Addr is the gossip host:port other members reach this one at: the advertised address,
 // with the port memberlist bound when Config.BindPort was 0.
-func (c *Cluster) Addr() string {
-	return c.ml.LocalNode().Address()
-}
+func (c *Cluster) Addr() string { return c.addr }
 
 // Stats returns the refusal and drop counters.
 func (c *Cluster) Stats() Stats {
@@ -398,11 +422,21 @@ func (c *Cluster) Leave(ctx context.Context) error {
 // at most timeout; a member that misses the notice reports EventDead, which is safe.
 func (c *Cluster) announceLeave(timeout time.Duration) {
 	msg := append(slices.Clone(leaveNotice), c.cfg.NodeID...)
-	var wg sync.WaitGroup
-	for _, n := range c.ml.Members() {
-		if n.Name == c.cfg.NodeID {
+	// Copies built from the addresses the delegates recorded: memberlist's Members() hands
+	// out nodes it keeps rewriting (a data race under load).
+	var peers []*memberlist.Node
+	c.mu.RLock()
+	for id, a := range c.addrs {
+		host, port, err := net.SplitHostPort(a)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || id == c.cfg.NodeID {
 			continue
 		}
+		peers = append(peers, &memberlist.Node{Name: id, Addr: net.ParseIP(host), Port: uint16(p)})
+	}
+	c.mu.RUnlock()
+	var wg sync.WaitGroup
+	for _, n := range peers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

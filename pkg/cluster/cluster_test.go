@@ -119,6 +119,10 @@ func TestDeadDetection(t *testing.T) {
 	if c.Alive("c") || len(c.Members()) != 0 {
 		t.Errorf("a shut down member lists %v", ids(c.Members()))
 	}
+	if !a.Gone("c") || a.Gone("b") || a.Gone("never-seen") {
+		t.Errorf("Gone: c=%v (want true), b=%v (alive, want false), never-seen=%v (want false)",
+			a.Gone("c"), a.Gone("b"), a.Gone("never-seen"))
+	}
 }
 
 func TestGracefulLeave(t *testing.T) {
@@ -137,6 +141,9 @@ func TestGracefulLeave(t *testing.T) {
 	waitEvent(t, events, EventLeave, "b", 3*time.Second)
 	if a.Alive("b") {
 		t.Errorf("a.Alive(b) after b left")
+	}
+	if !a.Gone("b") {
+		t.Errorf("a.Gone(b) = false after b left")
 	}
 	if _, ok := <-bEvents; ok {
 		// Drain: the channel must end up closed.

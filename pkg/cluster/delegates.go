@@ -140,6 +140,21 @@ func (c *Cluster) observe(n *memberlist.Node, kind EventKind) {
 	} else {
 		delete(c.failed, n.Name)
 	}
+	if kind == EventDead || kind == EventLeave {
+		delete(c.addrs, n.Name)
+	} else {
+		c.addrs[n.Name] = n.Address()
+	}
+	if kind == EventDead || kind == EventLeave {
+		for k, at := range c.gone { // bounded: prune what Gone no longer reports
+			if time.Since(at) > goneMemory {
+				delete(c.gone, k)
+			}
+		}
+		c.gone[n.Name] = time.Now()
+	} else {
+		delete(c.gone, n.Name)
+	}
 	c.publishLocked(Event{Kind: kind, Member: m})
 }
 

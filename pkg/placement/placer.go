@@ -20,6 +20,20 @@ type Members interface {
 
 var _ Members = (*cluster.Cluster)(nil)
 
+// Departures is what a Members may also tell: whether a member that is not alive was
+// declared dead or left (Gone), as opposed to not being known yet. With it, a Placer takes
+// a room over only from an owner known to be gone; *cluster.Cluster implements it.
+type Departures interface {
+	Gone(id string) bool
+}
+
+var _ Departures = (*cluster.Cluster)(nil)
+
+// ErrOwnerUnknown: the room's owner is neither alive nor known to be gone in this member's
+// view (it probably joined a moment ago and gossip has not brought it here yet). Retry
+// shortly; taking the room over now could split it in two.
+var ErrOwnerUnknown = errors.New("placement: room owner not known here yet")
+
 // PlacerConfig configures a Placer. Leases and Members are required.
 type PlacerConfig struct {
 	Leases  Leases
@@ -94,6 +108,11 @@ func (p *Placer) Locate(ctx context.Context, room string) (string, error) {
 		}
 		if owner != "" && p.cfg.Members.Alive(owner) {
 			return owner, nil
+		}
+		if owner != "" {
+			if d, ok := p.cfg.Members.(Departures); ok && !d.Gone(owner) {
+				return "", fmt.Errorf("placement: locate %q: owner %s: %w", room, owner, ErrOwnerUnknown)
+			}
 		}
 		choice, err := p.pick()
 		if err != nil {

@@ -185,3 +185,31 @@ func TestLocateStoreDown(t *testing.T) {
 		t.Errorf("second placer's Locate = %q, %v; want the owner %q", again, err, got)
 	}
 }
+
+// departedMembers adds a record of departures to staticMembers, like *cluster.Cluster.
+type departedMembers struct {
+	staticMembers
+	gone map[string]bool
+}
+
+func (d *departedMembers) Gone(id string) bool { return d.gone[id] }
+
+// An owner this member has never seen (it joined a moment ago and gossip has not brought it
+// here yet) keeps its room: Locate asks to retry instead of splitting the room. Only an
+// owner known to be gone is replaced.
+func TestLocateWaitsForUnknownOwner(t *testing.T) {
+	ctx := context.Background()
+	l := NewMemory(nil)
+	mustAcquire(t, l, "new-node-room", "sfu-new", time.Minute)
+	mustAcquire(t, l, "dead-node-room", "sfu-dead", time.Minute)
+	ms := &departedMembers{staticMembers: staticMembers{ms: []cluster.Meta{sfu("a", 0.1)}}, gone: map[string]bool{"sfu-dead": true}}
+	p := NewPlacer(PlacerConfig{Leases: l, Members: ms, TTL: time.Minute, Rand: rand.New(rand.NewPCG(1, 1))})
+	if got, err := p.Locate(ctx, "new-node-room"); !errors.Is(err, ErrOwnerUnknown) {
+		t.Fatalf("Locate with an owner not known yet = %q, %v; want ErrOwnerUnknown", got, err)
+	}
+	mustOwner(t, l, "new-node-room", "sfu-new")
+	if got, err := p.Locate(ctx, "dead-node-room"); err != nil || got != "a" {
+		t.Fatalf("Locate with a gone owner = %q, %v; want a", got, err)
+	}
+	mustOwner(t, l, "dead-node-room", "a")
+}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/cluster"
+	"github.com/atrium-live/atrium/pkg/placement"
 )
 
 // HopHeader counts how many times a request was proxied; a request is never proxied more
@@ -135,6 +136,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for attempt := 0; ; attempt++ {
 		owner, err := rt.p.Locator.Locate(ctx, room)
 		switch {
+		case errors.Is(err, placement.ErrOwnerUnknown):
+			lastErr = err // gossip will bring the owner here in a moment
 		case err != nil:
 			// No node can take the room, or the placement store is down: waiting would
 			// not help this request, and the SDK retries on its own.

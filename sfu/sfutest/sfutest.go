@@ -141,6 +141,9 @@ func RoomAdmin() TokenOption { return Grant(func(g *auth.VideoGrant) { g.RoomAdm
 // TTL sets the token lifetime (negative makes an expired token).
 func TTL(d time.Duration) TokenOption { return func(n *access.NewToken) { n.TTL = d } }
 
+// RoomPreset names the room preset a join that starts the room uses.
+func RoomPreset(name string) TokenOption { return func(n *access.NewToken) { n.RoomPreset = name } }
+
 // Name and Metadata set the participant's display name and metadata.
 func Name(v string) TokenOption     { return func(n *access.NewToken) { n.Name = v } }
 func Metadata(v string) TokenOption { return func(n *access.NewToken) { n.Metadata = v } }

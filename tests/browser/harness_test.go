@@ -99,6 +99,11 @@ type runConfig struct {
 	Phases         []qualityPhase    `json:"phases,omitempty"`
 	ResumeWaitMs   int               `json:"resumeWaitMs,omitempty"` // dynacast: bound of the HIGH phase
 	ExtraArgs      []string          `json:"extraArgs,omitempty"`    // more chromium flags
+	// cluster: each page's signal URL, and the failover handshake files.
+	URLs       map[string]string `json:"urls,omitempty"`
+	ReadyFile  string            `json:"readyFile,omitempty"`
+	KillFile   string            `json:"killFile,omitempty"`
+	KillWaitMs int               `json:"killWaitMs,omitempty"`
 }
 
 // qualityPhase is one step of the simulcast scenario: request Quality, then wait until B

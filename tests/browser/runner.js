@@ -145,6 +145,7 @@ const scenarios = {
   simulcast: require('./scenarios/simulcast'),
   data: require('./scenarios/data'),
   dynacast: require('./scenarios/dynacast'),
+  cluster: require('./scenarios/cluster'),
 };
 
 async function main() {

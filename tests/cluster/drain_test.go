@@ -26,7 +26,7 @@ func TestDrainMovesRoomsAtDeadline(t *testing.T) {
 	drained := tc.Nodes[0]
 	// Pin both rooms on the node to drain, as a placer would have.
 	for _, room := range []string{"short", "long"} {
-		if owner, err := tc.Leases.Acquire(ctx, room, drained.NodeID(), 3*time.Second); err != nil || owner != drained.NodeID() {
+		if owner, err := tc.Leases.Acquire(ctx, room, drained.NodeID(), 30*time.Second); err != nil || owner != drained.NodeID() {
 			t.Fatalf("Acquire(%s) = %q, %v", room, owner, err)
 		}
 	}

@@ -28,7 +28,7 @@ func TestFailoverKill9(t *testing.T) {
 	defer closeLeases()
 	ctx := context.Background()
 	for _, room := range []string{"r1", "r2"} {
-		if o, err := leases.Acquire(ctx, room, victim.Name, 3*time.Second); err != nil || o != victim.Name {
+		if o, err := leases.Acquire(ctx, room, victim.Name, 30*time.Second); err != nil || o != victim.Name {
 			t.Fatalf("Acquire(%s) = %q, %v", room, o, err)
 		}
 	}

@@ -2,6 +2,8 @@ package media
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
@@ -80,8 +82,23 @@ func Codecs(kind webrtc.RTPCodecType) []webrtc.RTPCodecParameters {
 // each video codec with RTX) and the header extensions the SFU negotiates on
 // every PeerConnection it creates. m must be fresh (not yet used by an API).
 func ConfigureMediaEngine(m *webrtc.MediaEngine) error {
+	return ConfigureMediaEngineWith(m, nil)
+}
+
+// ConfigureMediaEngineWith is ConfigureMediaEngine registering only the codecs allow
+// accepts by MIME type (nil allows all; RTX follows the codec it repairs). A room limited to
+// H.264 (a recorded class) so never negotiates VP8 with its publishers.
+func ConfigureMediaEngineWith(m *webrtc.MediaEngine, allow func(mime string) bool) error {
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		allowedPT := map[uint8]bool{}
 		for _, c := range Codecs(kind) {
+			if allow != nil && !strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && !allow(c.MimeType) {
+				continue
+			}
+			if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && allow != nil && !allowedPT[rtxApt(c.SDPFmtpLine)] {
+				continue
+			}
+			allowedPT[uint8(c.PayloadType)] = true
 			if err := m.RegisterCodec(c, kind); err != nil {
 				return fmt.Errorf("register codec %s/%d: %w", c.MimeType, c.PayloadType, err)
 			}
@@ -161,3 +178,14 @@ const (
 	estimateMin     = 100_000
 	estimateMax     = 20_000_000
 )
+
+// rtxApt is the payload type an RTX codec repairs (its fmtp "apt=").
+func rtxApt(fmtp string) uint8 {
+	for _, kv := range strings.Split(fmtp, ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "apt="); ok {
+			n, _ := strconv.Atoi(v)
+			return uint8(n)
+		}
+	}
+	return 0
+}

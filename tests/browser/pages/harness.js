@@ -148,8 +148,23 @@
 
     // publish enables the fake camera and microphone. video: TrackPublishOptions (simulcast,
     // videoSimulcastLayers...), capture: VideoCaptureOptions (resolution).
-    async publish({ camera, microphone, capture, video }) {
+    async publish({ camera, microphone, capture, video, userProvided }) {
       const lp = room.localParticipant;
+      if (userProvided) {
+        // Tracks the page captured itself: livekit-client republishes them as they are after
+        // a full reconnect, instead of restarting the capture (headless Chromium's fake camera
+        // sometimes delivers no frames after such a restart; see tests/browser/cluster_test.go).
+        const res = (capture && capture.resolution) || {};
+        const stream = await navigator.mediaDevices.getUserMedia({
+          audio: !!microphone,
+          video: camera ? { width: res.width, height: res.height, frameRate: res.frameRate } : false,
+        });
+        for (const t of stream.getTracks()) {
+          const source = t.kind === 'video' ? LK.Track.Source.Camera : LK.Track.Source.Microphone;
+          await lp.publishTrack(t, Object.assign({ source }, t.kind === 'video' ? (video || {}) : {}));
+        }
+        return atrium.localTracks();
+      }
       if (microphone) await lp.setMicrophoneEnabled(true);
       const v = Object.assign({}, video || {});
       // Simulcast layers arrive as preset names ("h180"), since classes do not cross evaluate().
