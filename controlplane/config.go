@@ -6,6 +6,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/tlsfile"
 )
 
 // Config is everything `atrium controlplane` reads. Build it with DefaultConfig, then
@@ -42,6 +45,13 @@ type HTTPConfig struct {
 	ReadTimeout       time.Duration `yaml:"read_timeout"`
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// TLSCertFile and TLSKeyFile, when both set, make `atrium controlplane` serve HTTPS itself
+	// (with HSTS), re-reading the files when they change (see pkg/tlsfile).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ACME, when Domains are set, obtains certificates from an ACME CA instead (TLS-ALPN-01 on
+	// Addr, which must then be reachable on port 443 under those names).
+	ACME tlsfile.ACMEParams `yaml:"acme"`
 }
 
 // DatabaseConfig is the PostgreSQL connection.
@@ -211,6 +221,12 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("http.public_url must be an absolute http(s) URL, got %q", c.HTTP.PublicURL)
 	}
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		bad("http.tls_cert_file and http.tls_key_file go together")
+	}
+	if len(c.HTTP.ACME.Domains) > 0 && (c.HTTP.TLSCertFile != "" || c.HTTP.ACME.CacheDir == "") {
+		bad("http.acme: domains need a cache_dir and no tls_cert_file")
+	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes must be at least 1024")
 	}
@@ -279,4 +295,18 @@ func (c *Config) Validate() error {
 		bad("log_level must be debug, info, warn or error")
 	}
 	return errors.Join(errs...)
+}
+
+// Secrets lists the secret settings that must be safe outside dev mode (see pkg/secrets);
+// `atrium controlplane` checks them before it serves.
+func (c *Config) Secrets() []secrets.Setting {
+	return []secrets.Setting{
+		{Path: "auth.jwt_secret", Env: "ATRIUM_AUTH_JWT_SECRET", Value: c.Auth.JWTSecret},
+		{Path: "auth.totp_key", Env: "ATRIUM_AUTH_TOTP_KEY", Value: c.Auth.TOTPKey},
+		{Path: "livekit.api_secret", Env: "ATRIUM_LIVEKIT_API_SECRET", Value: c.LiveKit.APISecret},
+		{Path: "money.stripe.secret_key", Env: "ATRIUM_MONEY_STRIPE_SECRET_KEY", Value: c.Money.Stripe.SecretKey},
+		{Path: "money.stripe.webhook_secret", Env: "ATRIUM_MONEY_STRIPE_WEBHOOK_SECRET", Value: c.Money.Stripe.WebhookSecret},
+		{Path: "turn.secret", Env: "ATRIUM_TURN_SECRET", Value: c.TURN.Secret, Optional: true},
+		{Path: "redis.password", Env: "ATRIUM_REDIS_PASSWORD", Value: c.Redis.Password, Optional: true, MinLen: 16},
+	}
 }

@@ -171,6 +171,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.Money.register(s.Registry)
+	s.Registry.MustRegister(newOpsCollector(s.Pool, s.Log, s.Now))
 	spec, err := api.LoadSpec(ctx)
 	if err != nil {
 		return nil, err
@@ -180,7 +181,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		TrustForwardedFor: cfg.HTTP.TrustForwardedFor, HSTS: hasHTTPS(cfg.HTTP.PublicURL),
+		TrustForwardedFor: cfg.HTTP.TrustForwardedFor, HSTS: hasHTTPS(cfg.HTTP.PublicURL) || cfg.HTTP.TLSCertFile != "" || len(cfg.HTTP.ACME.Domains) > 0,
 		MediaOrigin: httpOrigin(cfg.LiveKit.URL),
 	}
 	if cfg.RateLimit.Enabled {

@@ -79,7 +79,7 @@ wait_listening() { # wait_listening ADDR PID LOG
   die "nothing listening on $1 (log: $3)"
 }
 
-SECRET=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '/+=')
 
 # The relay: one UDP socket (it has one core), loopback relay addresses, loopback peers allowed
 # (the SFU is on 127.0.0.1), OS-chosen relay ports, no quota in the way.

@@ -21,3 +21,21 @@ for dir in tests/browser web; do
     echo "$lock_sum" > "$dir/node_modules/.atrium-lock"
   fi
 done
+# Go-built tools the tests run but the module must not import (helm would pull Kubernetes into
+# go.mod): installed at pinned versions from the Go module proxy into .tools/bin, reinstalled only
+# when the pin changes. tests/chart uses helm and kubeconform.
+TOOLS_BIN="$PWD/.tools/bin"
+install_tool() { # name package@version
+  local name=$1 pkg=$2 stamp="$TOOLS_BIN/.$1.version"
+  if [ -x "$TOOLS_BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then return; fi
+  echo "installing $pkg into $TOOLS_BIN"
+  GOBIN="$TOOLS_BIN" go install "$pkg"
+  echo "$pkg" > "$stamp"
+}
+install_tool helm helm.sh/helm/v4/cmd/helm@v4.3.2
+install_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+# promtool checks and unit-tests the alert rules (cmd/atrium TestAlertRules).
+install_tool promtool github.com/prometheus/prometheus/cmd/promtool@v0.316.0
+# Let's Encrypt's ACME test server and its DNS companion (pkg/tlsfile's ACME tests).
+install_tool pebble github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3
+install_tool pebble-challtestsrv github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@v2.10.3

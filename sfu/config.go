@@ -9,6 +9,8 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/tlsfile"
 )
 
 // Dev-mode credentials, the same as LiveKit's `--dev` so SDK examples work unchanged.
@@ -35,6 +37,9 @@ type Config struct {
 	Signal  SignalConfig  `yaml:"signal"`
 	TURN    TURNConfig    `yaml:"turn"`
 	Webhook WebhookConfig `yaml:"webhook"`
+	// TLS, when both files are set or ACME domains are, makes `atrium sfu` serve HTTPS and
+	// WSS on HTTPAddr (with HSTS), re-reading renewed files (see pkg/tlsfile).
+	TLS TLSConfig `yaml:"tls"`
 	// Cluster and Placement make the node one of many (config_cluster.go).
 	Cluster   clusterconf.Cluster   `yaml:"cluster"`
 	Placement clusterconf.Placement `yaml:"placement"`
@@ -104,6 +109,13 @@ type TURNConfig struct {
 	URLs   []string      `yaml:"urls"`
 	Secret string        `yaml:"secret"`
 	TTL    time.Duration `yaml:"ttl"`
+}
+
+// TLSConfig names a PEM certificate chain and its key, or has certificates obtained by ACME.
+type TLSConfig struct {
+	CertFile string             `yaml:"cert_file"`
+	KeyFile  string             `yaml:"key_file"`
+	ACME     tlsfile.ACMEParams `yaml:"acme"`
 }
 
 // WebhookConfig sends LiveKit-format webhooks signed with APIKey (default: the only key).
@@ -259,6 +271,12 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout <= 0 {
 		return errors.New("drain_timeout must be positive")
 	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("tls: set both cert_file and key_file, or neither")
+	}
+	if len(c.TLS.ACME.Domains) > 0 && (c.TLS.CertFile != "" || c.TLS.ACME.CacheDir == "") {
+		return errors.New("tls.acme: domains need a cache_dir and no cert_file")
+	}
 	if err := c.Cluster.Validate(c.Dev, "ATRIUM_SFU"); err != nil {
 		return err
 	}
@@ -285,4 +303,15 @@ func SigningKey(c Config) (key, secret string) {
 		}
 	}
 	return key, keys[key]
+}
+
+// Secrets lists the secret settings that must be safe outside dev mode (see pkg/secrets):
+// every API secret (from keys and key_file), turn.secret when TURN is handed out, the gossip
+// key when clustering is on and the placement Redis password when set. `atrium sfu` checks
+// them before it serves.
+func (c *Config) Secrets() []secrets.Setting {
+	keys, err := c.apiKeys()
+	out := secrets.APIKeys(keys, err, "ATRIUM_SFU")
+	out = append(out, secrets.Setting{Path: "turn.secret", Env: "ATRIUM_SFU_TURN_SECRET", Value: c.TURN.Secret, Optional: len(c.TURN.URLs) == 0})
+	return append(out, c.Cluster.Secrets("ATRIUM_SFU", c.Placement)...)
 }

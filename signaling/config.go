@@ -9,6 +9,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/secrets"
 )
 
 // Config is the gateway's configuration: defaults (DefaultConfig), then YAML, then
@@ -113,4 +114,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return c.Placement.Validate()
+}
+
+// Secrets lists the secret settings that must be safe outside dev mode (see pkg/secrets):
+// every API secret, the gossip key and the placement Redis password. `atrium signal` checks
+// them before it serves.
+func (c *Config) Secrets() []secrets.Setting {
+	keys, err := c.apiKeys()
+	return append(secrets.APIKeys(keys, err, "ATRIUM_SIGNAL"), c.Cluster.Secrets("ATRIUM_SIGNAL", c.Placement)...)
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/atrium-live/atrium/pkg/secrets"
 )
 
 // Config is the whole configuration of one TURN relay. Load it with pkg/config: defaults from
@@ -274,4 +276,10 @@ func parsePrefixes(in []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// Secrets lists the secret settings that must be safe in production (see pkg/secrets);
+// `atrium turn` checks them before it serves.
+func (c *Config) Secrets() []secrets.Setting {
+	return []secrets.Setting{{Path: "auth.secret", Env: "ATRIUM_TURN_AUTH_SECRET", Value: c.Auth.Secret}}
 }

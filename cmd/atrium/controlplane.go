@@ -8,9 +8,12 @@ import (
 	"net"
 	"os"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atrium-live/atrium/controlplane"
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/logging"
+	"github.com/atrium-live/atrium/pkg/secrets"
 )
 
 // runControlPlane serves the control plane API, web UI and background jobs.
@@ -18,10 +21,14 @@ func runControlPlane(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("controlplane", flag.ContinueOnError)
 	path := fs.String("config", "", "YAML config file (see config/controlplane.yaml); ATRIUM_* variables override it")
 	seed := fs.Bool("seed-demo", false, "create demo accounts and classes and print them (development only)")
+	dev := fs.Bool("dev", false, "development mode: accept the development secrets committed in config/ (never in production)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg, log, err := loadControlPlane(*path)
+	if !*dev {
+		err = secrets.Join(err, "atrium controlplane", cfg.Secrets())
+	}
 	if err != nil {
 		return err
 	}
@@ -37,10 +44,10 @@ func runControlPlane(ctx context.Context, args []string) error {
 		}
 		demo.Print(os.Stdout)
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	ln, err := listenControlPlane(cfg.HTTP, srv.Registry)
 	if err != nil {
 		srv.Close()
-		return fmt.Errorf("listen %s: %w", cfg.HTTP.Addr, err)
+		return err
 	}
 	return srv.Run(ctx, ln)
 }
@@ -57,4 +64,24 @@ func loadControlPlane(path string) (controlplane.Config, *slog.Logger, error) {
 		return cfg, nil, err
 	}
 	return cfg, log.With("service", "controlplane"), nil
+}
+
+// listenControlPlane listens on the control plane's address, in TLS when cert files or ACME
+// domains are set (HSTS is then on, see controlplane.New).
+func listenControlPlane(c controlplane.HTTPConfig, reg *prometheus.Registry) (net.Listener, error) {
+	src, err := newTLSSource(c.TLSCertFile, c.TLSKeyFile, c.ACME)
+	if err != nil {
+		return nil, err
+	}
+	if src == nil {
+		ln, err := net.Listen("tcp", c.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", c.Addr, err)
+		}
+		return ln, nil
+	}
+	if err := reg.Register(src.Collector("controlplane")); err != nil {
+		return nil, fmt.Errorf("tls metrics: %w", err)
+	}
+	return src.Listen(c.Addr)
 }

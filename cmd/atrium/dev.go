@@ -58,7 +58,7 @@ func runDev(ctx context.Context, args []string) error {
 		return dc.run(ctx)
 	}
 	if *sfuOnly {
-		srv, _, err := newSFU(o)
+		srv, _, _, err := newSFU(o)
 		if err != nil {
 			return err
 		}

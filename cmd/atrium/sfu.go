@@ -11,7 +11,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/atrium-live/atrium/pkg/logging"
+	"github.com/atrium-live/atrium/pkg/secrets"
 	"github.com/atrium-live/atrium/sfu"
 )
 
@@ -38,8 +41,11 @@ func runSFU(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, log, err := newSFU(o)
+	srv, _, log, err := newSFU(o)
 	if err != nil {
+		return err
+	}
+	if err := registerDrainMetrics(srv.Registry(), srv); err != nil {
 		return err
 	}
 	if o.PprofAddr != "" {
@@ -77,29 +83,72 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 
 // newSFU loads the SFU configuration (dev or production defaults, then the YAML file, then
 // the environment) and builds the server with a JSON logger. `atrium dev` uses it too.
-func newSFU(o sfuOptions) (*sfu.Server, *slog.Logger, error) {
+func newSFU(o sfuOptions) (*sfu.Server, sfu.Config, *slog.Logger, error) {
 	log, err := logging.New(os.Stderr, o.LogLevel)
 	if err != nil {
-		return nil, nil, err
+		return nil, sfu.Config{}, nil, err
 	}
 	cfg, err := loadSFUConfig(o)
 	if err != nil {
-		return nil, nil, err
+		return nil, cfg, nil, err
 	}
-	srv, err := sfu.New(cfg, sfu.Deps{Logger: log.With("role", "sfu")})
+	deps := sfu.Deps{Logger: log.With("role", "sfu")}
+	src, err := newTLSSource(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ACME)
 	if err != nil {
-		return nil, nil, err
+		return nil, cfg, nil, fmt.Errorf("sfu: %w", err)
 	}
-	return srv, log, nil
+	if src != nil {
+		if deps.HTTPListener, err = src.Listen(cfg.HTTPAddr); err != nil {
+			return nil, cfg, nil, fmt.Errorf("sfu: %w", err)
+		}
+	}
+	srv, err := sfu.New(cfg, deps)
+	if err != nil {
+		if deps.HTTPListener != nil {
+			deps.HTTPListener.Close()
+		}
+		return nil, cfg, nil, err
+	}
+	if src != nil {
+		srv.UseHSTS()
+		srv.Registry().MustRegister(src.Collector("sfu"))
+	}
+	return srv, cfg, log, nil
 }
 
+// loadSFUConfig loads the SFU config and, outside dev mode (--dev or dev: true), refuses
+// unsafe secrets. The secret check runs even when validation failed, so that one start-up
+// names every unsafe secret together with the first other problem.
 func loadSFUConfig(o sfuOptions) (sfu.Config, error) {
 	cfg := sfu.DefaultConfig()
 	if o.Dev {
 		cfg = sfu.DevConfig()
 	}
-	if err := cfg.Load(o.ConfigPath, os.LookupEnv); err != nil {
-		return cfg, fmt.Errorf("sfu config: %w", err)
+	err := cfg.Load(o.ConfigPath, os.LookupEnv)
+	if err != nil {
+		err = fmt.Errorf("sfu config: %w", err)
 	}
-	return cfg, nil
+	if !cfg.Dev {
+		err = secrets.Join(err, "atrium sfu", cfg.Secrets())
+	}
+	return cfg, err
+}
+
+// registerDrainMetrics adds the drain deadline the "drain stuck" alert compares with the
+// node's atrium_sfu_draining and atrium_sfu_participants: it comes from the drain state (a
+// SIGTERM drain or one started through /admin/drain), so the rule needs no copy of
+// drain_timeout.
+func registerDrainMetrics(reg *prometheus.Registry, srv *sfu.Server) error {
+	deadline := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "atrium_sfu_drain_deadline_timestamp_seconds",
+		Help: "When the current drain closes or moves the remaining rooms (Unix time); 0 when not draining."}, func() float64 {
+		st := srv.DrainStatus()
+		if !st.Draining || st.Deadline.IsZero() {
+			return 0
+		}
+		return float64(st.Deadline.Unix())
+	})
+	if err := reg.Register(deadline); err != nil {
+		return fmt.Errorf("sfu drain metrics: %w", err)
+	}
+	return nil
 }

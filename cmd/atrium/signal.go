@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/atrium-live/atrium/pkg/logging"
+	"github.com/atrium-live/atrium/pkg/secrets"
 	"github.com/atrium-live/atrium/signaling"
 )
 
@@ -27,8 +28,15 @@ func runSignal(ctx context.Context, args []string) error {
 	if *dev {
 		cfg = signaling.DevConfig()
 	}
-	if err := cfg.Load(*configPath, os.LookupEnv); err != nil {
-		return fmt.Errorf("signal config: %w", err)
+	err = cfg.Load(*configPath, os.LookupEnv)
+	if err != nil {
+		err = fmt.Errorf("signal config: %w", err)
+	}
+	if !cfg.Dev {
+		err = secrets.Join(err, "atrium signal", cfg.Secrets())
+	}
+	if err != nil {
+		return err
 	}
 	g, err := signaling.New(cfg, signaling.Deps{Logger: log.With("role", "signal")})
 	if err != nil {

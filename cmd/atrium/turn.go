@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/secrets"
 	"github.com/atrium-live/atrium/turn"
 )
 
@@ -24,7 +25,10 @@ func runTURN(ctx context.Context, args []string) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	cfg := turn.DefaultConfig()
-	if err := config.Load(&cfg, *path, "ATRIUM_TURN", os.LookupEnv); err != nil {
+	// `atrium turn` has no dev mode (`atrium dev` builds its relay with newDevTURN), so its
+	// secret is always checked, even when validation failed (to name it along).
+	err := config.Load(&cfg, *path, "ATRIUM_TURN", os.LookupEnv)
+	if err := secrets.Join(err, "atrium turn", cfg.Secrets()); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: turnLogLevel(cfg.LogLevel)}))

@@ -3,7 +3,8 @@
 // silently), then ATRIUM_* environment variables, then the caller's Validate.
 //
 // Environment names are derived from the yaml tags: a field tagged `yaml:"api_key"` inside
-// a struct field tagged `yaml:"keys"` is set by ATRIUM_KEYS_API_KEY (with prefix "ATRIUM").
+// a struct field tagged `yaml:"keys"` is set by ATRIUM_KEYS_API_KEY (with prefix "ATRIUM"),
+// or read from the file named by ATRIUM_KEYS_API_KEY_FILE (for mounted secrets).
 // Supported field kinds: string, bool, ints, uints, floats, time.Duration, []string
 // (comma-separated) and nested structs. Safe for concurrent use: it keeps no state.
 package config
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +100,10 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 			}
 			continue
 		}
-		raw, ok := lookup(name)
+		raw, ok, err := lookupValue(name, lookup)
+		if err != nil {
+			return err
+		}
 		if !ok {
 			continue
 		}
@@ -107,6 +112,26 @@ func applyEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)
 		}
 	}
 	return nil
+}
+
+// lookupValue returns the value of the variable name or, when name_FILE is set instead, the
+// contents of that file without its trailing line break: the way Kubernetes and Docker hand
+// secrets to a process without putting them in its environment. Setting both is an error,
+// since one of them would be silently ignored.
+func lookupValue(name string, lookup func(string) (string, bool)) (string, bool, error) {
+	raw, ok := lookup(name)
+	file, fromFile := lookup(name + "_FILE")
+	switch {
+	case ok && fromFile:
+		return "", false, fmt.Errorf("both %s and %s_FILE are set; set one", name, name)
+	case !fromFile:
+		return raw, ok, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", false, fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), true, nil
 }
 
 func setValue(fv reflect.Value, raw string) error {
@@ -160,4 +185,44 @@ func setValue(fv reflect.Value, raw string) error {
 		return fmt.Errorf("unsupported field type %s", fv.Type())
 	}
 	return nil
+}
+
+// EnvNames lists every environment variable ApplyEnv reads for the struct type of dst (a
+// struct or a pointer to one) under prefix, sorted, without the _FILE variants (each name
+// also accepts NAME_FILE). Deployment checks use it to prove that every ATRIUM_* variable a
+// manifest sets is a real setting, not a typo the role would ignore.
+func EnvNames(dst any, prefix string) []string {
+	t := reflect.TypeOf(dst)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if !f.IsExported() || tag == "-" {
+				continue
+			}
+			if tag == "" {
+				tag = strings.ToLower(f.Name)
+			}
+			name := prefix + "_" + strings.ToUpper(tag)
+			switch {
+			case f.Type.Kind() == reflect.Struct && f.Type != durationType:
+				walk(f.Type, name)
+			case f.Type.Kind() == reflect.Map, f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() != reflect.String:
+				// Not settable from the environment (setValue refuses them).
+			default:
+				names = append(names, name)
+			}
+		}
+	}
+	walk(t, strings.ToUpper(prefix))
+	sort.Strings(names)
+	return names
 }

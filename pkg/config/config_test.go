@@ -81,3 +81,51 @@ func TestLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(path, []byte("from-a-mounted-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := sample{Port: 1}
+	if err := Load(&got, "", "ATRIUM", env(map[string]string{"ATRIUM_KEYS_API_KEY_FILE": path})); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got.Keys.APIKey != "from-a-mounted-file" {
+		t.Errorf("ATRIUM_KEYS_API_KEY_FILE gave %q, want the file's content without its newline", got.Keys.APIKey)
+	}
+	for name, e := range map[string]map[string]string{
+		"both set":     {"ATRIUM_KEYS_API_KEY_FILE": path, "ATRIUM_KEYS_API_KEY": "x"},
+		"missing file": {"ATRIUM_KEYS_API_KEY_FILE": path + ".nope"},
+	} {
+		s := sample{Port: 1}
+		if err := Load(&s, "", "ATRIUM", env(e)); err == nil || !strings.Contains(err.Error(), "ATRIUM_KEYS_API_KEY") {
+			t.Errorf("%s: Load err = %v, want one naming ATRIUM_KEYS_API_KEY", name, err)
+		}
+	}
+}
+
+func TestEnvNames(t *testing.T) {
+	type withMap struct {
+		S sample            `yaml:"s"`
+		M map[string]string `yaml:"m"`
+	}
+	got := EnvNames(&withMap{}, "atrium")
+	want := []string{"ATRIUM_S_DEV", "ATRIUM_S_KEYS_API_KEY", "ATRIUM_S_KEYS_TTL", "ATRIUM_S_PORT", "ATRIUM_S_URLS"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("EnvNames = %v, want %v", got, want)
+	}
+	// Every name it lists must be one ApplyEnv actually reads.
+	for _, n := range got {
+		read := false
+		_ = ApplyEnv(&withMap{}, "ATRIUM", func(k string) (string, bool) {
+			if k == n {
+				read = true
+			}
+			return "", false
+		})
+		if !read {
+			t.Errorf("EnvNames lists %s, which ApplyEnv never reads", n)
+		}
+	}
+}

@@ -98,6 +98,7 @@ type runConfig struct {
 	Simulcast      bool              `json:"simulcast,omitempty"`
 	Phases         []qualityPhase    `json:"phases,omitempty"`
 	ResumeWaitMs   int               `json:"resumeWaitMs,omitempty"` // dynacast: bound of the HIGH phase
+	ExtraArgs      []string          `json:"extraArgs,omitempty"`    // more chromium flags
 	// cluster: each page's signal URL, and the failover handshake files.
 	URLs       map[string]string `json:"urls,omitempty"`
 	ReadyFile  string            `json:"readyFile,omitempty"`

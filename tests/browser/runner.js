@@ -63,7 +63,8 @@ class Runner {
     this.browser = await chromium.launch({
       executablePath: this.cfg.chromium,
       headless: true,
-      args: CHROMIUM_ARGS,
+      // extraArgs: per-test flags, e.g. the SPKI pin that trusts a test certificate.
+      args: CHROMIUM_ARGS.concat(this.cfg.extraArgs || []),
       timeout: 30000,
     });
     say(`chromium ${this.browser.version()} launched`);
