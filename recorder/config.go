@@ -11,6 +11,8 @@ import (
 // DefaultConfig, then YAML (config/recorder.yaml is the annotated sample), then
 // ATRIUM_RECORDER_* variables (ATRIUM_RECORDER_S3_SECRET_KEY sets S3.SecretKey), then Validate.
 type Config struct {
+	// ID names this recorder in job leases; empty: hostname-pid-random.
+	ID string `yaml:"id"`
 	// HTTP serves /healthz, /readyz and /metrics. Empty disables it.
 	HTTP string `yaml:"http"`
 	// LiveKit is where the recorder joins rooms: an Atrium SFU node or gateway URL and a key

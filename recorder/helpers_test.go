@@ -287,3 +287,19 @@ func checkSeqs(t *testing.T, segs []string) {
 		}
 	}
 }
+
+// counterValue reads a counter of rec's registry by name.
+func counterValue(t *testing.T, rec *recorder.Server, name string) float64 {
+	t.Helper()
+	mfs, err := rec.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
+}

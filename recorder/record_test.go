@@ -56,8 +56,8 @@ func TestRecordSyntheticClass(t *testing.T) {
 	if strings.Contains(string(live), "#EXT-X-ENDLIST") || !strings.Contains(string(live), "seg_00000.m4s") {
 		t.Fatalf("live playlist:\n%s", live)
 	}
-	// The first segment completes about one segment after capture began.
-	time.Sleep(time.Until(started.Add(18 * time.Second)))
+	// The first segment is stored about one segment (2 s) after capture began.
+	time.Sleep(time.Until(started.Add(17 * time.Second)))
 	close(stop)
 	o := <-done
 	if o.err != nil {

@@ -6,16 +6,21 @@ package recorder
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/atrium-live/atrium/pkg/egress"
 )
 
 // Deps are the recorder's collaborators.
@@ -35,6 +40,7 @@ type Server struct {
 	retry RetryPolicy
 	ready atomic.Bool
 	ln    net.Listener
+	id    string // lease holder name
 }
 
 // New validates cfg and builds a recorder; it contacts nothing until Run or Record.
@@ -51,6 +57,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.id = cfg.ID
+	if s.id == "" {
+		host, _ := os.Hostname()
+		s.id = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomSuffix())
+	}
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
@@ -63,6 +74,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.ln = ln
 	}
 	return s, nil
+}
+
+// ID is the name this recorder holds leases under.
+func (s *Server) ID() string { return s.id }
+
+func randomSuffix() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Store is the object store recordings go to.
@@ -98,9 +118,10 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Run serves HTTP and, when a job store is configured, claims and records jobs until ctx
-// ends. Recordings in progress are abandoned on shutdown without releasing their leases'
-// segments: another recorder takes them over (see Jobs).
-func (s *Server) Run(ctx context.Context, jobs JobSource) error {
+// ends (jobs nil: HTTP only, recordings are started in-process with Record). Recordings in
+// progress are abandoned on shutdown without releasing their leases: another recorder
+// takes each over once its lease expires.
+func (s *Server) Run(ctx context.Context, jobs *egress.Store) error {
 	var srv *http.Server
 	if s.ln != nil {
 		srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}

@@ -226,14 +226,42 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 
 	up := &epochUploader{s: s, job: e.job, dir: dir, log: log, res: &res, onSegment: e.onSegment,
 		discontinuity: len(e.prior) > 0}
+	// Uploads run apart from the loop below, so a storage outage never delays keyframe
+	// requests (ffmpeg keeps cutting segments into the spool meanwhile).
+	upQuit := make(chan struct{})
+	upDone := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				upDone <- ctx.Err()
+				return
+			case <-upQuit:
+				upDone <- nil
+				return
+			case <-t.C:
+			}
+			if err := up.poll(ctx, false); err != nil {
+				upDone <- err
+				return
+			}
+		}
+	}()
+	upRunning := true
+	defer func() {
+		if upRunning {
+			close(upQuit)
+			<-upDone
+		}
+	}()
 	// Ask for a keyframe at once (ffmpeg needs SPS/PPS and an IDR to start) and then every
 	// segment duration so a copied stream can be cut on time.
 	pliFast := time.NewTicker(500 * time.Millisecond)
 	pliSeg := time.NewTicker(s.cfg.Segment)
-	poll := time.NewTicker(250 * time.Millisecond)
 	defer pliFast.Stop()
 	defer pliSeg.Stop()
-	defer poll.Stop()
 	ssrc := vpub.TrackRemote().SSRC()
 	rp.WritePLI(ssrc)
 	for {
@@ -243,45 +271,73 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 		case err := <-exited:
 			killed = true
 			return res, fmt.Errorf("ffmpeg exited early: %v", err)
+		case err := <-upDone:
+			upRunning = false
+			return res, err
 		case <-pliFast.C:
-			if len(res.segments) == len(e.prior) {
+			if up.stored.Load() == 0 {
 				rp.WritePLI(ssrc)
 			} else {
 				pliFast.Stop()
 			}
 		case <-pliSeg.C:
 			rp.WritePLI(ssrc)
-		case <-poll.C:
-			if err := up.poll(ctx, false); err != nil {
-				return res, err
-			}
 		case <-e.stop:
-			// Graceful end: no more media, ffmpeg flushes the last segment, we upload
-			// what is left and the VOD playlist, retrying for up to FinishTimeout.
-			leaveOnce()
-			videoSink.Store(nil)
-			audioSink.Store(nil)
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-			killed = true
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.FinishTimeout)
-			defer cancel()
-			if err := up.poll(fctx, true); err != nil {
-				return res, err
-			}
-			if err := s.putPlaylist(fctx, e.job, res.segments, true); err != nil {
-				return res, err
-			}
-			res.finished = true
-			log.Info("recording finished", "segments", len(res.segments))
-			return res, nil
+			return s.finishEpoch(ctx, e, &res, finishParams{cmd: cmd, exited: exited, up: up,
+				upQuit: upQuit, upDone: upDone, leave: leaveOnce, killed: &killed, upRunning: &upRunning, log: log})
 		}
 	}
+}
+
+type finishParams struct {
+	cmd       *exec.Cmd
+	exited    chan error
+	up        *epochUploader
+	upQuit    chan struct{}
+	upDone    chan error
+	leave     func()
+	killed    *bool
+	upRunning *bool
+	log       *slog.Logger
+}
+
+// finishEpoch ends an epoch gracefully: ffmpeg is interrupted while media still flows (it
+// stops at its next packet and writes the last segment; with no packet it would wait out
+// its 10 s read timeout, and a second signal would skip the flush), then the room is left,
+// what is left in the spool is uploaded and the VOD playlist stored, retrying for up to
+// FinishTimeout.
+func (s *Server) finishEpoch(ctx context.Context, e epoch, res *epochResult, p finishParams) (epochResult, error) {
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(12 * time.Second):
+		p.log.Warn("ffmpeg did not stop on SIGINT; killed (the last segment is lost)")
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	*p.killed = true
+	p.leave()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.FinishTimeout)
+	defer cancel()
+	close(p.upQuit)
+	*p.upRunning = false
+	select {
+	case err := <-p.upDone:
+		if err != nil {
+			return *res, err
+		}
+	case <-fctx.Done():
+		return *res, fmt.Errorf("uploads did not finish within %v", s.cfg.FinishTimeout)
+	}
+	if err := p.up.poll(fctx, true); err != nil {
+		return *res, err
+	}
+	if err := s.putPlaylist(fctx, e.job, res.segments, true); err != nil {
+		return *res, err
+	}
+	res.finished = true
+	p.log.Info("recording finished", "segments", len(res.segments))
+	return *res, nil
 }
 
 // finishEmpty ends a job stopped before any media arrived: the playlist of what earlier
@@ -310,7 +366,8 @@ type epochUploader struct {
 	log           *slog.Logger
 	res           *epochResult
 	onSegment     func(Segment)
-	done          int  // entries of ffmpeg's playlist already uploaded
+	done          int // entries of ffmpeg's playlist already uploaded
+	stored        atomic.Int64
 	initStored    bool // this epoch's init segment is stored
 	discontinuity bool // the next segment is the first after a takeover
 }
@@ -367,6 +424,7 @@ func (u *epochUploader) poll(ctx context.Context, final bool) error {
 		u.discontinuity = false
 		u.res.segments = append(u.res.segments, seg)
 		u.done++
+		u.stored.Add(1)
 		u.s.m.segments.Inc()
 		_ = os.Remove(path)
 		if !final {
