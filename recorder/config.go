@@ -22,6 +22,9 @@ type Config struct {
 	// Redis holds recording jobs and their leases (see pkg/egress). Empty address: the
 	// recorder only records what it is handed in-process (atrium dev, tests).
 	Redis RedisConfig `yaml:"redis"`
+	// Webhook receives LiveKit-format egress_started/updated/ended events, signed with the
+	// LiveKit key pair.
+	Webhook WebhookConfig `yaml:"webhook"`
 	// SpoolDir holds ffmpeg's output until each file is uploaded; a storage outage fills it.
 	SpoolDir string `yaml:"spool_dir"`
 	// SpoolMaxBytes bounds the spool; past it the recording fails rather than fill the disk.
@@ -50,6 +53,11 @@ type LiveKitConfig struct {
 	URL       string `yaml:"url"`
 	APIKey    string `yaml:"api_key"`
 	APISecret string `yaml:"api_secret"`
+}
+
+// WebhookConfig lists the egress webhook receivers.
+type WebhookConfig struct {
+	URLs []string `yaml:"urls"`
 }
 
 // RedisConfig locates the job store.

@@ -149,21 +149,29 @@ func (s *Server) handleJob(ctx context.Context, jobs *egress.Store, id string) {
 		first = false
 	}
 	s.m.active.Inc()
+	if !takeover && j.Takeovers == 0 && j.Attempts == 0 {
+		s.notify(ctx, egress.EventStarted, j)
+	} else {
+		s.notify(ctx, egress.EventUpdated, j)
+	}
 	res, err := s.runEpoch(lctx, epoch{job: Job{ID: j.ID, Room: j.Room, KeyPrefix: j.KeyPrefix,
-		Teacher: j.Teacher}, prior: prior, stop: stop, onSegment: onSegment})
+		Teacher: j.Teacher, VideoTrack: j.VideoTrack, AudioTrack: j.AudioTrack, PlaylistName: j.PlaylistName},
+		prior: prior, stop: stop, onSegment: onSegment})
 	s.m.active.Dec()
 	cancel()
 	<-keeperDone
 	switch {
 	case res.finished:
 		dctx := context.WithoutCancel(ctx)
-		_, uerr := jobs.Update(dctx, id, func(j *egress.Job) error {
+		done, uerr := jobs.Update(dctx, id, func(j *egress.Job) error {
 			j.State = egress.StateComplete
 			j.EndedAt = time.Now().UnixNano()
 			return nil
 		})
 		if uerr != nil {
 			log.Error("job not marked complete", "err", uerr)
+		} else {
+			s.notify(dctx, egress.EventEnded, done)
 		}
 		_ = jobs.Release(dctx, id, s.id)
 	case ctx.Err() != nil:
@@ -184,6 +192,7 @@ func (s *Server) handleJob(ctx context.Context, jobs *egress.Store, id string) {
 		})
 		if uerr == nil && j.State == egress.StateFailed {
 			log.Error("recording failed for good", "attempts", j.Attempts)
+			s.notify(dctx, egress.EventEnded, j)
 		}
 		_ = jobs.Release(dctx, id, s.id)
 	}
@@ -220,11 +229,21 @@ func (s *Server) keepLease(ctx context.Context, jobs *egress.Store, id string, c
 
 func (s *Server) failJob(ctx context.Context, jobs *egress.Store, id string, cause error) {
 	dctx := context.WithoutCancel(ctx)
-	_, _ = jobs.Update(dctx, id, func(j *egress.Job) error {
+	j, err := jobs.Update(dctx, id, func(j *egress.Job) error {
 		j.State = egress.StateFailed
 		j.Error = cause.Error()
 		j.EndedAt = time.Now().UnixNano()
 		return nil
 	})
+	if err == nil {
+		s.notify(dctx, egress.EventEnded, j)
+	}
 	_ = jobs.Release(dctx, id, s.id)
+}
+
+// notify sends an egress webhook; failures are logged by the notifier, never fatal.
+func (s *Server) notify(ctx context.Context, event string, j egress.Job) {
+	if err := s.hooks.Notify(ctx, event, egress.Info(j, s.cfg.S3.Bucket)); err != nil {
+		s.log.Warn("egress webhook not delivered", "event", event, "recording", j.ID, "err", err)
+	}
 }

@@ -41,6 +41,7 @@ type Server struct {
 	ready atomic.Bool
 	ln    net.Listener
 	id    string // lease holder name
+	hooks *egress.Notifier
 }
 
 // New validates cfg and builds a recorder; it contacts nothing until Run or Record.
@@ -66,6 +67,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	s.m = newMetrics(s.reg)
+	s.hooks = &egress.Notifier{URLs: cfg.Webhook.URLs, APIKey: cfg.LiveKit.APIKey, APISecret: cfg.LiveKit.APISecret,
+		Logger: s.log, Retries: 3}
 	if cfg.HTTP != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP)
 		if err != nil {

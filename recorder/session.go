@@ -34,6 +34,25 @@ type Job struct {
 	KeyPrefix string `json:"key_prefix,omitempty"`
 	// Teacher is the identity whose camera is recorded; empty: the first camera published.
 	Teacher string `json:"teacher,omitempty"`
+	// VideoTrack and AudioTrack pin the recorded tracks by id; empty: the teacher's camera
+	// and the first audio track.
+	VideoTrack string `json:"video_track,omitempty"`
+	AudioTrack string `json:"audio_track,omitempty"`
+	// PlaylistName is the playlist's object name (default index.m3u8).
+	PlaylistName string `json:"playlist_name,omitempty"`
+}
+
+// wantsVideo reports whether a subscribed video track is the one to record.
+func (j Job) wantsVideo(pub *lksdk.RemoteTrackPublication, identity string) bool {
+	if j.VideoTrack != "" {
+		return pub.SID() == j.VideoTrack
+	}
+	return pub.Source() == livekit.TrackSource_CAMERA && (j.Teacher == "" || j.Teacher == identity)
+}
+
+// wantsAudio reports whether a subscribed audio track is the one to record.
+func (j Job) wantsAudio(pub *lksdk.RemoteTrackPublication) bool {
+	return j.AudioTrack == "" || pub.SID() == j.AudioTrack
 }
 
 func (j Job) prefix() string {
@@ -44,7 +63,12 @@ func (j Job) prefix() string {
 }
 
 // PlaylistKey is the object key of the job's playlist.
-func (j Job) PlaylistKey() string { return j.prefix() + "/" + PlaylistName }
+func (j Job) PlaylistKey() string {
+	if j.PlaylistName != "" {
+		return j.prefix() + "/" + j.PlaylistName
+	}
+	return j.prefix() + "/" + PlaylistName
+}
 
 // epoch is one muxer run of a job on this recorder: a fresh start, or a takeover that
 // continues after prior's segments with a discontinuity.
@@ -107,11 +131,10 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 		var dst *atomic.Pointer[sink]
 		m.mu.Lock()
 		switch {
-		case track.Kind() == webrtc.RTPCodecTypeVideo && pub.Source() == livekit.TrackSource_CAMERA &&
-			m.video == nil && (e.job.Teacher == "" || e.job.Teacher == rp.Identity()):
+		case track.Kind() == webrtc.RTPCodecTypeVideo && m.video == nil && e.job.wantsVideo(pub, rp.Identity()):
 			m.video, m.videoPub, m.videoRP = track, pub, rp
 			dst = &videoSink
-		case track.Kind() == webrtc.RTPCodecTypeAudio && m.audio == nil:
+		case track.Kind() == webrtc.RTPCodecTypeAudio && m.audio == nil && e.job.wantsAudio(pub):
 			m.audio = track
 			dst = &audioSink
 		}

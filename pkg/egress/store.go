@@ -36,7 +36,13 @@ type Job struct {
 	// PlaylistName is the playlist object's name under KeyPrefix (index.m3u8).
 	PlaylistName string `json:"playlist_name,omitempty"`
 	// Teacher is whose camera is recorded; empty: the first camera published.
-	Teacher   string `json:"teacher,omitempty"`
+	Teacher string `json:"teacher,omitempty"`
+	// VideoTrack and AudioTrack pin the recorded tracks by id (TrackCompositeEgress);
+	// empty: the teacher's camera and the first audio track.
+	VideoTrack string `json:"video_track,omitempty"`
+	AudioTrack string `json:"audio_track,omitempty"`
+	// Kind is "room_composite" or "track_composite": which request created the job.
+	Kind      string `json:"kind,omitempty"`
 	State     string `json:"state"`
 	Error     string `json:"error,omitempty"`
 	CreatedAt int64  `json:"created_at"` // unix nanoseconds
