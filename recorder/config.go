@@ -32,6 +32,9 @@ type Config struct {
 	// Segment is the target HLS segment duration. The recorder asks the publisher for a
 	// keyframe this often, since ffmpeg can only cut a copied stream at keyframes.
 	Segment time.Duration `yaml:"segment"`
+	// AudioSlots is how many speakers' audio is mixed at once (each slot is one ffmpeg
+	// input fed silence while nobody uses it). 0 records no audio.
+	AudioSlots int `yaml:"audio_slots"`
 	// FFmpeg is the ffmpeg binary.
 	FFmpeg string `yaml:"ffmpeg"`
 	// UploadRetryMin and UploadRetryMax bound the backoff between upload attempts.
@@ -79,6 +82,7 @@ func DefaultConfig() Config {
 		SpoolDir:       "/var/lib/atrium/recorder",
 		SpoolMaxBytes:  10 << 30,
 		Segment:        2 * time.Second,
+		AudioSlots:     4,
 		FFmpeg:         "ffmpeg",
 		UploadRetryMin: 250 * time.Millisecond,
 		UploadRetryMax: 5 * time.Second,
@@ -121,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("lease_ttl %v: want at least 1s", c.LeaseTTL))
+	}
+	if c.AudioSlots < 0 || c.AudioSlots > 16 {
+		errs = append(errs, fmt.Errorf("audio_slots %d: want 0..16", c.AudioSlots))
 	}
 	if c.MaxRecordings < 1 {
 		errs = append(errs, errors.New("max_recordings must be at least 1"))

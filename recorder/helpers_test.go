@@ -40,8 +40,12 @@ type publisher struct {
 	wg     sync.WaitGroup
 }
 
-func publish(t *testing.T, srv *sfutest.Server, room, identity string) *publisher {
+func publish(t testing.TB, srv *sfutest.Server, room, identity string, opts ...publishOption) *publisher {
 	t.Helper()
+	var o publishOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	r, err := lksdk.ConnectToRoomWithToken(srv.URL(), srv.Token(room, identity), lksdk.NewRoomCallback(),
 		lksdk.WithAutoSubscribe(false))
 	if err != nil {
@@ -71,6 +75,11 @@ func publish(t *testing.T, srv *sfutest.Server, room, identity string) *publishe
 	if _, err := r.LocalParticipant.PublishTrack(vt, &lksdk.TrackPublicationOptions{Name: "camera",
 		Source: livekit.TrackSource_CAMERA, VideoWidth: 1280, VideoHeight: 720}); err != nil {
 		t.Fatalf("publish video: %v", err)
+	}
+	if o.noAudio {
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); sendVideo(ctx, vt, gen) }()
+		return p
 	}
 	at, err := lksdk.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus,
 		ClockRate: synth.OpusClockRate, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"})
@@ -145,7 +154,7 @@ func sendAudio(ctx context.Context, track *lksdk.LocalTrack) {
 }
 
 // newRecorder builds a recorder against srv and s3 with a short retry policy.
-func newRecorder(t *testing.T, srv *sfutest.Server, s3 *s3test.Server, mutate ...func(*recorder.Config)) *recorder.Server {
+func newRecorder(t testing.TB, srv *sfutest.Server, s3 *s3test.Server, mutate ...func(*recorder.Config)) *recorder.Server {
 	t.Helper()
 	cfg := recorder.DefaultConfig()
 	cfg.HTTP = ""
@@ -171,7 +180,7 @@ func newRecorder(t *testing.T, srv *sfutest.Server, s3 *s3test.Server, mutate ..
 }
 
 type tlog struct {
-	t    *testing.T
+	t    testing.TB
 	mu   sync.Mutex
 	done bool
 }

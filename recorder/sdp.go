@@ -16,13 +16,14 @@ const (
 type muxInput struct {
 	VideoPort int    // 0: no video
 	VideoMime string // "video/H264", "video/VP8"
-	AudioPort int    // 0: no audio
+	// AudioPorts are the mixer's inputs (see audiomix.go); none: no audio.
+	AudioPorts []int
 }
 
 // buildSDP returns the session description ffmpeg reads to receive the forwarded RTP
 // (RFC 8866). Each stream has its own port; ffmpeg also binds port+1 for RTCP.
 func buildSDP(in muxInput) (string, error) {
-	if in.VideoPort == 0 && in.AudioPort == 0 {
+	if in.VideoPort == 0 && len(in.AudioPorts) == 0 {
 		return "", fmt.Errorf("sdp: nothing to receive")
 	}
 	var b strings.Builder
@@ -40,8 +41,8 @@ func buildSDP(in muxInput) (string, error) {
 			return "", fmt.Errorf("sdp: cannot record video codec %q", in.VideoMime)
 		}
 	}
-	if in.AudioPort != 0 {
-		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d\r\na=rtpmap:%d opus/48000/2\r\n", in.AudioPort, audioPT, audioPT)
+	for _, p := range in.AudioPorts {
+		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d\r\na=rtpmap:%d opus/48000/2\r\n", p, audioPT, audioPT)
 	}
 	return b.String(), nil
 }
@@ -70,8 +71,20 @@ func ffmpegArgs(sdpPath, dir string, in muxInput, segSeconds float64, startNumbe
 			args = append(args, "-c:v", "copy")
 		}
 	}
-	if in.AudioPort != 0 {
-		args = append(args, "-map", "0:a:0", "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-ar", "48000")
+	switch n := len(in.AudioPorts); {
+	case n == 1:
+		args = append(args, "-map", "0:a:0")
+	case n > 1:
+		// normalize=0: a lone speaker keeps their level instead of being divided by n.
+		var f strings.Builder
+		for i := range n {
+			fmt.Fprintf(&f, "[0:a:%d]", i)
+		}
+		fmt.Fprintf(&f, "amix=inputs=%d:duration=longest:dropout_transition=0:normalize=0[mix]", n)
+		args = append(args, "-filter_complex", f.String(), "-map", "[mix]")
+	}
+	if len(in.AudioPorts) > 0 {
+		args = append(args, "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-ar", "48000")
 	}
 	args = append(args,
 		"-f", "hls",

@@ -35,7 +35,7 @@ type Job struct {
 	// Teacher is the identity whose camera is recorded; empty: the first camera published.
 	Teacher string `json:"teacher,omitempty"`
 	// VideoTrack and AudioTrack pin the recorded tracks by id; empty: the teacher's camera
-	// and the first audio track.
+	// and every audio track (mixed, up to Config.AudioSlots speakers).
 	VideoTrack string `json:"video_track,omitempty"`
 	AudioTrack string `json:"audio_track,omitempty"`
 	// PlaylistName is the playlist's object name (default index.m3u8).
@@ -94,7 +94,6 @@ type media struct {
 	video    *webrtc.TrackRemote
 	videoPub *lksdk.RemoteTrackPublication
 	videoRP  *lksdk.RemoteParticipant
-	audio    *webrtc.TrackRemote
 	changed  chan struct{} // closed and replaced on each change
 }
 
@@ -123,26 +122,36 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 	defer os.RemoveAll(dir)
 
 	m := &media{changed: make(chan struct{})}
-	var videoSink, audioSink atomic.Pointer[sink]
+	var videoSink atomic.Pointer[sink]
+	var audioOn atomic.Bool
+	mixer, err := newAudioMixer(s.cfg.AudioSlots)
+	if err != nil {
+		return res, err
+	}
+	defer mixer.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-		var dst *atomic.Pointer[sink]
-		m.mu.Lock()
-		switch {
-		case track.Kind() == webrtc.RTPCodecTypeVideo && m.video == nil && e.job.wantsVideo(pub, rp.Identity()):
-			m.video, m.videoPub, m.videoRP = track, pub, rp
-			dst = &videoSink
-		case track.Kind() == webrtc.RTPCodecTypeAudio && m.audio == nil && e.job.wantsAudio(pub):
-			m.audio = track
-			dst = &audioSink
+		if track.Kind() == webrtc.RTPCodecTypeAudio && e.job.wantsAudio(pub) {
+			if slot := mixer.assign(rp.Identity()); slot != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					forwardAudio(track, slot, audioOn.Load)
+				}()
+				return
+			}
+			log.Warn("more speakers than audio slots; not mixed", "identity", rp.Identity(), "slots", s.cfg.AudioSlots)
 		}
-		if dst != nil {
+		m.mu.Lock()
+		isVideo := track.Kind() == webrtc.RTPCodecTypeVideo && m.video == nil && e.job.wantsVideo(pub, rp.Identity())
+		if isVideo {
+			m.video, m.videoPub, m.videoRP = track, pub, rp
 			m.notify()
 		}
 		m.mu.Unlock()
-		if dst == nil {
+		if !isVideo {
 			// Not recorded: stop the SFU sending it.
 			_ = pub.SetSubscribed(false)
 			return
@@ -150,7 +159,7 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			forward(track, dst)
+			forward(track, &videoSink)
 		}()
 	}
 	tok, err := access.NewToken{APIKey: s.cfg.LiveKit.APIKey, APISecret: s.cfg.LiveKit.APISecret,
@@ -167,20 +176,16 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 	leaveOnce := sync.OnceFunc(room.Disconnect)
 	defer leaveOnce()
 
-	// Wait for the camera, then briefly for audio: ffmpeg's input is fixed when it starts.
+	// Wait for the camera: ffmpeg's inputs are fixed when it starts. Audio needs no wait,
+	// the mixer's slots exist from the start and speakers join them at any time.
 	var in muxInput
-	var audioTimer <-chan time.Time
-	audioGaveUp := false
 	for {
 		m.mu.Lock()
-		v, a, ch := m.video, m.audio, m.changed
+		v, ch := m.video, m.changed
 		m.mu.Unlock()
-		if v != nil && (a != nil || audioGaveUp) {
+		if v != nil {
 			in.VideoMime = v.Codec().MimeType
 			break
-		}
-		if v != nil && audioTimer == nil {
-			audioTimer = time.After(2 * time.Second)
 		}
 		select {
 		case <-ctx.Done():
@@ -188,12 +193,9 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 		case <-e.stop:
 			return res, s.finishEmpty(ctx, e, &res)
 		case <-ch:
-		case <-audioTimer:
-			audioGaveUp = true
 		}
 	}
 	m.mu.Lock()
-	hasAudio := m.audio != nil
 	rp, vpub := m.videoRP, m.videoPub
 	m.mu.Unlock()
 	vconn, vport, err := loopbackPair()
@@ -201,15 +203,7 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 		return res, err
 	}
 	in.VideoPort = vport
-	var aconn *net.UDPConn
-	if hasAudio {
-		var aport int
-		if aconn, aport, err = loopbackPair(); err != nil {
-			vconn.Close()
-			return res, err
-		}
-		in.AudioPort = aport
-	}
+	in.AudioPorts = mixer.ports()
 	sdp, err := buildSDP(in)
 	if err != nil {
 		return res, err
@@ -233,19 +227,17 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 		}
 	}()
 	videoSink.Store(&sink{conn: vconn, pt: videoPT})
-	if aconn != nil {
-		audioSink.Store(&sink{conn: aconn, pt: audioPT})
-	}
+	audioOn.Store(true)
+	fillDone := make(chan struct{})
+	go mixer.fill(fillDone)
 	defer func() {
+		close(fillDone)
 		videoSink.Store(nil)
-		audioSink.Store(nil)
+		audioOn.Store(false)
 		vconn.Close()
-		if aconn != nil {
-			aconn.Close()
-		}
 	}()
 	log.Info("recording", "epoch", epochNo, "start_number", startNumber, "video", in.VideoMime,
-		"audio", hasAudio, "transcode", needsTranscode(in.VideoMime))
+		"audio_slots", len(in.AudioPorts), "transcode", needsTranscode(in.VideoMime))
 
 	up := &epochUploader{s: s, job: e.job, dir: dir, log: log, res: &res, onSegment: e.onSegment,
 		discontinuity: len(e.prior) > 0}
