@@ -96,6 +96,44 @@ func publish(t testing.TB, srv *sfutest.Server, room, identity string, opts ...p
 	return p
 }
 
+// shareScreen publishes a second synthetic H.264 track (1920x1080, 15 fps) as the screen
+// share; the returned func unpublishes it.
+func (p *publisher) shareScreen(t testing.TB) (unshare func()) {
+	t.Helper()
+	gen, err := synth.NewVideo(synth.VideoParams{Codec: "h264", Bitrate: 800_000, FPS: 15, Width: 1920,
+		Height: 1080, KeyframeInterval: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt, err := lksdk.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264,
+		ClockRate:   synth.VideoClockRate,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+		lksdk.WithRTCPHandler(func(pk rtcp.Packet) {
+			switch pk.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				gen.RequestKeyframe()
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := p.room.LocalParticipant.PublishTrack(vt, &lksdk.TrackPublicationOptions{Name: "screen",
+		Source: livekit.TrackSource_SCREEN_SHARE, VideoWidth: 1920, VideoHeight: 1080})
+	if err != nil {
+		t.Fatalf("publish screen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sendVideo(ctx, vt, gen) }()
+	return func() {
+		cancel()
+		<-done
+		if err := p.room.LocalParticipant.UnpublishTrack(pub.SID()); err != nil {
+			t.Errorf("unpublish screen: %v", err)
+		}
+	}
+}
+
 func (p *publisher) stop() {
 	p.cancel()
 	p.wg.Wait()
@@ -198,10 +236,11 @@ func (w *tlog) Write(b []byte) (int, error) {
 type vod struct {
 	playlist string
 	segs     []string // segment URIs in playlist order
-	file     string   // init + segments concatenated per epoch, first epoch only
+	file     string   // the first epoch's init segment and media segments concatenated
+	epochs   []string // the same for every epoch (one per EXT-X-MAP), in order
 }
 
-// fetchVOD downloads the playlist and every object it names, and concatenates the first
+// fetchVOD downloads the playlist and every object it names, and concatenates each
 // epoch's init segment and media segments into one fMP4 file ffprobe can read.
 func fetchVOD(t *testing.T, rec *recorder.Server, job recorder.Job) vod {
 	t.Helper()
@@ -212,21 +251,19 @@ func fetchVOD(t *testing.T, rec *recorder.Server, job recorder.Job) vod {
 		t.Fatalf("playlist: %v", err)
 	}
 	v := vod{playlist: string(pl)}
-	prefix := strings.TrimSuffix(job.PlaylistKey(), recorder.PlaylistName)
-	var all bytes.Buffer
-	epochs := 0
+	prefix := job.PlaylistKey()[:strings.LastIndex(job.PlaylistKey(), "/")+1]
+	dir := t.TempDir()
+	var cur *bytes.Buffer
+	var bufs []*bytes.Buffer
 	for _, line := range strings.Split(v.playlist, "\n") {
 		if strings.HasPrefix(line, "#EXT-X-MAP:URI=") {
-			epochs++
-			if epochs > 1 {
-				continue
-			}
 			uri, _ := strconv.Unquote(strings.TrimPrefix(line, "#EXT-X-MAP:URI="))
 			b, err := rec.Store().Get(ctx, prefix+uri)
 			if err != nil {
 				t.Fatalf("init segment: %v", err)
 			}
-			all.Write(b)
+			cur = bytes.NewBuffer(b)
+			bufs = append(bufs, cur)
 			continue
 		}
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -237,14 +274,22 @@ func fetchVOD(t *testing.T, rec *recorder.Server, job recorder.Job) vod {
 		if err != nil {
 			t.Fatalf("segment %s: %v", line, err)
 		}
-		if epochs == 1 {
-			all.Write(b)
+		if cur == nil {
+			t.Fatalf("segment %s before any EXT-X-MAP", line)
 		}
+		cur.Write(b)
 	}
-	v.file = filepath.Join(t.TempDir(), "all.mp4")
-	if err := os.WriteFile(v.file, all.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+	for i, b := range bufs {
+		f := filepath.Join(dir, fmt.Sprintf("epoch%d.mp4", i))
+		if err := os.WriteFile(f, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v.epochs = append(v.epochs, f)
 	}
+	if len(v.epochs) == 0 {
+		t.Fatalf("playlist has no EXT-X-MAP:\n%s", v.playlist)
+	}
+	v.file = v.epochs[0]
 	return v
 }
 
