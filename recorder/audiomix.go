@@ -82,8 +82,8 @@ func (m *audioMunger) silence(now time.Time) (outSeq uint16, outTS uint32, ok bo
 // audioSlot is one mixer input: a loopback socket and the munger guarding its stream.
 type audioSlot struct {
 	mu    sync.Mutex
-	conn  *net.UDPConn
-	port  int
+	conn  *net.UDPConn // the session's sending socket
+	addr  *net.UDPAddr // ffmpeg's input port; changes with each muxer
 	ssrc  uint32
 	m     audioMunger
 	busy  bool // a speaker is assigned
@@ -98,7 +98,9 @@ func (s *audioSlot) send(seq uint16, ts uint32, payload []byte) {
 	if err != nil {
 		return
 	}
-	_, _ = s.conn.Write(s.buf[:n])
+	if s.addr != nil {
+		_, _ = s.conn.WriteToUDP(s.buf[:n], s.addr)
+	}
 }
 
 // audioMixer owns the slots. Safe for concurrent use.
@@ -106,25 +108,29 @@ type audioMixer struct {
 	slots []*audioSlot
 }
 
-func newAudioMixer(n int) (*audioMixer, error) {
+// newAudioMixer makes n slots that send through conn.
+func newAudioMixer(n int, conn *net.UDPConn) *audioMixer {
 	mx := &audioMixer{}
 	for i := range n {
-		c, port, err := loopbackPair()
-		if err != nil {
-			mx.close()
-			return nil, err
-		}
-		mx.slots = append(mx.slots, &audioSlot{conn: c, port: port, ssrc: uint32(0x5100 + i), buf: make([]byte, 1500)})
+		mx.slots = append(mx.slots, &audioSlot{conn: conn, ssrc: uint32(0x5100 + i), buf: make([]byte, 1500)})
 	}
-	return mx, nil
+	return mx
 }
 
-func (mx *audioMixer) ports() []int {
-	p := make([]int, len(mx.slots))
+// reserve gives every slot a fresh ffmpeg input port and returns them.
+func (mx *audioMixer) reserve() ([]int, error) {
+	ports := make([]int, len(mx.slots))
 	for i, s := range mx.slots {
-		p[i] = s.port
+		p, err := reservePair()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+		s.mu.Lock()
+		s.addr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}
+		s.mu.Unlock()
 	}
-	return p
+	return ports, nil
 }
 
 // assign takes a free slot for a speaker; nil when all are taken.
@@ -182,11 +188,5 @@ func forwardAudio(track *webrtc.TrackRemote, s *audioSlot, enabled func() bool) 
 			s.send(seq, ts, p.Payload)
 		}
 		s.mu.Unlock()
-	}
-}
-
-func (mx *audioMixer) close() {
-	for _, s := range mx.slots {
-		s.conn.Close()
 	}
 }

@@ -21,38 +21,60 @@ func (s *Server) mux(ctx context.Context, r muxRun) (muxOutcome, error) {
 		return 0, fmt.Errorf("spool: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	in := muxInput{VideoMime: r.src.track.Codec().MimeType, AudioPorts: r.mixer.ports()}
-	vconn, vport, err := loopbackPair()
-	if err != nil {
-		return 0, err
-	}
-	defer vconn.Close()
-	in.VideoPort = vport
-	sdp, err := buildSDP(in)
-	if err != nil {
-		return 0, err
-	}
+	in := muxInput{VideoMime: r.src.track.Codec().MimeType}
 	sdpPath := filepath.Join(dir, "in.sdp")
-	if err := os.WriteFile(sdpPath, []byte(sdp), 0o644); err != nil {
-		return 0, fmt.Errorf("spool: %w", err)
+	var cmd *exec.Cmd
+	var exited chan error
+	// ffmpeg binds the reserved ports after we released them; if something took one in
+	// between, ffmpeg exits at once: try again with fresh ports.
+	for attempt := 1; ; attempt++ {
+		var err error
+		if in.VideoPort, err = reservePair(); err != nil {
+			return 0, err
+		}
+		if in.AudioPorts, err = r.mixer.reserve(); err != nil {
+			return 0, err
+		}
+		sdp, err := buildSDP(in)
+		if err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(sdpPath, []byte(sdp), 0o644); err != nil {
+			return 0, fmt.Errorf("spool: %w", err)
+		}
+		stderr := &logWriter{log: r.log}
+		cmd = exec.Command(s.cfg.FFmpeg, ffmpegArgs(sdpPath, dir, in, s.cfg.Segment.Seconds(), startNumber, epochNo)...)
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			return 0, fmt.Errorf("start %s: %w", s.cfg.FFmpeg, err)
+		}
+		exited = make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if attempt < 3 {
+				r.log.Warn("ffmpeg exited at start; retrying with fresh ports", "err", err, "stderr", stderr.last())
+				continue
+			}
+			return 0, fmt.Errorf("ffmpeg exited at start: %v: %s", err, stderr.last())
+		case <-time.After(300 * time.Millisecond):
+		}
+		break
 	}
-	cmd := exec.Command(s.cfg.FFmpeg, ffmpegArgs(sdpPath, dir, in, s.cfg.Segment.Seconds(), startNumber, epochNo)...)
-	cmd.Stderr = &logWriter{log: r.log}
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", s.cfg.FFmpeg, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	ff := &ffmpegProc{cmd: cmd, exited: exited}
 	defer ff.kill()
-	r.src.sink.Store(&sink{conn: vconn, pt: videoPT})
-	r.audioOn.Store(true)
+	// Audio (speakers and silence) starts with the picture's first keyframe: ffmpeg probes
+	// its inputs for a few seconds of media, and audio flowing alone would end the probe
+	// before the video's SPS arrived.
 	fillDone := make(chan struct{})
-	go r.mixer.fill(fillDone)
+	r.src.sink.Store(newSink(r.sender, in.VideoPort, videoPT, !needsTranscode(in.VideoMime), func() {
+		r.audioOn.Store(true)
+		go r.mixer.fill(fillDone)
+	}))
 	defer func() {
-		close(fillDone)
 		r.src.sink.Store(nil)
 		r.audioOn.Store(false)
+		close(fillDone)
 	}()
 	r.log.Info("recording", "epoch", epochNo, "start_number", startNumber, "video", in.VideoMime,
 		"screen", r.src.screen, "audio_slots", len(in.AudioPorts), "transcode", needsTranscode(in.VideoMime))
@@ -104,7 +126,7 @@ func (s *Server) mux(ctx context.Context, r muxRun) (muxOutcome, error) {
 			return 0, ctx.Err()
 		case err := <-exited:
 			ff.done = true
-			return 0, fmt.Errorf("ffmpeg exited early: %v", err)
+			return 0, fmt.Errorf("ffmpeg exited early: %v: %s", err, cmd.Stderr.(*logWriter).last())
 		case err := <-upDone:
 			upRunning = false
 			return 0, err

@@ -18,7 +18,7 @@ import (
 func TestRecordSyntheticClass(t *testing.T) {
 	srv := sfutest.Serve(t)
 	s3 := s3test.Serve(t)
-	publish(t, srv, "class-1", "teacher")
+	pub := publish(t, srv, "class-1", "teacher")
 	rec := newRecorder(t, srv, s3)
 	job := recorder.Job{ID: "EG_test1", Room: "class-1", Teacher: "teacher"}
 
@@ -47,6 +47,12 @@ func TestRecordSyntheticClass(t *testing.T) {
 		t.Fatalf("Record ended before a segment: %v", o.err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("no segment within 30 s")
+	}
+	// The recorder is hidden: the teacher's SDK does not list it.
+	for _, p := range pub.room.GetRemoteParticipants() {
+		if strings.HasPrefix(p.Identity(), "recorder-") {
+			t.Errorf("the teacher sees the recorder %s", p.Identity())
+		}
 	}
 	// The live playlist is in storage while recording, without EXT-X-ENDLIST.
 	live, err := rec.Store().Get(ctx, job.PlaylistKey())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -79,11 +80,15 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 	log := s.log.With("recording", e.job.ID, "room", e.job.Room)
 	res := epochResult{segments: append([]Segment(nil), e.prior...)}
 	m := &media{changed: make(chan struct{})}
-	mixer, err := newAudioMixer(s.cfg.AudioSlots)
+	// One socket sends every forwarded stream: sending sockets of their own would take
+	// ephemeral ports that ffmpeg may be about to bind.
+	sender, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("loopback sender: %w", err)
 	}
-	defer mixer.close()
+	defer sender.Close()
+	_ = sender.SetWriteBuffer(1 << 20)
+	mixer := newAudioMixer(s.cfg.AudioSlots, sender)
 	var audioOn atomic.Bool
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -167,7 +172,7 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 				continue
 			}
 		}
-		out, err := s.mux(ctx, muxRun{job: e.job, res: &res, src: src, media: m, mixer: mixer, audioOn: &audioOn,
+		out, err := s.mux(ctx, muxRun{sender: sender, job: e.job, res: &res, src: src, media: m, mixer: mixer, audioOn: &audioOn,
 			stop: e.stop, leave: leave, onSegment: e.onSegment, discontinuity: discontinuity, log: log})
 		if err != nil || out == muxFinished {
 			return res, err
@@ -186,6 +191,7 @@ const (
 
 // muxRun is what one muxer run needs from its epoch.
 type muxRun struct {
+	sender        *net.UDPConn
 	job           Job
 	res           *epochResult
 	src           *videoSource

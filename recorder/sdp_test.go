@@ -57,3 +57,28 @@ func TestFFmpegArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestH264KeyframeStart(t *testing.T) {
+	cases := []struct {
+		name string
+		p    []byte
+		want bool
+	}{
+		{"SPS", []byte{0x67, 0x42}, true},
+		{"IDR", []byte{0x65, 0x88}, true},
+		{"non-IDR slice", []byte{0x41, 0x9a}, false},
+		{"PPS alone", []byte{0x68, 0xce}, false},
+		{"STAP-A with SPS first", []byte{0x78, 0x00, 0x0a, 0x67, 0x42}, true},
+		{"STAP-A with a slice", []byte{0x78, 0x00, 0x0a, 0x41, 0x9a}, false},
+		{"FU-A start of IDR", []byte{0x7c, 0x85, 0x88}, true},
+		{"FU-A middle of IDR", []byte{0x7c, 0x05, 0x88}, false},
+		{"FU-A start of slice", []byte{0x5c, 0x81, 0x9a}, false},
+		{"empty", nil, false},
+		{"short STAP-A", []byte{0x78, 0x00}, false},
+	}
+	for _, c := range cases {
+		if got := h264KeyframeStart(c.p); got != c.want {
+			t.Errorf("h264KeyframeStart(%s % x) = %v, want %v", c.name, c.p, got, c.want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -182,16 +183,29 @@ func nextEpoch(prior []Segment) (epochNo, startNumber int) {
 	return n + 1, last.Seq + 1
 }
 
-// sink is the loopback socket a track's RTP is forwarded to; nil until ffmpeg runs.
+// sink is where a track's RTP goes: ffmpeg's port on loopback, written through the
+// session's one sending socket. waitKey drops H.264 until a keyframe starts (ffmpeg cannot
+// use what precedes its SPS and PPS, and complains about every such frame).
 type sink struct {
-	conn *net.UDPConn
-	pt   byte
+	conn    *net.UDPConn
+	addr    *net.UDPAddr
+	pt      byte
+	waitKey atomic.Bool
+	onKey   func() // called once the first packet passes
+}
+
+func newSink(conn *net.UDPConn, port int, pt byte, h264 bool, onKey func()) *sink {
+	sk := &sink{conn: conn, addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, pt: pt,
+		onKey: sync.OnceFunc(onKey)}
+	sk.waitKey.Store(h264)
+	return sk
 }
 
 // forward copies a track's RTP to the sink, rewriting the payload type to the one the SDP
 // declares. Packets are dropped while no sink is set. It returns when the track ends.
 func forward(track *webrtc.TrackRemote, dst *atomic.Pointer[sink]) {
 	buf := make([]byte, 1500)
+	var h rtp.Header
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
@@ -201,19 +215,46 @@ func forward(track *webrtc.TrackRemote, dst *atomic.Pointer[sink]) {
 		if sk == nil || n < 12 {
 			continue
 		}
+		if sk.waitKey.Load() {
+			hn, err := h.Unmarshal(buf[:n])
+			if err != nil || !h264KeyframeStart(buf[hn:n]) {
+				continue
+			}
+			sk.waitKey.Store(false)
+		}
+		sk.onKey()
 		buf[1] = buf[1]&0x80 | sk.pt
 		// Errors (ffmpeg not yet listening) lose a packet, as the network would.
-		_, _ = sk.conn.Write(buf[:n])
+		_, _ = sk.conn.WriteToUDP(buf[:n], sk.addr)
 	}
 }
 
-// loopbackPair finds an even UDP port on 127.0.0.1 whose successor (RTCP) is also free,
-// and returns a socket connected to it for sending. ffmpeg binds the pair moments later.
-func loopbackPair() (*net.UDPConn, int, error) {
+// h264KeyframeStart reports whether an RTP payload (RFC 6184) begins an access unit a
+// decoder can start from: an SPS (type 7) or IDR slice (type 5) as a single NAL unit, first
+// in a STAP-A (type 24), or starting an FU-A (type 28).
+func h264KeyframeStart(p []byte) bool {
+	if len(p) < 2 {
+		return false
+	}
+	switch t := p[0] & 0x1f; t {
+	case 5, 7:
+		return true
+	case 24: // STAP-A: 16-bit size, then the first NAL header
+		return len(p) >= 4 && (p[3]&0x1f == 7 || p[3]&0x1f == 5)
+	case 28: // FU-A: start bit and the fragmented NAL's type
+		return p[1]&0x80 != 0 && (p[1]&0x1f == 5 || p[1]&0x1f == 7)
+	}
+	return false
+}
+
+// reservePair finds an even UDP port on 127.0.0.1 whose successor (RTCP) is also free, for
+// ffmpeg to bind moments later. Another socket may take it in between: mux retries ffmpeg
+// with fresh ports when it exits at once.
+func reservePair() (int, error) {
 	for range 50 {
 		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
-			return nil, 0, fmt.Errorf("loopback port: %w", err)
+			return 0, fmt.Errorf("loopback port: %w", err)
 		}
 		p := a.LocalAddr().(*net.UDPAddr).Port
 		if p%2 != 0 {
@@ -226,23 +267,27 @@ func loopbackPair() (*net.UDPConn, int, error) {
 			continue
 		}
 		b.Close()
-		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		if err != nil {
-			return nil, 0, fmt.Errorf("loopback port: %w", err)
-		}
-		_ = c.SetWriteBuffer(1 << 20)
-		return c, p, nil
+		return p, nil
 	}
-	return nil, 0, errors.New("loopback port: no free even/odd pair found")
+	return 0, errors.New("loopback port: no free even/odd pair found")
 }
 
-// logWriter turns ffmpeg's stderr lines into warn logs, at most 20 lines per minute: a
-// damaged stream makes ffmpeg print a line per frame.
+// logWriter turns ffmpeg's stderr lines into warn logs, at most 20 lines per minute (a
+// damaged stream makes ffmpeg print a line per frame), and keeps the last lines for the
+// error when ffmpeg fails.
 type logWriter struct {
 	log    *slog.Logger
 	mu     sync.Mutex
 	window time.Time
 	n      int
+	tail   []string
+}
+
+// last returns ffmpeg's last few stderr lines.
+func (w *logWriter) last() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.tail, " | ")
 }
 
 func (w *logWriter) Write(b []byte) (int, error) {
@@ -257,6 +302,10 @@ func (w *logWriter) Write(b []byte) (int, error) {
 				w.log.Warn("ffmpeg lines suppressed", "lines", w.n-20)
 			}
 			w.window, w.n = now, 0
+		}
+		w.tail = append(w.tail, l)
+		if len(w.tail) > 5 {
+			w.tail = w.tail[1:]
 		}
 		w.n++
 		if w.n <= 20 {
