@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,7 +127,13 @@ func (s *Server) mux(ctx context.Context, r muxRun) (muxOutcome, error) {
 			return 0, ctx.Err()
 		case err := <-exited:
 			ff.done = true
-			return 0, fmt.Errorf("ffmpeg exited early: %v: %s", err, cmd.Stderr.(*logWriter).last())
+			err = fmt.Errorf("ffmpeg exited early: %v: %s", err, cmd.Stderr.(*logWriter).last())
+			if up.stored.Load() == 0 {
+				// Typically the probe ended without the picture's parameter sets (a lost
+				// keyframe): nothing was stored yet, so the epoch may simply start over.
+				return 0, fmt.Errorf("%w: %w", errMuxStart, err)
+			}
+			return 0, err
 		case err := <-upDone:
 			upRunning = false
 			return 0, err
@@ -156,6 +163,9 @@ func (s *Server) mux(ctx context.Context, r muxRun) (muxOutcome, error) {
 		}
 	}
 }
+
+// errMuxStart marks a muxer that failed before storing anything; its epoch retries it.
+var errMuxStart = errors.New("muxer failed before its first segment")
 
 // ffmpegProc is a running muxer; kill ends it unless it already exited.
 type ffmpegProc struct {

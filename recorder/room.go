@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -158,6 +159,7 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 	defer leave()
 
 	discontinuity := len(e.prior) > 0
+	startFailures := 0
 	for {
 		// Wait for a picture: ffmpeg's inputs are fixed when it starts. Audio needs no
 		// wait: the mixer's slots exist from the start and speakers join them any time.
@@ -174,9 +176,15 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 		}
 		out, err := s.mux(ctx, muxRun{sender: sender, job: e.job, res: &res, src: src, media: m, mixer: mixer, audioOn: &audioOn,
 			stop: e.stop, leave: leave, onSegment: e.onSegment, discontinuity: discontinuity, log: log})
+		if errors.Is(err, errMuxStart) && startFailures < 3 && ctx.Err() == nil {
+			startFailures++
+			log.Warn("muxer failed at start; starting it again", "err", err, "attempt", startFailures)
+			continue
+		}
 		if err != nil || out == muxFinished {
 			return res, err
 		}
+		startFailures = 0
 		discontinuity = true // the picture changed: the next muxer starts after a discontinuity
 	}
 }

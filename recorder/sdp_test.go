@@ -65,12 +65,13 @@ func TestH264KeyframeStart(t *testing.T) {
 		want bool
 	}{
 		{"SPS", []byte{0x67, 0x42}, true},
-		{"IDR", []byte{0x65, 0x88}, true},
+		{"IDR without SPS", []byte{0x65, 0x88}, false},
 		{"non-IDR slice", []byte{0x41, 0x9a}, false},
 		{"PPS alone", []byte{0x68, 0xce}, false},
 		{"STAP-A with SPS first", []byte{0x78, 0x00, 0x0a, 0x67, 0x42}, true},
 		{"STAP-A with a slice", []byte{0x78, 0x00, 0x0a, 0x41, 0x9a}, false},
-		{"FU-A start of IDR", []byte{0x7c, 0x85, 0x88}, true},
+		{"FU-A start of IDR", []byte{0x7c, 0x85, 0x88}, false},
+		{"FU-A start of SPS", []byte{0x7c, 0x87, 0x42}, true},
 		{"FU-A middle of IDR", []byte{0x7c, 0x05, 0x88}, false},
 		{"FU-A start of slice", []byte{0x5c, 0x81, 0x9a}, false},
 		{"empty", nil, false},

@@ -230,19 +230,20 @@ func forward(track *webrtc.TrackRemote, dst *atomic.Pointer[sink]) {
 }
 
 // h264KeyframeStart reports whether an RTP payload (RFC 6184) begins an access unit a
-// decoder can start from: an SPS (type 7) or IDR slice (type 5) as a single NAL unit, first
-// in a STAP-A (type 24), or starting an FU-A (type 28).
+// decoder can start from, which for WebRTC's in-band parameter sets means one that starts
+// with an SPS (type 7): as a single NAL unit, first in a STAP-A (type 24), or starting an
+// FU-A (type 28). An IDR without the SPS before it is useless to a muxer just started.
 func h264KeyframeStart(p []byte) bool {
 	if len(p) < 2 {
 		return false
 	}
-	switch t := p[0] & 0x1f; t {
-	case 5, 7:
+	switch p[0] & 0x1f {
+	case 7:
 		return true
 	case 24: // STAP-A: 16-bit size, then the first NAL header
-		return len(p) >= 4 && (p[3]&0x1f == 7 || p[3]&0x1f == 5)
+		return len(p) >= 4 && p[3]&0x1f == 7
 	case 28: // FU-A: start bit and the fragmented NAL's type
-		return p[1]&0x80 != 0 && (p[1]&0x1f == 5 || p[1]&0x1f == 7)
+		return p[1]&0x80 != 0 && p[1]&0x1f == 7
 	}
 	return false
 }
