@@ -147,19 +147,32 @@ func (mx *audioMixer) assign(label string) *audioSlot {
 	return nil
 }
 
-// fill feeds silence into quiet slots every 20 ms until done is closed.
+// fill feeds silence into quiet slots, one 20 ms frame per 20 ms of wall time, until done
+// is closed. A late tick (a loaded machine) sends the frames it missed, so the mix's media
+// time keeps pace with the class instead of drifting behind the picture.
 func (mx *audioMixer) fill(done <-chan struct{}) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-done:
 			return
 		case now := <-t.C:
+			n := min(int(now.Sub(last)/(20*time.Millisecond)), 25)
+			if n < 1 {
+				continue
+			}
+			last = last.Add(time.Duration(n) * 20 * time.Millisecond)
+			if now.Sub(last) > time.Second {
+				last = now // stalled for long: do not try to catch up
+			}
 			for _, s := range mx.slots {
 				s.mu.Lock()
-				if seq, ts, ok := s.m.silence(now); ok {
-					s.send(seq, ts, opusSilence)
+				for range n {
+					if seq, ts, ok := s.m.silence(now); ok {
+						s.send(seq, ts, opusSilence)
+					}
 				}
 				s.mu.Unlock()
 			}

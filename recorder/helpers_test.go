@@ -140,18 +140,21 @@ func (p *publisher) stop() {
 	p.room.Disconnect()
 }
 
+// sendVideo and sendAudio stamp RTP timestamps from the wall clock, as a capture device
+// does: on a loaded machine ticks are late or dropped, and counting ticks would make the
+// media run slower than real time.
 func sendVideo(ctx context.Context, track *lksdk.LocalTrack, gen *synth.Video) {
 	tick := time.NewTicker(gen.FrameInterval())
 	defer tick.Stop()
 	var seq uint16
-	var ts uint32
+	start := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		ts += gen.TicksPerFrame()
+		ts := uint32(time.Since(start).Seconds() * synth.VideoClockRate)
 		if !track.IsBound() {
 			continue
 		}
@@ -172,14 +175,15 @@ func sendAudio(ctx context.Context, track *lksdk.LocalTrack) {
 	tick := time.NewTicker(synth.OpusFrameDuration)
 	defer tick.Stop()
 	var seq uint16
-	var ts uint32
+	start := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		ts += synth.OpusTicksPerFrame
+		// Whole 20 ms frames since the start.
+		ts := uint32(time.Since(start)/synth.OpusFrameDuration) * synth.OpusTicksPerFrame
 		if !track.IsBound() {
 			continue
 		}
