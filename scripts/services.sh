@@ -6,6 +6,10 @@
 #   Redis 7        127.0.0.1:6379   (Debian package; installed when missing)
 #   mailpit        SMTP 127.0.0.1:1025, API 127.0.0.1:8025   (go tool, pinned in go.mod)
 #   stripe-mock    HTTP 127.0.0.1:12111, HTTPS 127.0.0.1:12112 (go tool, pinned in go.mod)
+#   versitygw      S3 API 127.0.0.1:7070, objects under $RUN_DIR/s3   (pinned `go install` into
+#                  $RUN_DIR/bin: as a go.mod tool it would add ~60 modules (AWS, Azure, Kafka,
+#                  NATS, Vault SDKs) to the module graph and upgrade shared ones)
+#                  keys: ATRIUM_S3_ACCESS_KEY / ATRIUM_S3_SECRET_KEY, default atrium / atrium-dev-secret
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=${ATRIUM_RUN_DIR:-.run}
@@ -50,16 +54,33 @@ tool_path() {
   esac
 }
 
+VERSITYGW_VERSION=v1.8.0
+S3_ACCESS_KEY=${ATRIUM_S3_ACCESS_KEY:-atrium}
+S3_SECRET_KEY=${ATRIUM_S3_SECRET_KEY:-atrium-dev-secret}
+versitygw() {
+  listening 7070 && return 0
+  local bin="$RUN_DIR/bin/versitygw"
+  if [ ! -x "$bin" ] || [ "$(cat "$bin.version" 2>/dev/null)" != "$VERSITYGW_VERSION" ]; then
+    GOBIN="$(cd "$RUN_DIR" && pwd)/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+    echo "$VERSITYGW_VERSION" > "$bin.version"
+  fi
+  mkdir -p "$RUN_DIR/s3"
+  ROOT_ACCESS_KEY_ID=$S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
+    nohup "$bin" --port 127.0.0.1:7070 posix "$RUN_DIR/s3" >"$RUN_DIR/versitygw.log" 2>&1 &
+  wait_port 7070 versitygw
+}
+
 case ${1:-up} in
   up)
     postgres
     redis
     gotool mailpit 8025 --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025 --smtp-auth-accept-any --smtp-auth-allow-insecure
     gotool stripe-mock 12111 -http-addr 127.0.0.1:12111 -https-addr 127.0.0.1:12112
-    echo "services: postgres :5432, redis :6379, mailpit :1025/:8025, stripe-mock :12111/:12112 up"
+    versitygw
+    echo "services: postgres :5432, redis :6379, mailpit :1025/:8025, stripe-mock :12111/:12112, versitygw :7070 up"
     ;;
   status)
-    for p in 5432 6379 1025 8025 12111; do
+    for p in 5432 6379 1025 8025 12111 7070; do
       if listening $p; then echo "$p up"; else echo "$p down"; fi
     done
     ;;

@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"migrate":      {"apply control-plane database migrations", runMigrate},
 		"admin":        {"administrative tasks (admin create-user ...)", runAdmin},
 		"bench":        {"load-test any LiveKit-compatible server", runBench},
+		"recorder":     {"record rooms to HLS in S3-compatible storage", runRecorder},
 	}
 }
 
