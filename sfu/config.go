@@ -9,6 +9,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/egress"
 	"github.com/atrium-live/atrium/pkg/secrets"
 	"github.com/atrium-live/atrium/pkg/tlsfile"
 )
@@ -43,6 +44,8 @@ type Config struct {
 	// Cluster and Placement make the node one of many (config_cluster.go).
 	Cluster   clusterconf.Cluster   `yaml:"cluster"`
 	Placement clusterconf.Placement `yaml:"placement"`
+	// Egress serves LiveKit's Egress API (recordings) when its redis_addr is set.
+	Egress egress.APIConfig `yaml:"egress"`
 
 	// NodeID names this node in server_info and logs; Region is reported to clients.
 	NodeID string `yaml:"node_id"`
@@ -145,6 +148,7 @@ func DefaultConfig() Config {
 		DrainTimeout: 30 * time.Second,
 		Cluster:      clusterconf.DefaultCluster(),
 		Placement:    clusterconf.DefaultPlacement(),
+		Egress:       egress.DefaultAPIConfig(),
 	}
 }
 

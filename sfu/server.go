@@ -24,6 +24,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/cluster"
+	"github.com/atrium-live/atrium/pkg/egress"
 	"github.com/atrium-live/atrium/pkg/placement"
 	"github.com/atrium-live/atrium/sfu/internal/media"
 	"github.com/atrium-live/atrium/sfu/internal/webhook"
@@ -62,6 +63,8 @@ type Server struct {
 	hooks        *webhook.Notifier // nil without webhook URLs
 	rooms        *roomManager
 	node         *node
+	egressAPI    http.Handler // nil unless cfg.Egress names the recorders' Redis
+	closeEgress  func() error
 	drainer      drainer
 
 	ready    atomic.Bool
@@ -128,6 +131,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			OnDrop: func(string) { s.metrics.webhookErrors.Inc() },
 		})
 	}
+	s.egressAPI, s.closeEgress = cfg.Egress.Open(keys, s.log.With("component", "egress"))
 	s.rooms = newRoomManager(roomDeps{
 		log: s.log, now: s.now, signal: cfg.Signal, notify: s.notify,
 		draining: s.draining.Load, release: func(room string) { s.node.release(room) },
@@ -180,6 +184,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/rtc/v1/validate", allowAnyOrigin(http.NotFoundHandler()))
 	prefix, api := s.twirpHandler()
 	mux.Handle(prefix, api)
+	if s.egressAPI != nil {
+		mux.Handle(egress.PathPrefix, s.egressAPI)
+	}
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.HandleFunc("/readyz", s.handleReadyz)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
@@ -223,6 +230,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.rooms.closeAll()
 	s.node.close()
+	_ = s.closeEgress()
 	if s.hooks != nil {
 		s.hooks.Close(shutCtx)
 	}
@@ -238,6 +246,7 @@ func (s *Server) Close() {
 	if started {
 		_ = s.httpLn.Close()
 		s.tr.close()
+		_ = s.closeEgress()
 		if s.hooks != nil {
 			s.hooks.Close(context.Background())
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/egress"
 	"github.com/atrium-live/atrium/pkg/secrets"
 )
 
@@ -29,11 +30,14 @@ type Config struct {
 
 	Cluster   clusterconf.Cluster   `yaml:"cluster"`
 	Placement clusterconf.Placement `yaml:"placement"`
+	// Egress serves LiveKit's Egress API (recordings) when its redis_addr is set.
+	Egress egress.APIConfig `yaml:"egress"`
 }
 
 // DefaultConfig is a production gateway: port 7880 on all interfaces, clustering on.
 func DefaultConfig() Config {
-	c := Config{HTTPAddr: ":7880", DialWait: 8 * time.Second, Cluster: clusterconf.DefaultCluster(), Placement: clusterconf.DefaultPlacement()}
+	c := Config{HTTPAddr: ":7880", DialWait: 8 * time.Second, Cluster: clusterconf.DefaultCluster(), Placement: clusterconf.DefaultPlacement(),
+		Egress: egress.DefaultAPIConfig()}
 	c.Cluster.Enabled = true
 	return c
 }

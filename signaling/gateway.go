@@ -19,6 +19,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/cluster"
+	"github.com/atrium-live/atrium/pkg/egress"
 	"github.com/atrium-live/atrium/pkg/placement"
 	"github.com/atrium-live/atrium/pkg/roomapi"
 	"github.com/atrium-live/atrium/pkg/sigroute"
@@ -45,6 +46,9 @@ type Gateway struct {
 	srv     *http.Server
 	leases  placement.Leases
 	closeLs func() error
+	// egressAPI serves LiveKit's Egress API when cfg.Egress names the recorders' Redis.
+	egressAPI   http.Handler
+	closeEgress func() error
 
 	mu      sync.Mutex
 	gossip  *cluster.Cluster
@@ -92,6 +96,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 			return nil, fmt.Errorf("signal: listen %s: %w", cfg.HTTPAddr, err)
 		}
 	}
+	g.egressAPI, g.closeEgress = cfg.Egress.Open(keys, g.log.With("component", "egress"))
 	g.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: 10 * time.Second}
 	return g, nil
 }
@@ -172,6 +177,9 @@ func (g *Gateway) handler() http.Handler {
 		OnUnauthenticated: func() { g.routes.WithLabelValues("api_unauthenticated").Inc() },
 	})
 	mux.Handle(prefix, api)
+	if g.egressAPI != nil {
+		mux.Handle(egress.PathPrefix, g.egressAPI)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, "{\"status\":\"ok\",\"role\":\"signal\",\"version\":%q}\n", version.Version)
@@ -264,6 +272,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.log.Info("gossip leave", "err", e)
 	}
 	_ = g.closeLs()
+	_ = g.closeEgress()
 	g.log.Info("signal gateway stopped")
 	return err
 }
