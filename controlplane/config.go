@@ -37,6 +37,9 @@ type HTTPConfig struct {
 	CORSOrigins []string `yaml:"cors_origins"`
 	// MaxBodyBytes caps every request body; larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxJSONDepth caps how deeply a JSON body may nest (arrays and objects); deeper bodies
+	// get 400 before the OpenAPI validator sees them. Zero means 32.
+	MaxJSONDepth int `yaml:"max_json_depth"`
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (only behind a proxy you run).
 	TrustForwardedFor bool          `yaml:"trust_forwarded_for"`
 	ReadTimeout       time.Duration `yaml:"read_timeout"`
@@ -161,6 +164,7 @@ func DefaultConfig() Config {
 			Addr:            "127.0.0.1:8080",
 			PublicURL:       "http://127.0.0.1:8080",
 			MaxBodyBytes:    1 << 20,
+			MaxJSONDepth:    32,
 			ReadTimeout:     15 * time.Second,
 			WriteTimeout:    30 * time.Second,
 			ShutdownTimeout: 10 * time.Second,

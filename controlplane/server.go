@@ -180,6 +180,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
 		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		MaxJSONDepth:      cfg.HTTP.MaxJSONDepth,
 		TrustForwardedFor: cfg.HTTP.TrustForwardedFor, HSTS: hasHTTPS(cfg.HTTP.PublicURL),
 		MediaOrigin: httpOrigin(cfg.LiveKit.URL),
 	}

@@ -41,9 +41,11 @@ type Handler struct {
 	// Money serves wallets, purchases, bookings, refunds, earnings and payouts (money_*.go).
 	Money Money
 
-	Rate              RateLimits
-	CORSOrigins       []string
-	MaxBodyBytes      int64
+	Rate         RateLimits
+	CORSOrigins  []string
+	MaxBodyBytes int64
+	// MaxJSONDepth bounds the nesting of JSON bodies (zero: DefaultMaxJSONDepth).
+	MaxJSONDepth      int
 	TrustForwardedFor bool
 	HSTS              bool
 	// MediaOrigin is the SFU's http(s) origin (from livekit.url), which the classroom's SDK
