@@ -34,6 +34,8 @@ type Config struct {
 	Signal  SignalConfig  `yaml:"signal"`
 	TURN    TURNConfig    `yaml:"turn"`
 	Webhook WebhookConfig `yaml:"webhook"`
+	// Limits bound sizes and rates per client (limits.go); zero fields take defaults.
+	Limits LimitsConfig `yaml:"limits"`
 
 	// NodeID names this node in server_info and logs; Region is reported to clients.
 	NodeID string `yaml:"node_id"`
