@@ -17,6 +17,7 @@ type metrics struct {
 	signalErrors  *prometheus.CounterVec
 	dataPackets   *prometheus.CounterVec
 	webhookErrors prometheus.Counter
+	slowClients   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,8 +32,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		signalErrors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atrium_sfu_signal_errors_total", Help: "Rejected or failed signal requests by kind."}, []string{"kind"}),
 		dataPackets:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "atrium_sfu_data_packets_total", Help: "Data packets by outcome (relayed, denied, malformed)."}, []string{"outcome"}),
 		webhookErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "atrium_sfu_webhook_failures_total", Help: "Webhooks dropped after all retries."}),
+		slowClients:   prometheus.NewCounter(prometheus.CounterOpts{Name: "atrium_sfu_slow_clients_total", Help: "Participants disconnected because their signal queue overflowed (bytes or messages)."}),
 	}
-	for _, c := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.joinLatency, m.signalErrors, m.dataPackets, m.webhookErrors} {
+	for _, c := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.joinLatency, m.signalErrors, m.dataPackets, m.webhookErrors, m.slowClients} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register: %w", err)
 		}
