@@ -32,6 +32,16 @@ func (s *Server) twirpHandler() (string, http.Handler) {
 			_ = twirp.WriteError(w, twirp.NewError(twirp.Unauthenticated, err.Error()))
 			return
 		}
+		// Authorize before reading a byte of the body, then cap it (limits.go).
+		if !hasRoomAPIGrant(grants) {
+			s.metrics.signalErrors.WithLabelValues("api_denied").Inc()
+			_ = twirp.WriteError(w, errDenied)
+			return
+		}
+		if !limitAPIBody(w, r, s.limits().MaxAPIBodyBytes) {
+			s.metrics.signalErrors.WithLabelValues("api_body_too_large").Inc()
+			return
+		}
 		ts.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantsKey{}, grants)))
 	})
 	return ts.PathPrefix(), h
@@ -65,6 +75,9 @@ func notFound(err error) error {
 func (rs *roomService) CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (*livekit.Room, error) {
 	if !grantsFrom(ctx).RoomCreate {
 		return nil, errDenied
+	}
+	if err := rs.s.limits().checkRoomMetadata(req.Metadata); err != nil {
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
 	}
 	r, err := rs.s.rooms.getOrCreate(req.Name)
 	if err != nil {
@@ -166,26 +179,9 @@ func (rs *roomService) UpdateParticipant(ctx context.Context, req *livekit.Updat
 	if err != nil {
 		return nil, notFound(err)
 	}
-	p.mu.Lock()
-	if req.Name != "" {
-		p.name = req.Name
+	if err := p.applyUpdate(req.Name, req.Metadata, req.Attributes); err != nil {
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
 	}
-	if req.Metadata != "" {
-		p.metadata = req.Metadata
-	}
-	if len(req.Attributes) > 0 {
-		if p.attributes == nil {
-			p.attributes = map[string]string{}
-		}
-		for k, v := range req.Attributes {
-			if v == "" {
-				delete(p.attributes, k)
-			} else {
-				p.attributes[k] = v
-			}
-		}
-	}
-	p.mu.Unlock()
 	p.changed()
 	info := p.info()
 	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{
@@ -246,6 +242,9 @@ func (rs *roomService) UpdateRoomMetadata(ctx context.Context, req *livekit.Upda
 	r := rs.s.rooms.get(req.Room)
 	if r == nil {
 		return nil, twirp.NewError(twirp.NotFound, "room not found")
+	}
+	if err := rs.s.limits().checkRoomMetadata(req.Metadata); err != nil {
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
 	}
 	r.setMetadata(req.Metadata)
 	r.broadcastRoomUpdate()
