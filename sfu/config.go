@@ -22,6 +22,11 @@ type Config struct {
 	// HTTPAddr serves /rtc, /rtc/validate, /healthz, /readyz and /metrics. Ignored when
 	// Deps.HTTPListener is given. Port 0 picks a free port.
 	HTTPAddr string `yaml:"http_addr"`
+	// MetricsAddr, if set, serves /metrics and pprof on a listener of their own (keep it
+	// off the public network). MetricsToken, if set, also serves /metrics on HTTPAddr to
+	// callers with "Authorization: Bearer <token>"; without it /metrics there answers 404.
+	MetricsAddr  string `yaml:"metrics_addr"`
+	MetricsToken string `yaml:"metrics_token"`
 	// Dev runs with the devkey/secret pair (unless Keys are given) and loopback candidates.
 	Dev bool `yaml:"dev"`
 	// Keys maps API keys to secrets. KeyFile, a YAML file of "key: secret" lines, adds more
