@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/sfu/internal/media"
@@ -50,6 +49,7 @@ type Server struct {
 	tr           *transport
 	httpLn       net.Listener
 	httpSrv      *http.Server
+	ops          *opsListener // internal /metrics + pprof listener; nil without MetricsAddr
 	reg          *prometheus.Registry
 	metrics      *metrics
 	mediaMetrics *media.Metrics
@@ -103,6 +103,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("sfu: listen %s: %w", cfg.HTTPAddr, err)
 		}
 	}
+	if s.ops, err = s.openOps(cfg.MetricsAddr); err != nil {
+		_ = s.httpLn.Close()
+		s.tr.close()
+		return nil, err
+	}
 	if len(cfg.Webhook.URLs) > 0 {
 		key := cfg.Webhook.APIKey
 		if key == "" {
@@ -143,7 +148,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(prefix, api)
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.HandleFunc("/readyz", s.handleReadyz)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", s.metricsHandler())
 	return mux
 }
 
@@ -158,6 +163,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.httpSrv.Serve(s.httpLn) }()
+	s.ops.serve()
 	s.ready.Store(true)
 	s.log.Info("sfu serving", "http", s.Addr().String(), "ice_udp", fmt.Sprint(s.ICEUDPAddr()), "dev", s.cfg.Dev)
 
@@ -176,6 +182,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if e := s.httpSrv.Shutdown(shutCtx); e != nil && err == nil {
 		err = fmt.Errorf("sfu: http shutdown: %w", e)
 	}
+	s.ops.close()
 	s.rooms.closeAll()
 	if s.hooks != nil {
 		s.hooks.Close(shutCtx)
@@ -191,6 +198,7 @@ func (s *Server) Close() {
 	s.runOnce.Do(func() { started = true })
 	if started {
 		_ = s.httpLn.Close()
+		s.ops.close()
 		s.tr.close()
 		if s.hooks != nil {
 			s.hooks.Close(context.Background())
