@@ -222,3 +222,50 @@ func TestSlowReaderDisconnected(t *testing.T) {
 		t.Errorf("slow client not counted")
 	}
 }
+
+// Issue 17, finding 12: the SFU's /metrics answered anyone on the public signal port. It
+// needs the operator token there (404 with none configured), and MetricsAddr serves metrics
+// and pprof on an internal listener.
+func TestMetricsNotPublic(t *testing.T) {
+	get := func(url, token string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	open := sfutest.Serve(t, sfutest.WithConfig(func(c *sfu.Config) {
+		c.MetricsToken = ""
+		c.MetricsAddr = "127.0.0.1:0"
+	}))
+	if code := get(open.HTTPURL()+"/metrics", ""); code != http.StatusNotFound {
+		t.Errorf("public /metrics without a configured token: %d, want 404", code)
+	}
+	internal := "http://" + open.MetricsAddr().String()
+	if code := get(internal+"/metrics", ""); code != http.StatusOK {
+		t.Errorf("internal /metrics: %d, want 200", code)
+	}
+	if code := get(internal+"/debug/pprof/cmdline", ""); code != http.StatusOK {
+		t.Errorf("internal pprof: %d, want 200", code)
+	}
+
+	guarded := sfutest.Serve(t)
+	if code := get(guarded.HTTPURL()+"/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("public /metrics without the token: %d, want 401", code)
+	}
+	if code := get(guarded.HTTPURL()+"/metrics", "guess"); code != http.StatusUnauthorized {
+		t.Errorf("public /metrics with a wrong token: %d, want 401", code)
+	}
+	if code := get(guarded.HTTPURL()+"/metrics", sfutest.MetricsToken); code != http.StatusOK {
+		t.Errorf("public /metrics with the token: %d, want 200", code)
+	}
+	if guarded.MetricsAddr() != nil {
+		t.Errorf("MetricsAddr = %v without a configured address", guarded.MetricsAddr())
+	}
+}
