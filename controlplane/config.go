@@ -41,10 +41,16 @@ type HTTPConfig struct {
 	// get 400 before the OpenAPI validator sees them. Zero means 32.
 	MaxJSONDepth int `yaml:"max_json_depth"`
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (only behind a proxy you run).
-	TrustForwardedFor bool          `yaml:"trust_forwarded_for"`
-	ReadTimeout       time.Duration `yaml:"read_timeout"`
-	WriteTimeout      time.Duration `yaml:"write_timeout"`
-	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	TrustForwardedFor bool `yaml:"trust_forwarded_for"`
+	// MetricsAddr, if set, is where `atrium controlplane` serves /metrics and pprof for
+	// operators (keep it off the public network). MetricsToken, if set, also serves /metrics
+	// on Addr to callers with "Authorization: Bearer <token>"; without it /metrics on Addr
+	// answers 404.
+	MetricsAddr     string        `yaml:"metrics_addr"`
+	MetricsToken    string        `yaml:"metrics_token"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // DatabaseConfig is the PostgreSQL connection.

@@ -34,6 +34,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/migrations"
 	"github.com/atrium-live/atrium/controlplane/store"
+	"github.com/atrium-live/atrium/pkg/opsauth"
 )
 
 // Deps are what the caller provides. Only Log is required.
@@ -178,7 +179,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	h := &api.Handler{
 		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
-		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}), UI: d.UI,
+		MetricsHandler: opsauth.Guard(cfg.HTTP.MetricsToken, promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		MaxJSONDepth:      cfg.HTTP.MaxJSONDepth,
 		TrustForwardedFor: cfg.HTTP.TrustForwardedFor, HSTS: hasHTTPS(cfg.HTTP.PublicURL),
@@ -207,6 +208,12 @@ func (s *Server) ready(ctx context.Context) error {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil
+}
+
+// OpsHandler serves /metrics and pprof without authentication, for an internal listener
+// (Config.HTTP.MetricsAddr) that only operators reach.
+func (s *Server) OpsHandler() http.Handler {
+	return opsauth.Mux(promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 }
 
 // Handler is the HTTP API (for tests and embedding).

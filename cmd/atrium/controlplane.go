@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/atrium-live/atrium/controlplane"
 	"github.com/atrium-live/atrium/pkg/config"
@@ -42,6 +44,15 @@ func runControlPlane(ctx context.Context, args []string) error {
 		srv.Close()
 		return fmt.Errorf("listen %s: %w", cfg.HTTP.Addr, err)
 	}
+	if cfg.HTTP.MetricsAddr != "" {
+		stop, err := serveOps(cfg.HTTP.MetricsAddr, srv.OpsHandler(), log)
+		if err != nil {
+			_ = ln.Close()
+			srv.Close()
+			return err
+		}
+		defer stop()
+	}
 	return srv.Run(ctx, ln)
 }
 
@@ -57,4 +68,16 @@ func loadControlPlane(path string) (controlplane.Config, *slog.Logger, error) {
 		return cfg, nil, err
 	}
 	return cfg, log.With("service", "controlplane"), nil
+}
+
+// serveOps serves operator endpoints (metrics, pprof) on addr until stop is called.
+func serveOps(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics and pprof serving", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }

@@ -68,7 +68,7 @@ func TestStripeWebhookCreditsOnce(t *testing.T) {
 	if b := w.balance(t, s); b != 120 {
 		t.Fatalf("wallet after 11 deliveries = %d, want 120", b)
 	}
-	metrics := string(w.env.Do(t, "GET", "/metrics", "", nil).Want(t, http.StatusOK).Body)
+	metrics := w.env.Scrape(t)
 	for _, want := range []string{`atrium_money_stripe_webhooks_total{result="processed"} 2`,
 		`atrium_money_stripe_webhooks_total{result="duplicate"} 9`, `atrium_money_purchases_credited_total 1`} {
 		if !strings.Contains(metrics, want) {
