@@ -97,6 +97,17 @@ func (h *Handler) allowForgot(ctx context.Context, email string) bool {
 	return ok
 }
 
+// allowMail spends one mail of the hourly per-account and per-address budgets of kind
+// (Rate.ForgotPerHour each), so nobody can flood an inbox through an account they hold.
+func (h *Handler) allowMail(ctx context.Context, kind, userID, email string) (time.Duration, bool) {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	limit := redis_rate.PerHour(h.Rate.ForgotPerHour)
+	if retry, ok := h.allow(ctx, kind+":user:"+userID, limit); !ok {
+		return retry, false
+	}
+	return h.allow(ctx, kind+":addr:"+hex.EncodeToString(sum[:16]), limit)
+}
+
 // clientIP is the peer address, or the first X-Forwarded-For hop when configured to trust it.
 func (h *Handler) clientIP(r *http.Request) string {
 	if h.TrustForwardedFor {
