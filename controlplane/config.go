@@ -42,6 +42,10 @@ type HTTPConfig struct {
 	MaxJSONDepth int `yaml:"max_json_depth"`
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (only behind a proxy you run).
 	TrustForwardedFor bool `yaml:"trust_forwarded_for"`
+	// TrustedProxies lists our reverse proxies (addresses or CIDR prefixes). With
+	// TrustForwardedFor the client is the right-most X-Forwarded-For hop not in this list;
+	// empty means the peer is the one proxy. A peer outside a non-empty list is the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// MetricsAddr, if set, is where `atrium controlplane` serves /metrics and pprof for
 	// operators (keep it off the public network). MetricsToken, if set, also serves /metrics
 	// on Addr to callers with "Authorization: Bearer <token>"; without it /metrics on Addr

@@ -100,3 +100,29 @@ func TestDisable2FARateLimited(t *testing.T) {
 		t.Error("2fa/disable never hit the auth rate limit")
 	}
 }
+
+// Issue 17, finding 7: with trust_forwarded_for the client IP was the first X-Forwarded-For
+// hop, which the client writes: rotating it escaped the auth limit. The right-most hop (the
+// one our proxy appended) counts.
+func TestForwardedForRotationLimited(t *testing.T) {
+	env := cptest.Serve(t, cptest.Options{Config: func(c *controlplane.Config) {
+		c.HTTP.TrustForwardedFor = true
+		c.RateLimit.AuthPerMinute = 5
+	}})
+	limited := 0
+	for i := range 10 {
+		res := env.DoRequest(t, cptest.Request{Method: "POST", Path: "/api/v1/auth/login",
+			Body:    map[string]string{"email": "nobody@example.com", "password": "wrong-password-1"},
+			Headers: map[string]string{"X-Forwarded-For": "198.51.100." + string(rune('1'+i)) + ", 203.0.113.9"}})
+		if res.Status == 429 {
+			limited++
+		}
+	}
+	if limited != 5 {
+		t.Errorf("%d of 10 logins limited with a rotating first hop, want 5", limited)
+	}
+	// Another client behind the same proxy has its own budget.
+	env.DoRequest(t, cptest.Request{Method: "POST", Path: "/api/v1/auth/login",
+		Body:    map[string]string{"email": "nobody@example.com", "password": "wrong-password-1"},
+		Headers: map[string]string{"X-Forwarded-For": "203.0.113.10"}}).WantError(t, 401, "invalid_credentials")
+}

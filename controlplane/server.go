@@ -191,6 +191,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 			IPPerMinute: r.IPPerMinute, UserPerMinute: r.UserPerMinute, AuthPerMinute: r.AuthPerMinute,
 			ForgotPerHour: r.ForgotPerHour}
 	}
+	if h.TrustedProxies, err = api.ParseProxies(cfg.HTTP.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("controlplane: http.trusted_proxies: %w", err)
+	}
 	if s.handler, err = api.Routes(h); err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -106,21 +105,4 @@ func (h *Handler) allowMail(ctx context.Context, kind, userID, email string) (ti
 		return retry, false
 	}
 	return h.allow(ctx, kind+":addr:"+hex.EncodeToString(sum[:16]), limit)
-}
-
-// clientIP is the peer address, or the first X-Forwarded-For hop when configured to trust it.
-func (h *Handler) clientIP(r *http.Request) string {
-	if h.TrustForwardedFor {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
