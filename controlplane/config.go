@@ -110,8 +110,12 @@ type RateLimitConfig struct {
 	UserPerMinute int  `yaml:"user_per_minute"`
 	// AuthPerMinute applies per IP to /auth endpoints, on top of IPPerMinute.
 	AuthPerMinute int `yaml:"auth_per_minute"`
-	// ForgotPerHour applies per email address to password-reset requests.
+	// ForgotPerHour applies per email address to password-reset requests, and per account
+	// and per address to verification-email resends.
 	ForgotPerHour int `yaml:"forgot_per_hour"`
+	// BadSignaturePerMinute applies per IP to refused webhook signatures (webhooks are
+	// otherwise not limited); zero means 30.
+	BadSignaturePerMinute int `yaml:"bad_signature_per_minute"`
 }
 
 // LiveKitConfig is the key pair shared with the SFU and where clients connect.

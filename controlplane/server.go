@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		r := cfg.RateLimit
 		h.Rate = api.RateLimits{Limiter: redis_rate.NewLimiter(s.Redis), Prefix: cfg.Redis.KeyPrefix,
 			IPPerMinute: r.IPPerMinute, UserPerMinute: r.UserPerMinute, AuthPerMinute: r.AuthPerMinute,
-			ForgotPerHour: r.ForgotPerHour}
+			ForgotPerHour: r.ForgotPerHour, BadSignaturePerMinute: r.BadSignaturePerMinute}
 	}
 	if h.TrustedProxies, err = api.ParseProxies(cfg.HTTP.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("controlplane: http.trusted_proxies: %w", err)

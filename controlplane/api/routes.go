@@ -136,11 +136,11 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/admin/payouts/{id}/reject", admin(h.decidePayout(false))).Methods(http.MethodPost)
 	api.HandleFunc("/admin/reconciliation", admin(h.runReconciliation)).Methods(http.MethodPost)
 	api.HandleFunc("/admin/reconciliation", admin(h.listReconciliations)).Methods(http.MethodGet)
-	api.HandleFunc("/webhooks/stripe", h.stripeWebhook).Methods(http.MethodPost)
+	api.HandleFunc("/webhooks/stripe", h.limitBadSignatures(h.stripeWebhook)).Methods(http.MethodPost)
 	// End of money.
 
 	// Webhooks: authenticated by signature, not by user token.
-	api.HandleFunc("/webhooks/livekit", h.livekitWebhook).Methods(http.MethodPost)
+	api.HandleFunc("/webhooks/livekit", h.limitBadSignatures(h.livekitWebhook)).Methods(http.MethodPost)
 
 	if h.UI != nil {
 		r.PathPrefix("/").Handler(h.UI).Methods(http.MethodGet, http.MethodHead)

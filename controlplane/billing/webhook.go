@@ -56,7 +56,7 @@ func (s *Service) ReceiveWebhook(ctx context.Context, payload []byte, signature 
 			webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true, IgnoreTolerance: true})
 	}
 	if err != nil {
-		s.Log.Warn("stripe webhook refused", "err", err)
+		s.Log.Debug("stripe webhook refused", "err", err) // the API logs refusals, rate-limited per client
 		s.Metrics.webhook("invalid_signature")
 		return problem.New(http.StatusBadRequest, CodeInvalidStripeSignature, "Stripe-Signature is missing or invalid")
 	}
