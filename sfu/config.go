@@ -41,6 +41,8 @@ type Config struct {
 	Webhook WebhookConfig `yaml:"webhook"`
 	// Limits bound sizes and rates per client (limits.go); zero fields take defaults.
 	Limits LimitsConfig `yaml:"limits"`
+	// Tokens sets the refresh_token cadence and lifetime (tokenrefresh.go).
+	Tokens TokenConfig `yaml:"tokens"`
 
 	// NodeID names this node in server_info and logs; Region is reported to clients.
 	NodeID string `yaml:"node_id"`
