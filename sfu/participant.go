@@ -251,9 +251,10 @@ func (p *participant) start() {
 		EnabledPublishCodecs: enabledCodecs(cfg.Room.EnabledCodecs),
 	}}})
 	p.sendMu.Unlock()
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.writeLoop()
 	go p.pingWatch()
+	go p.refreshTokens()
 
 	p.s.metrics.participants.Inc()
 	p.room.broadcastParticipant(p, self)
