@@ -126,6 +126,10 @@ type LiveKitConfig struct {
 	URL string `yaml:"url"`
 	// JoinEarly is how long before the start participants may join.
 	JoinEarly time.Duration `yaml:"join_early"`
+	// TokenTTL is how long a join token is valid. Keep it short: the SFU refreshes tokens of
+	// connected participants over the signal connection, and a token handed out before a
+	// booking was cancelled must stop working soon after. Zero means 10 minutes.
+	TokenTTL time.Duration `yaml:"token_ttl"`
 }
 
 // TURNConfig, when Secret is set, adds TURN servers with coturn REST credentials to join responses.
@@ -204,7 +208,7 @@ func DefaultConfig() Config {
 		RateLimit: RateLimitConfig{Enabled: true, IPPerMinute: 600, UserPerMinute: 600, AuthPerMinute: 20, ForgotPerHour: 5},
 		LiveKit: LiveKitConfig{
 			APIKey: "devkey", APISecret: "dev-only-livekit-secret-0123456789abcdef",
-			URL: "ws://127.0.0.1:7880", JoinEarly: 15 * time.Minute,
+			URL: "ws://127.0.0.1:7880", JoinEarly: 15 * time.Minute, TokenTTL: 10 * time.Minute,
 		},
 		TURN: TURNConfig{TTL: 12 * time.Hour},
 		Pricing: PricingConfig{

@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		"vip": {Min: p.VIP.Min, Max: p.VIP.Max},
 	}, catalog.Deps{Store: s.Store, Hooks: d.ClassHooks, Log: s.Log, Now: s.Now})
 	lk := cfg.LiveKit
-	s.Media = media.New(media.Config{APIKey: lk.APIKey, APISecret: lk.APISecret, URL: lk.URL, JoinEarly: lk.JoinEarly,
+	s.Media = media.New(media.Config{APIKey: lk.APIKey, APISecret: lk.APISecret, URL: lk.URL, JoinEarly: lk.JoinEarly, TokenTTL: lk.TokenTTL,
 		TURNURLs: cfg.TURN.URLs, TURNSecret: cfg.TURN.Secret, TURNTTL: cfg.TURN.TTL},
 		media.Deps{Store: s.Store, Bookings: d.Bookings, Hooks: d.EventHooks, Log: s.Log, Now: s.Now})
 
