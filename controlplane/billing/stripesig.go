@@ -5,7 +5,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stripe/stripe-go/v85"
+	"github.com/stripe/stripe-go/v85/webhook"
 )
+
+// verifyStripeEvent checks a webhook's Stripe-Signature (timestamp within stripeTolerance
+// of now either way, HMAC over the raw body with secret) and parses the event. It is all
+// the parsing an unauthenticated body goes through.
+func verifyStripeEvent(payload []byte, header, secret string, now time.Time) (stripe.Event, error) {
+	if err := checkStripeTimestamp(header, now, stripeTolerance); err != nil {
+		return stripe.Event{}, err
+	}
+	return webhook.ConstructEventWithOptions(payload, header, secret,
+		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true, IgnoreTolerance: true})
+}
 
 // stripeTolerance is how far a Stripe-Signature timestamp may be from our clock, either way.
 const stripeTolerance = 5 * time.Minute

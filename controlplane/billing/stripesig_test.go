@@ -1,9 +1,13 @@
 package billing
 
 import (
+	"encoding/hex"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/stripe/stripe-go/v85/webhook"
 )
 
 func TestCheckStripeTimestamp(t *testing.T) {
@@ -29,4 +33,35 @@ func TestCheckStripeTimestamp(t *testing.T) {
 			t.Errorf("checkStripeTimestamp(%q) = %v, want ok=%v", tc.header, err, tc.ok)
 		}
 	}
+}
+
+// FuzzVerifyStripeEvent: Stripe webhooks are reachable by anyone. Verification never
+// panics; an event passes only with a valid signature over exactly that body.
+func FuzzVerifyStripeEvent(f *testing.F) {
+	const secret = "whsec_fuzz"
+	now := time.Unix(1_800_000_000, 0)
+	body := []byte(`{"id":"evt_1","object":"event","type":"checkout.session.completed","data":{"object":{"id":"cs_1"}}}`)
+	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: now})
+	f.Add(body, signed.Header)
+	f.Add(body, "t=1800000000,v1=00")
+	f.Add([]byte(`{`), signed.Header)
+	f.Add(body, "t=99999999999999999999,v1=")
+	f.Add(body, "")
+	f.Fuzz(func(t *testing.T, payload []byte, header string) {
+		if _, err := verifyStripeEvent(payload, header, secret, now); err != nil {
+			return
+		}
+		// Accepted: the header must carry our HMAC of this body at its own timestamp.
+		var ts int64
+		for _, p := range strings.Split(header, ",") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(p), "t="); ok {
+				ts, _ = strconv.ParseInt(v, 10, 64)
+				break
+			}
+		}
+		sig := webhook.ComputeSignature(time.Unix(ts, 0), payload, secret)
+		if !strings.Contains(header, hex.EncodeToString(sig)) {
+			t.Fatalf("verified without a valid signature: %q", header)
+		}
+	})
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/stripe/stripe-go/v85"
-	"github.com/stripe/stripe-go/v85/webhook"
 
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
@@ -49,12 +48,7 @@ type stripeObject struct {
 // signature is a 400 and nothing is stored. If processing fails, the event is stored as
 // failed and a job retries it, so the answer is still 200 and Stripe stops resending.
 func (s *Service) ReceiveWebhook(ctx context.Context, payload []byte, signature string) error {
-	err := checkStripeTimestamp(signature, s.Now(), stripeTolerance)
-	var ev stripe.Event
-	if err == nil {
-		ev, err = webhook.ConstructEventWithOptions(payload, signature, s.cfg.StripeWebhookSecret,
-			webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true, IgnoreTolerance: true})
-	}
+	ev, err := verifyStripeEvent(payload, signature, s.cfg.StripeWebhookSecret, s.Now())
 	if err != nil {
 		s.Log.Debug("stripe webhook refused", "err", err) // the API logs refusals, rate-limited per client
 		s.Metrics.webhook("invalid_signature")
