@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -45,5 +46,30 @@ func TestLimitsDefaults(t *testing.T) {
 	}
 	if got := (LimitsConfig{SignalQueueBytes: 7}).withDefaults().SignalQueueBytes; got != 7 {
 		t.Errorf("SignalQueueBytes = %d, want the configured 7", got)
+	}
+}
+
+// The sample config's limits and tokens are the defaults, so the page documenting them
+// (docs/security.md) cannot drift from the code.
+func TestSampleLimitsAreDefaults(t *testing.T) {
+	keyFile := t.TempDir() + "/keys.yaml"
+	if err := os.WriteFile(keyFile, []byte("APIatrium1: 0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(k string) (string, bool) {
+		if k == "ATRIUM_SFU_KEY_FILE" {
+			return keyFile, true
+		}
+		return "", false
+	}
+	c := DefaultConfig()
+	if err := c.Load("../config/sfu.yaml", lookup); err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits != DefaultLimits() {
+		t.Errorf("config/sfu.yaml limits = %+v, want the defaults %+v", c.Limits, DefaultLimits())
+	}
+	if got, want := c.Tokens, (TokenConfig{}).withDefaults(); got != want {
+		t.Errorf("config/sfu.yaml tokens = %+v, want the defaults %+v", got, want)
 	}
 }
