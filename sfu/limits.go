@@ -25,8 +25,9 @@ type LimitsConfig struct {
 	// attribute changes per participant (each is fanned out to the whole room).
 	MetadataUpdatesPerSecond float64 `yaml:"metadata_updates_per_second"`
 	MetadataUpdateBurst      int     `yaml:"metadata_update_burst"`
-	// SignalQueueBytes bounds the signal responses waiting for one participant's socket; a
-	// client that does not read past it is disconnected (atrium_sfu_slow_clients_total).
+	// SignalQueueBytes bounds the signal responses waiting for one participant's socket (the
+	// one being written is not counted); a client that does not read past it is
+	// disconnected (atrium_sfu_slow_clients_total).
 	SignalQueueBytes int64 `yaml:"signal_queue_bytes"`
 }
 

@@ -191,7 +191,7 @@ func (p *participant) send(m *livekit.SignalResponse) {
 func (p *participant) enqueue(m *livekit.SignalResponse) {
 	n := int64(proto.Size(m))
 	if p.queued.Add(n) > p.s.limits().SignalQueueBytes && len(p.out) > 0 {
-		// Over the byte bound with something still unread: the client is not keeping up.
+		// Over the byte bound with something still waiting: the client is not keeping up.
 		// (A single message larger than the bound still goes out to a reader that is.)
 		p.queued.Add(-n)
 		p.slowClient("signal queue over its byte limit")
@@ -299,10 +299,10 @@ func (p *participant) writeLoop() {
 	for {
 		select {
 		case m := <-p.out:
-			c := p.signal()
-			err := c.Write(m)
+			// Counted out on dequeue: the bound is on what waits, not on the one in flight.
 			p.queued.Add(-int64(proto.Size(m)))
-			if err != nil {
+			c := p.signal()
+			if err := c.Write(m); err != nil {
 				p.log.Info("signal write failed", "err", err)
 				c.Close(websocket.CloseGoingAway, "write failed")
 			}
