@@ -167,3 +167,13 @@ func (h *Handler) endMediaAccess(ctx context.Context, classID, userID string) {
 		h.Log.Warn("could not remove a participant whose booking ended", "class_id", classID, "err", err)
 	}
 }
+
+// closeMediaRoom ends a cancelled class's room, disconnecting everyone in it; best effort
+// and bounded like endMediaAccess.
+func (h *Handler) closeMediaRoom(ctx context.Context, classID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := h.Media.CloseRoom(ctx, classID); err != nil {
+		h.Log.Warn("could not close the room of a cancelled class", "class_id", classID, "err", err)
+	}
+}

@@ -61,4 +61,22 @@ func TestCancelledBookingLeavesTheRoom(t *testing.T) {
 		t.Fatal("the student stayed in the room after cancelling the booking")
 	}
 	env.Do(t, "POST", "/api/v1/classes/"+classID+"/join", s.Token, nil).WantError(t, http.StatusForbidden, "not_booked")
+
+	// Cancelling the class closes its room: everyone still in it leaves.
+	s2 := w.student(t, 100)
+	w.mustBook(t, s2, classID)
+	env.Do(t, "POST", "/api/v1/classes/"+classID+"/join", s2.Token, nil).Want(t, http.StatusOK).JSON(t, &j)
+	gone2 := make(chan struct{})
+	room2, err := lksdk.ConnectToRoomWithToken(j.URL, j.Token, &lksdk.RoomCallback{OnDisconnected: func() { close(gone2) }},
+		lksdk.WithAutoSubscribe(false), lksdk.WithDisableRegionDiscovery(), lksdk.WithConnectTimeout(10*time.Second))
+	if err != nil {
+		t.Fatalf("second student joins: %v", err)
+	}
+	defer room2.Disconnect()
+	env.Do(t, "POST", "/api/v1/classes/"+classID+"/cancel", w.teacher.Token, map[string]string{"reason": "ill"}).Want(t, http.StatusOK)
+	select {
+	case <-gone2:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a student stayed in the room of a cancelled class")
+	}
 }
