@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -22,6 +23,12 @@ func TestStripeSignatureFromTheFutureRefused(t *testing.T) {
 		w.env.DoRequest(t, cptest.Request{Method: "POST", Path: "/api/v1/webhooks/stripe", Body: payload,
 			Headers: map[string]string{"Stripe-Signature": signed.Header}}).WantError(t, http.StatusBadRequest, "invalid_signature")
 	}
+	// An old signed header with a fresh t= in front: stripe-go verifies with the last t=, so
+	// two timestamps are refused (found by FuzzVerifyStripeEvent's neighbourhood).
+	stale := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: w.secret(), Timestamp: time.Now().Add(-time.Hour)})
+	w.env.DoRequest(t, cptest.Request{Method: "POST", Path: "/api/v1/webhooks/stripe", Body: payload,
+		Headers: map[string]string{"Stripe-Signature": "t=" + strconv.FormatInt(time.Now().Unix(), 10) + "," + stale.Header}}).
+		WantError(t, http.StatusBadRequest, "invalid_signature")
 	if b := w.balance(t, s); b != 0 {
 		t.Fatalf("wallet after refused deliveries = %d", b)
 	}

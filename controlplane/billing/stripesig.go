@@ -29,15 +29,22 @@ const stripeTolerance = 5 * time.Minute
 // signature dated ahead stayed replayable for as long as it was dated ahead (issue 17,
 // finding 9). The signature itself is checked by stripe-go afterwards.
 func checkStripeTimestamp(header string, now time.Time, tol time.Duration) error {
+	// Parsed exactly as stripe-go parses it (pairs split on "," and "=", no trimming), and
+	// exactly one t= is allowed: stripe-go verifies with the last one, so a header carrying
+	// a fresh t= and an old one would otherwise pass this check and replay an old signature.
 	var ts string
-	for _, part := range strings.Split(header, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "t="); ok {
+	n := 0
+	for _, pair := range strings.Split(header, ",") {
+		if v, ok := strings.CutPrefix(pair, "t="); ok {
 			ts = v
-			break
+			n++
 		}
 	}
-	if ts == "" {
+	if n == 0 {
 		return errors.New("no timestamp in Stripe-Signature")
+	}
+	if n > 1 {
+		return errors.New("more than one timestamp in Stripe-Signature")
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
