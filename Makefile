@@ -8,7 +8,7 @@ LDFLAGS   := -X github.com/atrium-live/atrium/pkg/version.Version=$(VERSION)
 RACE_PKGS ?= ./sfu/... ./signaling/... ./turn/... ./pkg/... ./bench/... ./tests/cluster/... ./controlplane/ledger/... ./controlplane/booking/... ./recorder/...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: run build test test-deps test-go test-race lint bench bench-turn services clean
+.PHONY: run build test test-deps test-go test-race lint bench bench-turn services clean fuzz soak
 
 build: web/node_modules/.atrium-lock
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/atrium
@@ -47,6 +47,18 @@ bench: build
 # Relayed packets per TURN CPU-second: a relay-only lecture through `atrium turn` (docs/turn.md).
 bench-turn:
 	./scripts/bench-turn.sh
+
+# Every fuzz target for FUZZTIME each (default 60s; FUZZ_PARALLEL workers, default 1).
+# The seed corpora already run as ordinary tests in `make test` (docs/security.md).
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# A 30-minute bench-driven soak of one SFU node: RSS, goroutines and fds sampled; growth after
+# warm-up must stay under 1% (SOAK_* variables: scripts/soak.sh). Results in bench/results/.
+soak:
+	go build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/atrium
+	./scripts/soak.sh
 
 clean:
 	rm -rf bin .run

@@ -40,11 +40,24 @@ type HTTPConfig struct {
 	CORSOrigins []string `yaml:"cors_origins"`
 	// MaxBodyBytes caps every request body; larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxJSONDepth caps how deeply a JSON body may nest (arrays and objects); deeper bodies
+	// get 400 before the OpenAPI validator sees them. Zero means 32.
+	MaxJSONDepth int `yaml:"max_json_depth"`
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (only behind a proxy you run).
-	TrustForwardedFor bool          `yaml:"trust_forwarded_for"`
-	ReadTimeout       time.Duration `yaml:"read_timeout"`
-	WriteTimeout      time.Duration `yaml:"write_timeout"`
-	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	TrustForwardedFor bool `yaml:"trust_forwarded_for"`
+	// TrustedProxies lists our reverse proxies (addresses or CIDR prefixes). With
+	// TrustForwardedFor the client is the right-most X-Forwarded-For hop not in this list;
+	// empty means the peer is the one proxy. A peer outside a non-empty list is the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MetricsAddr, if set, is where `atrium controlplane` serves /metrics and pprof for
+	// operators (keep it off the public network). MetricsToken, if set, also serves /metrics
+	// on Addr to callers with "Authorization: Bearer <token>"; without it /metrics on Addr
+	// answers 404.
+	MetricsAddr     string        `yaml:"metrics_addr"`
+	MetricsToken    string        `yaml:"metrics_token"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// TLSCertFile and TLSKeyFile, when both set, make `atrium controlplane` serve HTTPS itself
 	// (with HSTS), re-reading the files when they change (see pkg/tlsfile).
 	TLSCertFile string `yaml:"tls_cert_file"`
@@ -107,8 +120,12 @@ type RateLimitConfig struct {
 	UserPerMinute int  `yaml:"user_per_minute"`
 	// AuthPerMinute applies per IP to /auth endpoints, on top of IPPerMinute.
 	AuthPerMinute int `yaml:"auth_per_minute"`
-	// ForgotPerHour applies per email address to password-reset requests.
+	// ForgotPerHour applies per email address to password-reset requests, and per account
+	// and per address to verification-email resends.
 	ForgotPerHour int `yaml:"forgot_per_hour"`
+	// BadSignaturePerMinute applies per IP to refused webhook signatures (webhooks are
+	// otherwise not limited); zero means 30.
+	BadSignaturePerMinute int `yaml:"bad_signature_per_minute"`
 }
 
 // LiveKitConfig is the key pair shared with the SFU and where clients connect.
@@ -119,6 +136,10 @@ type LiveKitConfig struct {
 	URL string `yaml:"url"`
 	// JoinEarly is how long before the start participants may join.
 	JoinEarly time.Duration `yaml:"join_early"`
+	// TokenTTL is how long a join token is valid. Keep it short: the SFU refreshes tokens of
+	// connected participants over the signal connection, and a token handed out before a
+	// booking was cancelled must stop working soon after. Zero means 10 minutes.
+	TokenTTL time.Duration `yaml:"token_ttl"`
 }
 
 // TURNConfig, when Secret is set, adds TURN servers with coturn REST credentials to join responses.
@@ -171,6 +192,7 @@ func DefaultConfig() Config {
 			Addr:            "127.0.0.1:8080",
 			PublicURL:       "http://127.0.0.1:8080",
 			MaxBodyBytes:    1 << 20,
+			MaxJSONDepth:    32,
 			ReadTimeout:     15 * time.Second,
 			WriteTimeout:    30 * time.Second,
 			ShutdownTimeout: 10 * time.Second,
@@ -196,7 +218,7 @@ func DefaultConfig() Config {
 		RateLimit: RateLimitConfig{Enabled: true, IPPerMinute: 600, UserPerMinute: 600, AuthPerMinute: 20, ForgotPerHour: 5},
 		LiveKit: LiveKitConfig{
 			APIKey: "devkey", APISecret: "dev-only-livekit-secret-0123456789abcdef",
-			URL: "ws://127.0.0.1:7880", JoinEarly: 15 * time.Minute,
+			URL: "ws://127.0.0.1:7880", JoinEarly: 15 * time.Minute, TokenTTL: 10 * time.Minute,
 		},
 		TURN: TURNConfig{TTL: 12 * time.Hour},
 		Pricing: PricingConfig{

@@ -125,7 +125,7 @@ func TestHeadersAndOperations(t *testing.T) {
 		}
 	}
 
-	metrics := string(env.Do(t, "GET", "/metrics", "", nil).Want(t, 200).Body)
+	metrics := env.Scrape(t)
 	if !strings.Contains(metrics, `atrium_controlplane_http_requests_total{method="GET",route="/api/v1/classes",status="200"}`) {
 		t.Errorf("metrics lack the classes route counter")
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/migrations"
 	"github.com/atrium-live/atrium/controlplane/store"
+	"github.com/atrium-live/atrium/pkg/opsauth"
 )
 
 // Deps are what the caller provides. Only Log is required.
@@ -164,7 +165,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		"vip": {Min: p.VIP.Min, Max: p.VIP.Max},
 	}, catalog.Deps{Store: s.Store, Hooks: d.ClassHooks, Log: s.Log, Now: s.Now})
 	lk := cfg.LiveKit
-	s.Media = media.New(media.Config{APIKey: lk.APIKey, APISecret: lk.APISecret, URL: lk.URL, JoinEarly: lk.JoinEarly,
+	s.Media = media.New(media.Config{APIKey: lk.APIKey, APISecret: lk.APISecret, URL: lk.URL, JoinEarly: lk.JoinEarly, TokenTTL: lk.TokenTTL,
 		TURNURLs: cfg.TURN.URLs, TURNSecret: cfg.TURN.Secret, TURNTTL: cfg.TURN.TTL},
 		media.Deps{Store: s.Store, Bookings: d.Bookings, Hooks: d.EventHooks, Log: s.Log, Now: s.Now})
 
@@ -179,8 +180,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	h := &api.Handler{
 		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
-		MetricsHandler: promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}), UI: d.UI,
+		MetricsHandler: opsauth.Guard(cfg.HTTP.MetricsToken, promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		MaxJSONDepth:      cfg.HTTP.MaxJSONDepth,
 		TrustForwardedFor: cfg.HTTP.TrustForwardedFor, HSTS: hasHTTPS(cfg.HTTP.PublicURL) || cfg.HTTP.TLSCertFile != "" || len(cfg.HTTP.ACME.Domains) > 0,
 		MediaOrigin: httpOrigin(cfg.LiveKit.URL),
 	}
@@ -188,7 +190,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		r := cfg.RateLimit
 		h.Rate = api.RateLimits{Limiter: redis_rate.NewLimiter(s.Redis), Prefix: cfg.Redis.KeyPrefix,
 			IPPerMinute: r.IPPerMinute, UserPerMinute: r.UserPerMinute, AuthPerMinute: r.AuthPerMinute,
-			ForgotPerHour: r.ForgotPerHour}
+			ForgotPerHour: r.ForgotPerHour, BadSignaturePerMinute: r.BadSignaturePerMinute}
+	}
+	if h.TrustedProxies, err = api.ParseProxies(cfg.HTTP.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("controlplane: http.trusted_proxies: %w", err)
 	}
 	if s.handler, err = api.Routes(h); err != nil {
 		return nil, err
@@ -207,6 +212,12 @@ func (s *Server) ready(ctx context.Context) error {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil
+}
+
+// OpsHandler serves /metrics and pprof without authentication, for an internal listener
+// (Config.HTTP.MetricsAddr) that only operators reach.
+func (s *Server) OpsHandler() http.Handler {
+	return opsauth.Mux(promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 }
 
 // Handler is the HTTP API (for tests and embedding).

@@ -26,6 +26,11 @@ type Config struct {
 	// HTTPAddr serves /rtc, /rtc/validate, /healthz, /readyz and /metrics. Ignored when
 	// Deps.HTTPListener is given. Port 0 picks a free port.
 	HTTPAddr string `yaml:"http_addr"`
+	// MetricsAddr, if set, serves /metrics and pprof on a listener of their own (keep it
+	// off the public network). MetricsToken, if set, also serves /metrics on HTTPAddr to
+	// callers with "Authorization: Bearer <token>"; without it /metrics there answers 404.
+	MetricsAddr  string `yaml:"metrics_addr"`
+	MetricsToken string `yaml:"metrics_token"`
 	// Dev runs with the devkey/secret pair (unless Keys are given) and loopback candidates.
 	Dev bool `yaml:"dev"`
 	// Keys maps API keys to secrets. KeyFile, a YAML file of "key: secret" lines, adds more
@@ -46,6 +51,10 @@ type Config struct {
 	Placement clusterconf.Placement `yaml:"placement"`
 	// Egress serves LiveKit's Egress API (recordings) when its redis_addr is set.
 	Egress egress.APIConfig `yaml:"egress"`
+	// Limits bound sizes and rates per client (limits.go); zero fields take defaults.
+	Limits LimitsConfig `yaml:"limits"`
+	// Tokens sets the refresh_token cadence and lifetime (tokenrefresh.go).
+	Tokens TokenConfig `yaml:"tokens"`
 
 	// NodeID names this node in server_info and logs; Region is reported to clients.
 	NodeID string `yaml:"node_id"`

@@ -1,6 +1,10 @@
 package sfu
 
-import "github.com/gorilla/websocket"
+import (
+	"net/http"
+
+	"github.com/gorilla/websocket"
+)
 
 // DropSignalForTest breaks a participant's signal connection as a network failure would
 // (its PeerConnections stay up), so tests can exercise resume.
@@ -12,3 +16,6 @@ func DropSignalForTest(s *Server, room, identity string) error {
 	p.signal().Close(websocket.CloseAbnormalClosure, "test drop")
 	return nil
 }
+
+// HandlerForTest is the node's public HTTP handler, for in-process fuzzing.
+func HandlerForTest(s *Server) http.Handler { return s.httpSrv.Handler }

@@ -18,8 +18,14 @@ import (
 
 type lksdkRoom = lksdk.Room
 
+// httpGet fetches url with the operator token (so /metrics answers; other paths ignore it).
 func httpGet(url string) (string, error) {
-	resp, err := http.Get(url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+sfutest.MetricsToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
 	}

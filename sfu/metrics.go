@@ -24,6 +24,7 @@ type metrics struct {
 	draining          prometheus.Gauge
 	drainRooms        prometheus.Gauge
 	drainParticipants prometheus.Gauge
+	slowClients       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,9 +45,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		draining:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_draining", Help: "1 while the node drains."}),
 		drainRooms:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_drain_rooms", Help: "Rooms left on a draining node."}),
 		drainParticipants: prometheus.NewGauge(prometheus.GaugeOpts{Name: "atrium_sfu_drain_participants", Help: "Participants left on a draining node."}),
+		slowClients:       prometheus.NewCounter(prometheus.CounterOpts{Name: "atrium_sfu_slow_clients_total", Help: "Participants disconnected because their signal queue overflowed (bytes or messages)."}),
 	}
 	for _, c := range []prometheus.Collector{m.rooms, m.participants, m.tracks, m.joinLatency, m.signalErrors, m.dataPackets, m.webhookErrors,
-		m.signalRoutes, m.leaseErrors, m.draining, m.drainRooms, m.drainParticipants} {
+		m.signalRoutes, m.leaseErrors, m.draining, m.drainRooms, m.drainParticipants, m.slowClients} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register: %w", err)
 		}

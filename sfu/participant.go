@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/atrium-live/atrium/pkg/access"
@@ -54,6 +56,8 @@ type participant struct {
 	ctx     context.Context // cancelled when the participant closes
 	cancel  context.CancelFunc
 	out     chan *livekit.SignalResponse
+	queued  atomic.Int64   // bytes of responses in out (limits.go bounds it)
+	slow    atomic.Bool    // disconnected for not reading; counted once
 	sendMu  sync.Mutex     // orders the JoinResponse before everything else
 	started bool           // JoinResponse queued; guarded by sendMu
 	wg      sync.WaitGroup // writer and ping goroutines
@@ -86,6 +90,7 @@ type participant struct {
 	explicit      map[string]bool               // track sid -> explicit subscribe/unsubscribe
 	trackSettings map[string]*livekit.UpdateTrackSettings
 	connectedOnce bool
+	updates       *rate.Limiter // name/metadata/attribute changes (limits.go); made on first use
 }
 
 type participantParams struct {
@@ -185,12 +190,30 @@ func (p *participant) send(m *livekit.SignalResponse) {
 }
 
 func (p *participant) enqueue(m *livekit.SignalResponse) {
+	n := int64(proto.Size(m))
+	if p.queued.Add(n) > p.s.limits().SignalQueueBytes && len(p.out) > 0 {
+		// Over the byte bound with something still waiting: the client is not keeping up.
+		// (A single message larger than the bound still goes out to a reader that is.)
+		p.queued.Add(-n)
+		p.slowClient("signal queue over its byte limit")
+		return
+	}
 	select {
 	case p.out <- m:
 	default:
-		p.log.Warn("signal queue full, disconnecting slow client")
-		go p.close(closeParams{reason: livekit.DisconnectReason_SIGNAL_CLOSE})
+		p.queued.Add(-n)
+		p.slowClient("signal queue full")
 	}
+}
+
+// slowClient disconnects a participant that does not read its signal socket, once.
+func (p *participant) slowClient(why string) {
+	if p.slow.Swap(true) {
+		return
+	}
+	p.s.metrics.slowClients.Inc()
+	p.log.Warn("disconnecting slow client", "reason", why)
+	go p.close(closeParams{reason: livekit.DisconnectReason_SIGNAL_CLOSE})
 }
 
 // start sends the JoinResponse and announces p.
@@ -229,9 +252,10 @@ func (p *participant) start() {
 		EnabledPublishCodecs: enabledCodecs(p.room.opts.codecs),
 	}}})
 	p.sendMu.Unlock()
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.writeLoop()
 	go p.pingWatch()
+	go p.refreshTokens()
 
 	p.s.metrics.participants.Inc()
 	p.room.broadcastParticipant(p, self)
@@ -276,6 +300,8 @@ func (p *participant) writeLoop() {
 	for {
 		select {
 		case m := <-p.out:
+			// Counted out on dequeue: the bound is on what waits, not on the one in flight.
+			p.queued.Add(-int64(proto.Size(m)))
 			c := p.signal()
 			if err := c.Write(m); err != nil {
 				p.log.Info("signal write failed", "err", err)
@@ -449,14 +475,12 @@ func (p *participant) handleUpdateMetadata(m *livekit.UpdateParticipantMetadata)
 		}}})
 		return
 	}
-	p.mu.Lock()
-	if m.Name != "" {
-		p.name = m.Name
+	if err := p.applyUpdate(m.Name, m.Metadata, nil); err != nil {
+		p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
+			RequestId: m.RequestId, Reason: livekit.RequestResponse_LIMIT_EXCEEDED, Message: err.Error(),
+		}}})
+		return
 	}
-	if m.Metadata != "" {
-		p.metadata = m.Metadata
-	}
-	p.mu.Unlock()
 	p.changed()
 	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{
 		Participants: []*livekit.ParticipantInfo{p.info()},

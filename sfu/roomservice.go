@@ -43,6 +43,9 @@ func (rs *roomService) CreateRoom(ctx context.Context, req *livekit.CreateRoomRe
 	if !grantsFrom(ctx).RoomCreate {
 		return nil, errDenied
 	}
+	if err := rs.s.limits().checkRoomMetadata(req.Metadata); err != nil {
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
+	}
 	opts, err := rs.s.roomOptionsFromCreate(req)
 	if err != nil {
 		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
@@ -147,26 +150,9 @@ func (rs *roomService) UpdateParticipant(ctx context.Context, req *livekit.Updat
 	if err != nil {
 		return nil, notFound(err)
 	}
-	p.mu.Lock()
-	if req.Name != "" {
-		p.name = req.Name
+	if err := p.applyUpdate(req.Name, req.Metadata, req.Attributes); err != nil {
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
 	}
-	if req.Metadata != "" {
-		p.metadata = req.Metadata
-	}
-	if len(req.Attributes) > 0 {
-		if p.attributes == nil {
-			p.attributes = map[string]string{}
-		}
-		for k, v := range req.Attributes {
-			if v == "" {
-				delete(p.attributes, k)
-			} else {
-				p.attributes[k] = v
-			}
-		}
-	}
-	p.mu.Unlock()
 	p.changed()
 	info := p.info()
 	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{
@@ -227,6 +213,9 @@ func (rs *roomService) UpdateRoomMetadata(ctx context.Context, req *livekit.Upda
 	r := rs.s.rooms.get(req.Room)
 	if r == nil {
 		return nil, twirp.NewError(twirp.NotFound, "room not found")
+	}
+	if err := rs.s.limits().checkRoomMetadata(req.Metadata); err != nil {
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
 	}
 	r.setMetadata(req.Metadata)
 	r.broadcastRoomUpdate()

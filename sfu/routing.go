@@ -75,6 +75,9 @@ func (s *Server) twirpHandler() (string, http.Handler) {
 	return roomapi.Handler(roomapi.Params{
 		Self: s.cfg.NodeID, Local: &roomService{s: s}, Keys: s.keys,
 		Owners: s.node, Locator: s.node, Members: s.node,
+		MaxBodyBytes:      s.limits().MaxAPIBodyBytes,
 		OnUnauthenticated: func() { s.metrics.signalErrors.WithLabelValues("api_unauthenticated").Inc() },
+		OnDenied:          func() { s.metrics.signalErrors.WithLabelValues("api_denied").Inc() },
+		OnTooLarge:        func() { s.metrics.signalErrors.WithLabelValues("api_body_too_large").Inc() },
 	})
 }

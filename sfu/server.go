@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/cluster"
@@ -57,6 +56,7 @@ type Server struct {
 	tr           *transport
 	httpLn       net.Listener
 	httpSrv      *http.Server
+	ops          *opsListener // internal /metrics + pprof listener; nil without MetricsAddr
 	reg          *prometheus.Registry
 	metrics      *metrics
 	mediaMetrics *media.Metrics
@@ -116,6 +116,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			s.tr.close()
 			return nil, fmt.Errorf("sfu: listen %s: %w", cfg.HTTPAddr, err)
 		}
+	}
+	if s.ops, err = s.openOps(cfg.MetricsAddr); err != nil {
+		_ = s.httpLn.Close()
+		s.tr.close()
+		return nil, err
 	}
 	if len(cfg.Webhook.URLs) > 0 {
 		key := cfg.Webhook.APIKey
@@ -189,7 +194,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc("/healthz", s.handleHealthz)
 	mux.HandleFunc("/readyz", s.handleReadyz)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", s.metricsHandler())
 	return mux
 }
 
@@ -212,6 +217,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.httpSrv.Serve(s.httpLn) }()
+	s.ops.serve()
 	s.ready.Store(true)
 	s.log.Info("sfu serving", "http", s.Addr().String(), "ice_udp", fmt.Sprint(s.ICEUDPAddr()), "dev", s.cfg.Dev)
 
@@ -228,6 +234,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if e := s.httpSrv.Shutdown(shutCtx); e != nil && err == nil {
 		err = fmt.Errorf("sfu: http shutdown: %w", e)
 	}
+	s.ops.close()
 	s.rooms.closeAll()
 	s.node.close()
 	_ = s.closeEgress()
@@ -245,6 +252,7 @@ func (s *Server) Close() {
 	s.runOnce.Do(func() { started = true })
 	if started {
 		_ = s.httpLn.Close()
+		s.ops.close()
 		s.tr.close()
 		_ = s.closeEgress()
 		if s.hooks != nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -49,6 +51,15 @@ func runControlPlane(ctx context.Context, args []string) error {
 		srv.Close()
 		return err
 	}
+	if cfg.HTTP.MetricsAddr != "" {
+		stop, err := serveOps(cfg.HTTP.MetricsAddr, srv.OpsHandler(), log)
+		if err != nil {
+			_ = ln.Close()
+			srv.Close()
+			return err
+		}
+		defer stop()
+	}
 	return srv.Run(ctx, ln)
 }
 
@@ -84,4 +95,16 @@ func listenControlPlane(c controlplane.HTTPConfig, reg *prometheus.Registry) (ne
 		return nil, fmt.Errorf("tls metrics: %w", err)
 	}
 	return src.Listen(c.Addr)
+}
+
+// serveOps serves operator endpoints (metrics, pprof) on addr until stop is called.
+func serveOps(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics and pprof serving", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }

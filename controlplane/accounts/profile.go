@@ -138,6 +138,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code string) error {
 
 // DisableTOTP turns 2FA off; it needs both the password and a current code.
 func (s *Service) DisableTOTP(ctx context.Context, userID, password, code string) error {
+	now := s.Now()
 	u, err := s.Store.UserByID(ctx, userID)
 	if err != nil {
 		return err
@@ -145,19 +146,23 @@ func (s *Service) DisableTOTP(ctx context.Context, userID, password, code string
 	if u.TOTPSecret == "" {
 		return problem.New(http.StatusConflict, problem.CodeTOTPNotEnabled, "two-factor authentication is off")
 	}
-	if err := s.Hasher.Verify(ctx, u.PasswordHash, password); err != nil {
-		if errors.Is(err, auth.ErrMismatch) {
-			return problem.New(http.StatusUnprocessableEntity, problem.CodeInvalidCredentials, "wrong password")
-		}
-		return err
+	// A stolen session must not become a password oracle (issue 17, finding 6): the account
+	// lock applies, both factors are always checked, a failure answers the same whichever
+	// was wrong and counts towards the lockout like a failed sign-in.
+	if u.LockedUntil != nil && u.LockedUntil.After(now) {
+		return locked(*u.LockedUntil, now)
+	}
+	pwErr := s.Hasher.Verify(ctx, u.PasswordHash, password)
+	if pwErr != nil && !errors.Is(pwErr, auth.ErrMismatch) {
+		return pwErr
 	}
 	secret, err := s.Secrets.Open(u.TOTPSecret)
 	if err != nil {
 		return err
 	}
-	step, ok := auth.CheckTOTP(secret, code, s.Now())
-	if !ok {
-		return problem.New(http.StatusUnprocessableEntity, problem.CodeTOTPInvalid, "the code is wrong")
+	step, codeOK := auth.CheckTOTP(secret, code, now)
+	if pwErr != nil || !codeOK {
+		return s.failLogin(ctx, u, now, "2fa_disable", errBadFactors)
 	}
 	return s.Store.InTx(ctx, func(tx *store.Store) error {
 		fresh, err := tx.UseTOTPStep(ctx, userID, step)
@@ -165,7 +170,7 @@ func (s *Service) DisableTOTP(ctx context.Context, userID, password, code string
 			return err
 		}
 		if !fresh {
-			return problem.New(http.StatusUnprocessableEntity, problem.CodeTOTPInvalid, "the code was already used")
+			return errBadFactors
 		}
 		if err := tx.DisableTOTP(ctx, userID); err != nil {
 			return err
@@ -174,6 +179,10 @@ func (s *Service) DisableTOTP(ctx context.Context, userID, password, code string
 			TargetID: userID})
 	})
 }
+
+// errBadFactors is DisableTOTP's one answer to a wrong password, a wrong code or a replayed
+// code.
+var errBadFactors = problem.New(http.StatusUnprocessableEntity, problem.CodeInvalidCredentials, "wrong password or code")
 
 // RevokeOtherSessions signs the user out everywhere except the current session.
 func (s *Service) RevokeOtherSessions(ctx context.Context, userID, currentID string) (int64, error) {

@@ -60,6 +60,11 @@ func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) resendVerification(w http.ResponseWriter, r *http.Request, p store.Principal) {
+	// Mail limits per account and per address, like password resets (issue 17, finding 5).
+	if retry, ok := h.allowMail(r.Context(), "verify", p.UserID, p.Email); !ok {
+		writeError(w, r, h.Log, tooMany(retry))
+		return
+	}
 	if err := h.Accounts.ResendVerification(r.Context(), p.UserID); err != nil {
 		writeError(w, r, h.Log, err)
 		return

@@ -162,6 +162,7 @@ func (h *Handler) cancelClass(w http.ResponseWriter, r *http.Request, p store.Pr
 		writeError(w, r, h.Log, err)
 		return
 	}
+	h.closeMediaRoom(r.Context(), c.ID)
 	writeJSON(w, http.StatusOK, viewClass(c))
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -41,11 +42,15 @@ type Handler struct {
 	// Money serves wallets, purchases, bookings, refunds, earnings and payouts (money_*.go).
 	Money Money
 
-	Rate              RateLimits
-	CORSOrigins       []string
-	MaxBodyBytes      int64
+	Rate         RateLimits
+	CORSOrigins  []string
+	MaxBodyBytes int64
+	// MaxJSONDepth bounds the nesting of JSON bodies (zero: DefaultMaxJSONDepth).
+	MaxJSONDepth      int
 	TrustForwardedFor bool
-	HSTS              bool
+	// TrustedProxies are our reverse proxies (see forwardedClient); empty means the peer.
+	TrustedProxies []netip.Prefix
+	HSTS           bool
 	// MediaOrigin is the SFU's http(s) origin (from livekit.url), which the classroom's SDK
 	// fetches /rtc/validate from when a connection fails; the CSP must allow it.
 	MediaOrigin string

@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/atrium-live/atrium/controlplane/booking"
 	"github.com/atrium-live/atrium/controlplane/store"
@@ -89,6 +91,7 @@ func (h *Handler) cancelBooking(w http.ResponseWriter, r *http.Request, p store.
 		writeError(w, r, h.Log, err)
 		return
 	}
+	h.endMediaAccess(r.Context(), ref.ClassID, ref.StudentID)
 	writeJSON(w, http.StatusOK, map[string]any{"refund": viewRefund(ref)})
 }
 
@@ -149,4 +152,28 @@ func (h *Handler) leaveWaitlist(w http.ResponseWriter, r *http.Request, p store.
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// endMediaAccess removes a student whose booking ended from the class room (issue 17,
+// finding 8). Best effort, bounded: the booking change is committed, and a media plane that
+// is down has no one to remove; the short join token lifetime covers the rest.
+func (h *Handler) endMediaAccess(ctx context.Context, classID, userID string) {
+	if classID == "" || userID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := h.Media.EndAccess(ctx, classID, userID); err != nil {
+		h.Log.Warn("could not remove a participant whose booking ended", "class_id", classID, "err", err)
+	}
+}
+
+// closeMediaRoom ends a cancelled class's room, disconnecting everyone in it; best effort
+// and bounded like endMediaAccess.
+func (h *Handler) closeMediaRoom(ctx context.Context, classID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := h.Media.CloseRoom(ctx, classID); err != nil {
+		h.Log.Warn("could not close the room of a cancelled class", "class_id", classID, "err", err)
+	}
 }

@@ -95,19 +95,31 @@ func observe(log *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
 						writeError(sw, r, log, problem.New(http.StatusInternalServerError, problem.CodeInternal, "internal error"))
 					}
 				}
-				route := routeName(r)
+				route, method := routeName(r), methodLabel(r.Method)
 				d := time.Since(start)
-				m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-				m.latency.WithLabelValues(route, r.Method).Observe(d.Seconds())
+				m.requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
+				m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 				level := slog.LevelInfo
 				if sw.status >= 500 {
 					level = slog.LevelError
 				}
 				log.LogAttrs(r.Context(), level, "http", slog.String("request_id", reqid.From(r.Context())),
-					slog.String("method", r.Method), slog.String("route", route), slog.Int("status", sw.status),
+					slog.String("method", method), slog.String("route", route), slog.Int("status", sw.status),
 					slog.Duration("duration", d))
 			}()
 			next.ServeHTTP(sw, r)
 		})
 	}
+}
+
+// methodLabel maps a request method onto a closed set, so that clients cannot mint label
+// values (issue 17, finding 3: 120,000 random methods grew /metrics to 203 MB). Route labels
+// are already closed: a route template, "/" for the UI, or "unmatched".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }

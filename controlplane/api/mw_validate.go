@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -39,7 +41,14 @@ func validator(doc *openapi3.T, h *Handler) (func(http.Handler) http.Handler, er
 	if err != nil {
 		return nil, fmt.Errorf("api: openapi router: %w", err)
 	}
-	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}
+	// Schema details (the schema and the offending value, pretty-printed) are never rendered:
+	// we report reasons only, and rendering them cost hundreds of MB for one crafted body.
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()}}
+	maxDepth := h.MaxJSONDepth
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxJSONDepth
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			route, params, err := router.FindRoute(r)
@@ -51,6 +60,10 @@ func validator(doc *openapi3.T, h *Handler) (func(http.Handler) http.Handler, er
 				next.ServeHTTP(w, r)
 				return
 			}
+			if err := checkBodyDepth(r, maxDepth); err != nil {
+				writeError(w, r, h.Log, err)
+				return
+			}
 			in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: opts}
 			if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 				writeError(w, r, h.Log, specProblem(err))
@@ -59,6 +72,34 @@ func validator(doc *openapi3.T, h *Handler) (func(http.Handler) http.Handler, er
 			next.ServeHTTP(w, r)
 		})
 	}, nil
+}
+
+// DefaultMaxJSONDepth is the nesting limit when Handler.MaxJSONDepth is zero. Our request
+// bodies nest three levels at most.
+const DefaultMaxJSONDepth = 32
+
+// checkBodyDepth reads the body (already capped by limitBody), refuses it with 400 when it
+// nests deeper than max, and puts it back for the validator and the handler.
+func checkBodyDepth(r *http.Request, max int) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	data, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return problem.New(http.StatusRequestEntityTooLarge, problem.CodeBodyTooLarge, "request body too large")
+		}
+		return problem.New(http.StatusBadRequest, problem.CodeBadRequest, "could not read the request body")
+	}
+	if !jsonDepthOK(data, max) {
+		return problem.New(http.StatusBadRequest, problem.CodeBadJSON, fmt.Sprintf("%s (more than %d levels)", errTooDeep, max))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	r.ContentLength = int64(len(data))
+	return nil
 }
 
 // specProblem turns kin-openapi's validation errors into our error body: field errors are 422

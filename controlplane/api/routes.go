@@ -64,7 +64,7 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	// Accounts.
 	api.HandleFunc("/auth/register", h.limitAuth(h.register)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/verify-email", h.limitAuth(h.verifyEmail)).Methods(http.MethodPost)
-	api.HandleFunc("/auth/verify-email/resend", any(h.resendVerification)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/verify-email/resend", h.limitAuth(any(h.resendVerification))).Methods(http.MethodPost)
 	api.HandleFunc("/auth/password/forgot", h.limitAuth(h.forgotPassword)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/password/reset", h.limitAuth(h.resetPassword)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/login", h.limitAuth(h.login)).Methods(http.MethodPost)
@@ -72,7 +72,7 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/auth/logout", any(h.logout)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/2fa/enroll", any(h.totpEnroll)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/2fa/confirm", any(h.totpConfirm)).Methods(http.MethodPost)
-	api.HandleFunc("/auth/2fa/disable", any(h.totpDisable)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/2fa/disable", h.limitAuth(any(h.totpDisable))).Methods(http.MethodPost)
 	api.HandleFunc("/me", any(h.getMe)).Methods(http.MethodGet)
 	api.HandleFunc("/me", any(h.patchMe)).Methods(http.MethodPatch)
 	api.HandleFunc("/me/sessions", any(h.listSessions)).Methods(http.MethodGet)
@@ -136,11 +136,11 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/admin/payouts/{id}/reject", admin(h.decidePayout(false))).Methods(http.MethodPost)
 	api.HandleFunc("/admin/reconciliation", admin(h.runReconciliation)).Methods(http.MethodPost)
 	api.HandleFunc("/admin/reconciliation", admin(h.listReconciliations)).Methods(http.MethodGet)
-	api.HandleFunc("/webhooks/stripe", h.stripeWebhook).Methods(http.MethodPost)
+	api.HandleFunc("/webhooks/stripe", h.limitBadSignatures(h.stripeWebhook)).Methods(http.MethodPost)
 	// End of money.
 
 	// Webhooks: authenticated by signature, not by user token.
-	api.HandleFunc("/webhooks/livekit", h.livekitWebhook).Methods(http.MethodPost)
+	api.HandleFunc("/webhooks/livekit", h.limitBadSignatures(h.livekitWebhook)).Methods(http.MethodPost)
 
 	if h.UI != nil {
 		r.PathPrefix("/").Handler(h.UI).Methods(http.MethodGet, http.MethodHead)

@@ -51,6 +51,10 @@ func (s *Service) Reconcile(ctx context.Context) (store.ReconciliationRun, error
 		}
 		paid := sess.PaymentStatus == stripe.CheckoutSessionPaymentStatusPaid
 		switch {
+		case paid && p.Status != store.PurchasePaid && !paymentMatches(p, sess.AmountTotal, string(sess.Currency)):
+			run.Discrepancies = append(run.Discrepancies, store.LedgerDiscrepancy{Check: "amount_mismatch", Subject: p.ID,
+				Detail: fmt.Sprintf("paid %d %s in Stripe, the purchase is %d %s; not credited", sess.AmountTotal, sess.Currency,
+					p.AmountCents, p.Currency)})
 		case paid && p.Status != store.PurchasePaid:
 			var credited bool
 			err := s.Store.InTx(ctx, func(tx *store.Store) error {

@@ -63,12 +63,12 @@ func TestStripeWebhookCreditsOnce(t *testing.T) {
 	}
 	// The PaymentIntent's own event for the same payment changes nothing either.
 	w.deliver(t, stripeEvent(t, "evt_"+cptest.RandomHex(8), "payment_intent.succeeded", map[string]any{"id": "pi_x",
-		"object": "payment_intent", "amount_received": 2000, "metadata": map[string]string{"purchase_id": p.ID}}), w.secret()).
+		"object": "payment_intent", "amount_received": 2000, "currency": "usd", "metadata": map[string]string{"purchase_id": p.ID}}), w.secret()).
 		Want(t, http.StatusOK)
 	if b := w.balance(t, s); b != 120 {
 		t.Fatalf("wallet after 11 deliveries = %d, want 120", b)
 	}
-	metrics := string(w.env.Do(t, "GET", "/metrics", "", nil).Want(t, http.StatusOK).Body)
+	metrics := w.env.Scrape(t)
 	for _, want := range []string{`atrium_money_stripe_webhooks_total{result="processed"} 2`,
 		`atrium_money_stripe_webhooks_total{result="duplicate"} 9`, `atrium_money_purchases_credited_total 1`} {
 		if !strings.Contains(metrics, want) {

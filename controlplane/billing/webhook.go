@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/stripe/stripe-go/v85"
-	"github.com/stripe/stripe-go/v85/webhook"
 
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
@@ -37,20 +37,20 @@ type stripeObject struct {
 	Metadata          map[string]string `json:"metadata"`
 	AmountTotal       int64             `json:"amount_total"`
 	AmountReceived    int64             `json:"amount_received"`
+	Currency          string            `json:"currency"`
 	LastPaymentError  *struct {
 		Message string `json:"message"`
 	} `json:"last_payment_error"`
 }
 
 // ReceiveWebhook verifies a Stripe webhook (Stripe-Signature over the raw body with the
-// endpoint secret, timestamp within 5 minutes) and processes it once per event id. A bad
+// endpoint secret, timestamp within 5 minutes of our clock either way) and processes it once per event id. A bad
 // signature is a 400 and nothing is stored. If processing fails, the event is stored as
 // failed and a job retries it, so the answer is still 200 and Stripe stops resending.
 func (s *Service) ReceiveWebhook(ctx context.Context, payload []byte, signature string) error {
-	ev, err := webhook.ConstructEventWithOptions(payload, signature, s.cfg.StripeWebhookSecret,
-		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
+	ev, err := verifyStripeEvent(payload, signature, s.cfg.StripeWebhookSecret, s.Now())
 	if err != nil {
-		s.Log.Warn("stripe webhook refused", "err", err)
+		s.Log.Debug("stripe webhook refused", "err", err) // the API logs refusals, rate-limited per client
 		s.Metrics.webhook("invalid_signature")
 		return problem.New(http.StatusBadRequest, CodeInvalidStripeSignature, "Stripe-Signature is missing or invalid")
 	}
@@ -157,9 +157,9 @@ func (s *Service) apply(ctx context.Context, tx *store.Store, ev stripe.Event) e
 		if obj.PaymentStatus != "paid" && obj.PaymentStatus != "no_payment_required" {
 			return nil // an asynchronous payment method: wait for async_payment_succeeded
 		}
-		return s.credit(ctx, tx, p, "stripe:"+ev.ID, obj.AmountTotal)
+		return s.credit(ctx, tx, p, "stripe:"+ev.ID, obj.AmountTotal, obj.Currency)
 	case "payment_intent.succeeded":
-		return s.credit(ctx, tx, p, "stripe:"+ev.ID, obj.AmountReceived)
+		return s.credit(ctx, tx, p, "stripe:"+ev.ID, obj.AmountReceived, obj.Currency)
 	case "checkout.session.async_payment_failed", "payment_intent.payment_failed":
 		reason := "the payment failed"
 		if obj.LastPaymentError != nil && obj.LastPaymentError.Message != "" {
@@ -172,10 +172,14 @@ func (s *Service) apply(ctx context.Context, tx *store.Store, ev stripe.Event) e
 	return nil
 }
 
-func (s *Service) credit(ctx context.Context, tx *store.Store, p store.Purchase, source string, amount int64) error {
-	if amount > 0 && amount != p.AmountCents {
-		s.Log.Error("stripe amount differs from the purchase; not credited", "purchase_id", p.ID, "amount", amount,
-			"expected", p.AmountCents)
+// credit credits p for a payment Stripe reports, only when the paid amount and currency are
+// the purchase's: a missing amount (zero) or another currency is not a payment of this
+// package (issue 17, finding 10). A mismatch fails the purchase for review, unless it was
+// already paid by another event.
+func (s *Service) credit(ctx context.Context, tx *store.Store, p store.Purchase, source string, amount int64, currency string) error {
+	if !paymentMatches(p, amount, currency) {
+		s.Log.Error("stripe amount or currency differs from the purchase; not credited", "purchase_id", p.ID, "amount", amount,
+			"currency", currency, "expected", p.AmountCents, "expected_currency", p.Currency)
 		if p.Status == store.PurchasePaid {
 			return nil
 		}
@@ -183,6 +187,11 @@ func (s *Service) credit(ctx context.Context, tx *store.Store, p store.Purchase,
 	}
 	_, err := s.creditPurchase(ctx, tx, p.ID, source, 0)
 	return err
+}
+
+// paymentMatches reports whether Stripe's amount (minor units) and currency are p's.
+func paymentMatches(p store.Purchase, amount int64, currency string) bool {
+	return amount == p.AmountCents && strings.EqualFold(currency, p.Currency)
 }
 
 // fail records a failed or cancelled payment unless the purchase was paid meanwhile

@@ -91,7 +91,7 @@ func TestBookingIdempotencyKey(t *testing.T) {
 		t.Fatalf("me/bookings upcoming = %v", mine.Upcoming)
 	}
 	cptest.WaitEmail(t, s.Email, "Booked:")
-	metrics := string(w.env.Do(t, "GET", "/metrics", "", nil).Want(t, http.StatusOK).Body)
+	metrics := w.env.Scrape(t)
 	for _, want := range []string{`atrium_money_bookings_total{result="created"} 1`, `atrium_money_bookings_total{result="replayed"} 19`,
 		`atrium_money_bookings_total{result="already_booked"} 1`} {
 		if !strings.Contains(metrics, want) {

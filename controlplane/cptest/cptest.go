@@ -179,6 +179,16 @@ type Env struct {
 	Config controlplane.Config
 }
 
+// MetricsToken is the operator token TestConfig sets for /metrics (see Env.Scrape).
+const MetricsToken = "cptest-metrics-token"
+
+// Scrape returns the server's /metrics, fetched with the operator token.
+func (e *Env) Scrape(t testing.TB) string {
+	t.Helper()
+	res := e.DoRequest(t, Request{Method: "GET", Path: "/metrics", Headers: map[string]string{"Authorization": "Bearer " + MetricsToken}})
+	return string(res.Want(t, 200).Body)
+}
+
 // TestConfig is the config Serve uses: the package database, a unique Redis prefix, cheap
 // password hashing, generous rate limits, fast job polling, loopback everything.
 func TestConfig(t testing.TB) controlplane.Config {
@@ -194,6 +204,7 @@ func TestConfig(t testing.TB) controlplane.Config {
 		AuthPerMinute: 100000, ForgotPerHour: 1000}
 	cfg.Jobs.PollInterval = 50 * time.Millisecond
 	cfg.LogLevel = "warn"
+	cfg.HTTP.MetricsToken = MetricsToken
 	return cfg
 }
 

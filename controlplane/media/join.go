@@ -47,6 +47,7 @@ type Config struct {
 	APISecret  string
 	URL        string        // public ws(s):// URL of the SFU or signaling gateway
 	JoinEarly  time.Duration // how long before the start joining opens
+	TokenTTL   time.Duration // join token lifetime (zero: 10 minutes); the SFU refreshes it
 	TURNURLs   []string      // optional TURN servers (turn:host:3478?transport=udp, turns:...)
 	TURNSecret string
 	TURNTTL    time.Duration
@@ -78,6 +79,9 @@ func New(cfg Config, d Deps) *Service {
 	}
 	return &Service{cfg: cfg, keys: lkauth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret), Deps: d}
 }
+
+// DefaultTokenTTL is the join token lifetime when Config.TokenTTL is zero.
+const DefaultTokenTTL = 10 * time.Minute
 
 // Participant is who wants to join.
 type Participant struct {
@@ -141,8 +145,16 @@ func (s *Service) Join(ctx context.Context, p Participant, classID string) (Gran
 	}
 	canPublish := teacher || c.StudentsCanPublish
 	yes := true
-	// The token must outlive connection setup and reconnects until the end of the class.
-	ttl := c.EndsAt().Sub(now) + 15*time.Minute
+	// Short-lived (issue 17, finding 8): a token handed out before a booking was cancelled
+	// must stop opening the room soon. Connected participants get fresh tokens from the SFU
+	// over the signal connection (refresh_token), which reconnects use.
+	ttl := s.cfg.TokenTTL
+	if ttl <= 0 {
+		ttl = DefaultTokenTTL
+	}
+	if end := c.EndsAt().Sub(now) + 15*time.Minute; end < ttl {
+		ttl = end
+	}
 	tok, err := lkauth.NewAccessToken(s.cfg.APIKey, s.cfg.APISecret).
 		SetIdentity(p.UserID).
 		SetName(p.Name).

@@ -92,6 +92,29 @@ func (s *Service) RemoveParticipant(ctx context.Context, m Moderation) error {
 	return nil
 }
 
+// EndAccess disconnects userID from the class room because their right to be there ended
+// (a cancelled booking). Not being in the room is success. Their join token expires within
+// Config.TokenTTL; the SFU stops refreshing it once they are gone.
+func (s *Service) EndAccess(ctx context.Context, classID, userID string) error {
+	_, err := s.roomService().RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: classID, Identity: userID})
+	var te twirp.Error
+	if err == nil || errors.As(err, &te) && te.Code() == twirp.NotFound {
+		return nil
+	}
+	return fmt.Errorf("media: end access of %s to %s: %w", userID, classID, err)
+}
+
+// CloseRoom ends a class's room (a cancelled class), disconnecting everyone. A room that
+// does not exist is success.
+func (s *Service) CloseRoom(ctx context.Context, classID string) error {
+	_, err := s.roomService().DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: classID})
+	var te twirp.Error
+	if err == nil || errors.As(err, &te) && te.Code() == twirp.NotFound {
+		return nil
+	}
+	return fmt.Errorf("media: close room %s: %w", classID, err)
+}
+
 // mayModerate allows the class's own teacher and admins. Another teacher's class is a 403
 // like any other refusal, so the answer reveals nothing but the class's existence, which the
 // public catalog shows anyway.

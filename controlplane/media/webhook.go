@@ -27,7 +27,8 @@ func (s *Service) ReceiveWebhook(r *http.Request) (*livekit.WebhookEvent, error)
 		if errors.As(err, &mbe) {
 			return nil, problem.New(http.StatusRequestEntityTooLarge, problem.CodeBodyTooLarge, "request body too large")
 		}
-		s.Log.Warn("livekit webhook refused", "err", err)
+		// Debug only: the API logs refusals, rate-limited per client (issue 17, finding 11).
+		s.Log.Debug("livekit webhook refused", "err", err)
 		return nil, problem.New(http.StatusUnauthorized, problem.CodeInvalidSignature, "webhook signature is missing or invalid")
 	}
 	if ev.Id == "" || ev.Event == "" {
@@ -45,9 +46,11 @@ func (s *Service) HandleWebhook(ctx context.Context, ev *livekit.WebhookEvent) e
 		s.Log.Info("livekit webhook for a non-class room ignored", "event", ev.Event)
 		return nil
 	}
-	at := s.Now()
-	if ev.CreatedAt > 0 {
-		at = time.Unix(ev.CreatedAt, 0)
+	now := s.Now()
+	at, ok := eventTime(ev.CreatedAt, now)
+	if !ok {
+		return problem.New(http.StatusUnprocessableEntity, problem.CodeBadRequest,
+			"webhook createdAt is not a time this event can have happened (future or absurd)")
 	}
 	return s.Store.InTx(ctx, func(tx *store.Store) error {
 		fresh, err := tx.MarkWebhookEvent(ctx, ev.Id, "livekit", ev.Event)
@@ -89,12 +92,10 @@ func (s *Service) apply(ctx context.Context, tx *store.Store, ev *livekit.Webhoo
 		if !uuidRE.MatchString(p.GetIdentity()) || p.GetSid() == "" {
 			return nil // not one of our users (e.g. the recorder)
 		}
-		joined := at
-		if ms := p.GetJoinedAtMs(); ms > 0 {
-			joined = time.UnixMilli(ms)
-		} else if sec := p.GetJoinedAt(); sec > 0 {
-			joined = time.Unix(sec, 0)
+		if known, err := userExists(ctx, tx, p.GetIdentity()); err != nil || !known {
+			return err // a well-formed id that is not a user: acknowledged, not recorded
 		}
+		joined := participantJoinedAt(p, at)
 		if err := tx.RecordJoin(ctx, c.ID, p.GetIdentity(), p.GetSid(), joined); err != nil {
 			return err
 		}
@@ -106,6 +107,9 @@ func (s *Service) apply(ctx context.Context, tx *store.Store, ev *livekit.Webhoo
 	case webhook.EventParticipantLeft:
 		if !uuidRE.MatchString(p.GetIdentity()) || p.GetSid() == "" {
 			return nil
+		}
+		if known, err := userExists(ctx, tx, p.GetIdentity()); err != nil || !known {
+			return err
 		}
 		return tx.RecordLeave(ctx, c.ID, p.GetIdentity(), p.GetSid(), at)
 	}
@@ -126,4 +130,50 @@ func (s *Service) Attendance(ctx context.Context, userID, role, classID string) 
 	}
 	a, err := s.Store.ClassAttendance(ctx, classID)
 	return c, a, err
+}
+
+// webhookSkew is how far ahead of our clock an event may be dated (the SFU's clock may run a
+// little fast). Events dated further ahead are refused: they must not mark a room started
+// or finished, or settle a class, before it happened (issue 17, finding 11).
+const webhookSkew = 5 * time.Minute
+
+// webhookMaxAge is how old an event may be: the SFU retries for minutes, not weeks.
+const webhookMaxAge = 7 * 24 * time.Hour
+
+// eventTime is when an event with createdAt (Unix seconds; 0 = unset) happened, or false
+// when it cannot be true: dated ahead of now by more than webhookSkew, or older than
+// webhookMaxAge (which also refuses values PostgreSQL could not store).
+func eventTime(createdAt int64, now time.Time) (time.Time, bool) {
+	if createdAt == 0 {
+		return now, true
+	}
+	if createdAt < now.Add(-webhookMaxAge).Unix() || createdAt > now.Add(webhookSkew).Unix() {
+		return time.Time{}, false
+	}
+	return time.Unix(createdAt, 0), true
+}
+
+// participantJoinedAt is the participant's own join time when it is plausible (not after
+// the event, not older than webhookMaxAge), else the event's time.
+func participantJoinedAt(p *livekit.ParticipantInfo, at time.Time) time.Time {
+	var joined time.Time
+	if ms := p.GetJoinedAtMs(); ms > 0 && ms < at.Add(webhookSkew).UnixMilli() {
+		joined = time.UnixMilli(ms)
+	} else if sec := p.GetJoinedAt(); sec > 0 && sec < at.Add(webhookSkew).Unix() {
+		joined = time.Unix(sec, 0)
+	}
+	if joined.IsZero() || joined.After(at) || joined.Before(at.Add(-webhookMaxAge)) {
+		return at
+	}
+	return joined
+}
+
+// userExists reports whether id is a user. Checked before recording attendance: a foreign
+// key violation would abort the transaction and answer 500, and the SFU would retry.
+func userExists(ctx context.Context, tx *store.Store, id string) (bool, error) {
+	_, err := tx.UserByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

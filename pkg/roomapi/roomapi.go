@@ -53,8 +53,11 @@ type Params struct {
 	Client  *http.Client        // forwards calls; nil = a client with a 10 s timeout
 	// MaxBodyBytes caps request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// OnUnauthenticated is told of each refused token (metrics); may be nil.
+	// OnUnauthenticated, OnDenied and OnTooLarge are told of each refused token, token
+	// without a room-API grant and oversized body (metrics); each may be nil.
 	OnUnauthenticated func()
+	OnDenied          func()
+	OnTooLarge        func()
 }
 
 type ctxKey int
@@ -97,6 +100,24 @@ func Handler(p Params) (string, http.Handler) {
 				p.OnUnauthenticated()
 			}
 			_ = twirp.WriteError(w, twirp.NewError(twirp.Unauthenticated, err.Error()))
+			return
+		}
+		// A participant's join token holds no room-API grant: refuse it before reading a
+		// byte of the body (each call's exact grant is checked when it is decoded).
+		if v := grants.Video; v == nil || !(v.RoomAdmin || v.RoomList || v.RoomCreate || v.RoomRecord) {
+			if p.OnDenied != nil {
+				p.OnDenied()
+			}
+			_ = twirp.WriteError(w, errDenied)
+			return
+		}
+		if r.ContentLength > p.MaxBodyBytes {
+			if p.OnTooLarge != nil {
+				p.OnTooLarge()
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			fmt.Fprintf(w, "{\"code\":\"resource_exhausted\",\"msg\":\"request body over %d bytes\"}\n", p.MaxBodyBytes)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, p.MaxBodyBytes)

@@ -87,22 +87,29 @@ func (c *Conn) Read() (*livekit.SignalRequest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sigconn: read: %w", err)
 		}
-		req := &livekit.SignalRequest{}
-		switch mt {
-		case websocket.BinaryMessage:
-			err = proto.Unmarshal(data, req)
-		case websocket.TextMessage:
-			c.useJSON.Store(true)
-			err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(data, req)
-		default:
+		if mt != websocket.BinaryMessage && mt != websocket.TextMessage {
 			continue
 		}
+		if mt == websocket.TextMessage {
+			c.useJSON.Store(true)
+		}
+		req, err := decodeFrame(mt == websocket.BinaryMessage, data)
 		if err != nil {
 			c.Close(websocket.CloseInvalidFramePayloadData, "malformed signal request")
 			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		return req, nil
 	}
+}
+
+// decodeFrame decodes one signal frame: protobuf when binary, protojson (unknown fields
+// ignored) when text. It is the whole of the parsing a client's frame goes through.
+func decodeFrame(binary bool, data []byte) (*livekit.SignalRequest, error) {
+	req := &livekit.SignalRequest{}
+	if binary {
+		return req, proto.Unmarshal(data, req)
+	}
+	return req, protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(data, req)
 }
 
 // Write sends one response in the encoding the client uses.

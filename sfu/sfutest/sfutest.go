@@ -50,6 +50,9 @@ type Server struct {
 	key, secret string
 }
 
+// MetricsToken is the bearer token Config sets for /metrics on the public listener.
+const MetricsToken = "sfutest-metrics-token"
+
 // Config is the configuration Serve starts from: dev mode on loopback with port 0
 // everywhere and short timeouts.
 func Config() sfu.Config {
@@ -61,6 +64,7 @@ func Config() sfu.Config {
 	c.Signal.QualityInterval = time.Second
 	c.Webhook.Backoff = 50 * time.Millisecond
 	c.Webhook.Retries = 3
+	c.MetricsToken = MetricsToken
 	return c
 }
 

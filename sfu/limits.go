@@ -1,0 +1,160 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/time/rate"
+)
+
+// LimitsConfig bounds what one client can make a node hold, fan out or read (issue 17,
+// docs/security.md). A zero field takes the default shown by DefaultLimits.
+type LimitsConfig struct {
+	// MaxAPIBodyBytes caps a RoomService (Twirp) request body. LiveKit's requests are small;
+	// the largest legitimate one is SendData with 64 KiB of payload.
+	MaxAPIBodyBytes int64 `yaml:"max_api_body_bytes"`
+	// MaxMetadataBytes caps participant and room metadata (LiveKit's default: 64,000).
+	MaxMetadataBytes int `yaml:"max_metadata_bytes"`
+	// MaxNameBytes caps a participant's display name.
+	MaxNameBytes int `yaml:"max_name_bytes"`
+	// MaxAttributesBytes caps a participant's attributes, keys plus values, after an update.
+	MaxAttributesBytes int `yaml:"max_attributes_bytes"`
+	// MetadataUpdatesPerSecond and MetadataUpdateBurst rate-limit name, metadata and
+	// attribute changes per participant (each is fanned out to the whole room).
+	MetadataUpdatesPerSecond float64 `yaml:"metadata_updates_per_second"`
+	MetadataUpdateBurst      int     `yaml:"metadata_update_burst"`
+	// SignalQueueBytes bounds the signal responses waiting for one participant's socket (the
+	// one being written is not counted); a client that does not read past it is
+	// disconnected (atrium_sfu_slow_clients_total).
+	SignalQueueBytes int64 `yaml:"signal_queue_bytes"`
+}
+
+// DefaultLimits are the limits a zero LimitsConfig stands for.
+func DefaultLimits() LimitsConfig {
+	return LimitsConfig{
+		MaxAPIBodyBytes:          1 << 20,
+		MaxMetadataBytes:         64000,
+		MaxNameBytes:             256,
+		MaxAttributesBytes:       64000,
+		MetadataUpdatesPerSecond: 2,
+		MetadataUpdateBurst:      10,
+		SignalQueueBytes:         4 << 20,
+	}
+}
+
+// withDefaults fills zero (or negative) fields from DefaultLimits.
+func (l LimitsConfig) withDefaults() LimitsConfig {
+	d := DefaultLimits()
+	if l.MaxAPIBodyBytes <= 0 {
+		l.MaxAPIBodyBytes = d.MaxAPIBodyBytes
+	}
+	if l.MaxMetadataBytes <= 0 {
+		l.MaxMetadataBytes = d.MaxMetadataBytes
+	}
+	if l.MaxNameBytes <= 0 {
+		l.MaxNameBytes = d.MaxNameBytes
+	}
+	if l.MaxAttributesBytes <= 0 {
+		l.MaxAttributesBytes = d.MaxAttributesBytes
+	}
+	if l.MetadataUpdatesPerSecond <= 0 {
+		l.MetadataUpdatesPerSecond = d.MetadataUpdatesPerSecond
+	}
+	if l.MetadataUpdateBurst <= 0 {
+		l.MetadataUpdateBurst = d.MetadataUpdateBurst
+	}
+	if l.SignalQueueBytes <= 0 {
+		l.SignalQueueBytes = d.SignalQueueBytes
+	}
+	return l
+}
+
+// limits is the node's effective limits.
+func (s *Server) limits() LimitsConfig { return s.cfg.Limits.withDefaults() }
+
+// checkParticipantUpdate refuses a name, metadata or resulting attribute set over the
+// limits. attrs is the participant's attribute set as it would be after the update.
+func (l LimitsConfig) checkParticipantUpdate(name, metadata string, attrs map[string]string) error {
+	if len(name) > l.MaxNameBytes {
+		return fmt.Errorf("name is %d bytes, more than %d", len(name), l.MaxNameBytes)
+	}
+	if len(metadata) > l.MaxMetadataBytes {
+		return fmt.Errorf("metadata is %d bytes, more than %d", len(metadata), l.MaxMetadataBytes)
+	}
+	if n := attributesSize(attrs); n > l.MaxAttributesBytes {
+		return fmt.Errorf("attributes are %d bytes, more than %d", n, l.MaxAttributesBytes)
+	}
+	return nil
+}
+
+// checkRoomMetadata refuses room metadata over the limit.
+func (l LimitsConfig) checkRoomMetadata(metadata string) error {
+	if len(metadata) > l.MaxMetadataBytes {
+		return fmt.Errorf("metadata is %d bytes, more than %d", len(metadata), l.MaxMetadataBytes)
+	}
+	return nil
+}
+
+func attributesSize(m map[string]string) int {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// mergeAttributes returns cur with upd applied (an empty value deletes the key); cur is not
+// modified.
+func mergeAttributes(cur, upd map[string]string) map[string]string {
+	out := make(map[string]string, len(cur)+len(upd))
+	for k, v := range cur {
+		out[k] = v
+	}
+	for k, v := range upd {
+		if v == "" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func newUpdateLimiter(l LimitsConfig) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(l.MetadataUpdatesPerSecond), l.MetadataUpdateBurst)
+}
+
+// errUpdateRate is returned by applyUpdate when a participant changes too often.
+var errUpdateRate = errors.New("participant updates too frequent")
+
+// applyUpdate sets a non-empty name and metadata and merges attrs (an empty value deletes
+// the key), after checking the update rate and the size limits; on error nothing changes.
+// It does not announce the change: callers call changed().
+func (p *participant) applyUpdate(name, metadata string, attrs map[string]string) error {
+	l := p.s.limits()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.updates == nil {
+		p.updates = newUpdateLimiter(l)
+	}
+	newName, newMeta, newAttrs := p.name, p.metadata, p.attributes
+	if name != "" {
+		newName = name
+	}
+	if metadata != "" {
+		newMeta = metadata
+	}
+	if len(attrs) > 0 {
+		newAttrs = mergeAttributes(p.attributes, attrs)
+	}
+	if err := l.checkParticipantUpdate(newName, newMeta, newAttrs); err != nil {
+		p.s.metrics.signalErrors.WithLabelValues("update_too_large").Inc()
+		return err
+	}
+	if !p.updates.Allow() {
+		p.s.metrics.signalErrors.WithLabelValues("update_rate").Inc()
+		return errUpdateRate
+	}
+	p.name, p.metadata, p.attributes = newName, newMeta, newAttrs
+	return nil
+}
