@@ -57,8 +57,11 @@ func TestSampleLimitsAreDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	lookup := func(k string) (string, bool) {
-		if k == "ATRIUM_SFU_KEY_FILE" {
+		switch k {
+		case "ATRIUM_SFU_KEY_FILE":
 			return keyFile, true
+		case "ATRIUM_SFU_CLUSTER_SECRET_KEY": // the sample enables the cluster
+			return "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", true
 		}
 		return "", false
 	}

@@ -27,6 +27,10 @@ type Config struct {
 	KeyFile string            `yaml:"key_file"`
 	// DialWait bounds how long a request waits for a dead room owner to be replaced.
 	DialWait time.Duration `yaml:"dial_wait"`
+	// MetricsAddr, if set, serves /metrics and pprof on an internal listener; MetricsToken,
+	// if set, also serves /metrics on HTTPAddr to a bearer of it (404 without one).
+	MetricsAddr  string `yaml:"metrics_addr"`
+	MetricsToken string `yaml:"metrics_token"`
 
 	Cluster   clusterconf.Cluster   `yaml:"cluster"`
 	Placement clusterconf.Placement `yaml:"placement"`

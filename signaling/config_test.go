@@ -1,6 +1,8 @@
 package signaling
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +66,36 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s: Validate() = %v, want an error containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// /metrics on the gateway's public port answers only a bearer of metrics_token (issue 17,
+// finding 12): 404 without a token configured, 401 without the header.
+func TestGatewayMetricsGuarded(t *testing.T) {
+	for _, tc := range []struct {
+		token, header string
+		want          int
+	}{
+		{"", "", http.StatusNotFound},
+		{"metrics-token-0123456789", "", http.StatusUnauthorized},
+		{"metrics-token-0123456789", "Bearer metrics-token-0123456789", http.StatusOK},
+	} {
+		cfg := DevConfig()
+		cfg.NodeID, cfg.HTTPAddr, cfg.MetricsToken = "gw", "127.0.0.1:0", tc.token
+		g, err := New(cfg, Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if tc.header != "" {
+			req.Header.Set("Authorization", tc.header)
+		}
+		g.srv.Handler.ServeHTTP(rec, req)
+		_ = g.ln.Close()
+		if rec.Code != tc.want {
+			t.Errorf("token %q header %q: %d, want %d", tc.token, tc.header, rec.Code, tc.want)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/cluster"
 	"github.com/atrium-live/atrium/pkg/egress"
+	"github.com/atrium-live/atrium/pkg/opsauth"
 	"github.com/atrium-live/atrium/pkg/placement"
 	"github.com/atrium-live/atrium/pkg/roomapi"
 	"github.com/atrium-live/atrium/pkg/sigroute"
@@ -100,6 +101,9 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	g.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: 10 * time.Second}
 	return g, nil
 }
+
+// Registry is where the gateway's metrics are registered.
+func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
 
 // Addr is the HTTP address.
 func (g *Gateway) Addr() net.Addr { return g.ln.Addr() }
@@ -186,7 +190,7 @@ func (g *Gateway) handler() http.Handler {
 	})
 	mux.HandleFunc("/readyz", g.handleReadyz)
 	mux.HandleFunc("/admin/cluster", g.handleCluster)
-	mux.Handle("/metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", opsauth.Guard(g.cfg.MetricsToken, promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{})))
 	return mux
 }
 
@@ -249,6 +253,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.watch(events, stopWatch)
 	}()
 
+	if g.cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", g.cfg.MetricsAddr)
+		if err != nil {
+			_ = gossip.Leave(ctx)
+			_ = g.ln.Close()
+			return fmt.Errorf("signal: metrics listen %s: %w", g.cfg.MetricsAddr, err)
+		}
+		ops := &http.Server{Handler: opsauth.Mux(promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{})), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ops.Serve(ln) }()
+		defer ops.Close()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- g.srv.Serve(g.ln) }()
 	g.started.Store(true)

@@ -71,11 +71,20 @@ func ruleMetrics(t *testing.T) map[string][]string {
 	return used
 }
 
+// scrapeToken is the metrics_token the roles are started with: /metrics on a public port
+// answers only a bearer of it (issue 17, finding 12).
+const scrapeToken = "alerts-test-metrics-token-0123456789"
+
 func scrape(t *testing.T, client *http.Client, url string, into map[string]bool) {
 	t.Helper()
-	resp, err := client.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+scrapeToken)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -112,6 +121,7 @@ func TestAlertMetricsExist(t *testing.T) {
 	t.Setenv("ATRIUM_SFU_RTC_UDP_ADDR", "127.0.0.1:0")
 	t.Setenv("ATRIUM_SFU_TLS_CERT_FILE", cert)
 	t.Setenv("ATRIUM_SFU_TLS_KEY_FILE", key)
+	t.Setenv("ATRIUM_SFU_METRICS_TOKEN", scrapeToken)
 	client := ca.Client()
 	err := runRoleCheck(t, runSFU, []string{"--dev", "--log-level", "warn"}, "https://"+sfuAddr+"/healthz", client, func() {
 		ws := joinWSS(t, ca, sfuAddr, "alerts-room")
@@ -167,7 +177,7 @@ func TestAlertMetricsExist(t *testing.T) {
 	cpAddr := freeAddr(t, "tcp")
 	for k, v := range map[string]string{
 		"ATRIUM_HTTP_ADDR": cpAddr, "ATRIUM_DATABASE_URL": dbURL, "ATRIUM_DATABASE_AUTO_MIGRATE": "true",
-		"ATRIUM_REDIS_KEY_PREFIX": prefix, "ATRIUM_JOBS_DISABLED": "true",
+		"ATRIUM_REDIS_KEY_PREFIX": prefix, "ATRIUM_JOBS_DISABLED": "true", "ATRIUM_HTTP_METRICS_TOKEN": scrapeToken,
 	} {
 		t.Setenv(k, v)
 	}
