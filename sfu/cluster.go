@@ -34,6 +34,8 @@ type node struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	cpuTime func() time.Duration // process CPU time; processCPU unless Deps.CPUTime
+
 	mu        sync.Mutex
 	lastCPU   time.Duration
 	lastPkts  float64
@@ -59,7 +61,7 @@ func (d soloDirectory) Alive(id string) bool { return id == d.self().NodeID }
 
 // newNode builds the node's membership and placement; gossip is joined by start.
 func newNode(s *Server, leases placement.Leases) (*node, error) {
-	n := &node{s: s, self: s.cfg.NodeID, leases: leases, stop: make(chan struct{}), closeLeases: func() error { return nil }}
+	n := &node{s: s, self: s.cfg.NodeID, leases: leases, stop: make(chan struct{}), closeLeases: func() error { return nil }, cpuTime: processCPU}
 	if n.leases == nil {
 		n.leases, n.closeLeases = s.cfg.Placement.Open()
 	}
@@ -247,7 +249,7 @@ func (n *node) load() cluster.Load {
 		}
 	}
 	now := time.Now()
-	cpu := processCPU()
+	cpu := n.cpuTime()
 	pkts := counterValue(n.s.mediaMetrics.PacketsOut)
 	n.mu.Lock()
 	if !n.lastStamp.IsZero() {

@@ -42,6 +42,10 @@ type Deps struct {
 	ICETCPListener net.Listener
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// CPUTime, if set, replaces the process's CPU time (getrusage) in the load the node
+	// gossips. Nodes sharing one process (in-process test clusters) cannot tell their CPU
+	// apart, so their tests give each none and placement follows room counts.
+	CPUTime func() time.Duration
 	// Leases, if set, hold room ownership instead of the store Config.Placement names (tests
 	// share one between in-process nodes).
 	Leases placement.Leases
@@ -143,7 +147,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		roomsGauge: s.metrics.rooms,
 	})
 	s.drainer.s = s
-	if s.node, err = newNode(s, deps.Leases); err != nil {
+	if s.node, err = newNode(s, deps.Leases); err == nil && deps.CPUTime != nil {
+		s.node.cpuTime = deps.CPUTime
+	}
+	if err != nil {
 		s.tr.close()
 		_ = s.httpLn.Close()
 		return nil, err

@@ -30,7 +30,12 @@ type options struct {
 	cfg      sfu.Config
 	logLevel slog.Level
 	leases   placement.Leases
+	noCPU    bool
 }
+
+// WithoutCPULoad makes the node gossip no CPU load: nodes of one in-process cluster share
+// one process, so its CPU would only add noise to their placement.
+func WithoutCPULoad() Option { return func(o *options) { o.noCPU = true } }
 
 // WithLeases makes the server keep room leases in l (several in-process nodes of one
 // cluster share one store).
@@ -80,7 +85,11 @@ func Serve(t testing.TB, opts ...Option) *Server {
 	}
 	w := &testWriter{t: t}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: o.logLevel}))
-	srv, err := sfu.New(o.cfg, sfu.Deps{Logger: log, Leases: o.leases})
+	deps := sfu.Deps{Logger: log, Leases: o.leases}
+	if o.noCPU {
+		deps.CPUTime = func() time.Duration { return 0 }
+	}
+	srv, err := sfu.New(o.cfg, deps)
 	if err != nil {
 		t.Fatalf("sfutest: sfu.New: %v", err)
 	}

@@ -102,13 +102,19 @@ func TestDrainMovesRoomsAtDeadline(t *testing.T) {
 		return st.Participants == 0 && st.Rooms == 0
 	})
 
-	// Cancel: another node drains, then serves again and takes new rooms.
-	other := tc.Nodes[1]
-	drainCall(t, other, http.MethodPost, "?deadline=1m", http.StatusOK)
-	clustertest.WaitFor(t, 5*time.Second, "gossip to show the second node draining", func() bool {
-		m, ok := memberOf(tc.Gateway.Members(), other.NodeID())
-		return ok && m.State == cluster.StateDraining
-	})
+	// Cancel: the two other nodes drain too, so no node takes a new room; then one drain is
+	// cancelled and that node, the only serving one, takes the next room.
+	other, third := tc.Nodes[1], tc.Nodes[2]
+	for _, n := range []*sfutest.Server{other, third} {
+		drainCall(t, n, http.MethodPost, "?deadline=1m", http.StatusOK)
+		clustertest.WaitFor(t, 5*time.Second, "gossip to show "+n.NodeID()+" draining", func() bool {
+			m, ok := memberOf(tc.Gateway.Members(), n.NodeID())
+			return ok && m.State == cluster.StateDraining
+		})
+	}
+	if _, err := api.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: "while-all-drain"}); err == nil {
+		t.Errorf("a room was placed while every node drains (on %q)", tc.Owner("while-all-drain"))
+	}
 	drainCall(t, other, http.MethodDelete, "", http.StatusOK)
 	if code := httpStatus(t, other.HTTPURL()+"/readyz"); code != http.StatusOK {
 		t.Errorf("readyz after cancel = %d, want 200", code)
@@ -117,17 +123,13 @@ func TestDrainMovesRoomsAtDeadline(t *testing.T) {
 		m, ok := memberOf(tc.Gateway.Members(), other.NodeID())
 		return ok && m.State == cluster.StateServing
 	})
-	landed := false
-	for i := 0; i < 30 && !landed; i++ {
-		name := fmt.Sprintf("after-cancel-%d", i)
-		if _, err := api.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: name}); err != nil {
-			t.Fatal(err)
-		}
-		landed = tc.Owner(name) == other.NodeID()
+	if _, err := api.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: "after-cancel"}); err != nil {
+		t.Fatalf("CreateRoom after the cancel: %v", err)
 	}
-	if !landed {
-		t.Errorf("no new room landed on %s after its drain was cancelled", other.NodeID())
+	if o := tc.Owner("after-cancel"); o != other.NodeID() {
+		t.Errorf("room after the cancel placed on %q, want the node serving again, %s", o, other.NodeID())
 	}
+	drainCall(t, third, http.MethodDelete, "", http.StatusOK)
 	drainCall(t, other, http.MethodDelete, "", http.StatusConflict) // nothing left to cancel
 }
 

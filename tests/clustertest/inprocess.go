@@ -45,7 +45,7 @@ func Start(t *testing.T, o Options) *Cluster {
 	seed := ""
 	for i := 0; i < o.Nodes; i++ {
 		id := fmt.Sprintf("sfu-%d", i+1)
-		srv := sfutest.Serve(t, sfutest.WithLeases(o.Leases), sfutest.WithConfig(func(c *sfu.Config) {
+		srv := sfutest.Serve(t, sfutest.WithLeases(o.Leases), sfutest.WithoutCPULoad(), sfutest.WithConfig(func(c *sfu.Config) {
 			c.NodeID = id
 			c.Cluster.Enabled = true
 			c.Cluster.Preset = "local"
