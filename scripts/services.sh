@@ -58,12 +58,14 @@ VERSITYGW_VERSION=v1.8.0
 S3_ACCESS_KEY=${ATRIUM_S3_ACCESS_KEY:-atrium}
 S3_SECRET_KEY=${ATRIUM_S3_SECRET_KEY:-atrium-dev-secret}
 versitygw() {
-  listening 7070 && return 0
+  # Installed even when another checkout's versitygw already answers on 7070: the recorder
+  # tests start their own from this checkout's .run/bin.
   local bin="$RUN_DIR/bin/versitygw"
   if [ ! -x "$bin" ] || [ "$(cat "$bin.version" 2>/dev/null)" != "$VERSITYGW_VERSION" ]; then
     GOBIN="$(cd "$RUN_DIR" && pwd)/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
     echo "$VERSITYGW_VERSION" > "$bin.version"
   fi
+  listening 7070 && return 0
   mkdir -p "$RUN_DIR/s3"
   ROOT_ACCESS_KEY_ID=$S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
     nohup "$bin" --port 127.0.0.1:7070 posix "$RUN_DIR/s3" >"$RUN_DIR/versitygw.log" 2>&1 &
