@@ -47,11 +47,12 @@ func TestRedisOutage(t *testing.T) {
 	}
 
 	step("fallback node took a new room")
-	// Media goes on through the outage: no gap above a second, for longer than a lease.
+	// Media goes on through the outage: no gap above 2 s (audio flows every 20 ms; the bound
+	// leaves room for the race detector on a loaded machine), for longer than a lease.
 	deadline := time.Now().Add(4 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, p := range []*peer{alice, bob} {
-			if gap := time.Since(time.Unix(0, p.lastRecv.Load())); gap > time.Second {
+			if gap := time.Since(time.Unix(0, p.lastRecv.Load())); gap > 2*time.Second {
 				t.Fatalf("%s got no media for %s during the Redis outage", p.identity, gap)
 			}
 		}
