@@ -19,6 +19,7 @@ func TestFailoverKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	skipUnderRace(t)
 	pc := clustertest.StartProcCluster(t, 3)
 	victim := pc.Nodes[0]
 	// Pin both classes on the victim, as a placer would have placed them.
