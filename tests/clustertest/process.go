@@ -109,7 +109,7 @@ func StartProc(t *testing.T, name string, env map[string]string, args ...string)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			if !strings.Contains(line, `"level":"WARN"`) && !strings.Contains(line, `"level":"ERROR"`) && os.Getenv("ATRIUM_TEST_LOG") == "" {
+			if strings.HasPrefix(line, "{") && !strings.Contains(line, `"level":"WARN"`) && !strings.Contains(line, `"level":"ERROR"`) && os.Getenv("ATRIUM_TEST_LOG") == "" {
 				continue
 			}
 			logMu.Lock()
@@ -144,6 +144,25 @@ type ProcCluster struct {
 }
 
 func StartProcCluster(t *testing.T, n int) *ProcCluster {
+	t.Helper()
+	// Ports are picked free and then bound by the processes: another test can take one in
+	// between, and that process exits. Such a start is retried once with fresh ports.
+	for attempt := 1; ; attempt++ {
+		pc, ok := startProcClusterOnce(t, n)
+		if ok {
+			return pc
+		}
+		for _, p := range append(pc.Nodes, pc.Gateway) {
+			p.Kill()
+		}
+		if attempt == 2 {
+			t.Fatalf("the process cluster did not form twice (see the processes' logs above)")
+		}
+		t.Logf("the process cluster did not form; retrying once with fresh ports")
+	}
+}
+
+func startProcClusterOnce(t *testing.T, n int) (*ProcCluster, bool) {
 	t.Helper()
 	pc := &ProcCluster{Redis: StartRedis(t), Prefix: fmt.Sprintf("proc%d:", time.Now().UnixNano())}
 	prefix := pc.Prefix
@@ -191,13 +210,23 @@ func StartProcCluster(t *testing.T, n int) *ProcCluster {
 		"ATRIUM_SIGNAL_PLACEMENT_LEASE_TTL":  "3s",
 	}, "signal", "--dev")
 	pc.Gateway.HTTP = fmt.Sprintf("http://127.0.0.1:%d", gwPort)
+	deadline := time.Now().Add(30 * time.Second)
 	for _, p := range append(pc.Nodes, pc.Gateway) {
-		p := p
-		WaitFor(t, 30*time.Second, p.Name+" to see the whole cluster", func() bool {
-			return len(View(p.HTTP)) == n+1
-		})
+		for len(View(p.HTTP)) != n+1 {
+			select {
+			case <-p.done:
+				t.Logf("%s exited during start-up", p.Name)
+				return pc, false
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Logf("%s does not see the whole cluster after 30 s", p.Name)
+				return pc, false
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
-	return pc
+	return pc, true
 }
 
 // clusterView asks a process for its member list (nil while it is not answering).
