@@ -288,21 +288,6 @@ func (n *node) close() {
 	_ = n.closeLeases()
 }
 
-// kill stops gossip without a goodbye (tests simulating a crash).
-func (n *node) kill() {
-	select {
-	case <-n.stop:
-		return
-	default:
-	}
-	close(n.stop)
-	n.wg.Wait()
-	if g := n.gossipCluster(); g != nil {
-		_ = g.Shutdown()
-	}
-	_ = n.closeLeases()
-}
-
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {

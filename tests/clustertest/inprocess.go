@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atrium-live/atrium/pkg/cluster"
 	"github.com/atrium-live/atrium/pkg/placement"
 	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/sfu/sfutest"
@@ -144,14 +143,6 @@ func (tc *Cluster) Owner(room string) string {
 // token mints a participant token any node accepts (all share the dev keys).
 func (tc *Cluster) Token(room, identity string, opts ...sfutest.TokenOption) string {
 	return tc.Nodes[0].Token(room, identity, opts...)
-}
-
-func memberIDs(ms []cluster.Meta) []string {
-	var out []string
-	for _, m := range ms {
-		out = append(out, m.NodeID+"("+string(m.State)+")")
-	}
-	return out
 }
 
 func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
