@@ -304,11 +304,17 @@ func (p *participant) endLayer(t *publishedTrack) {
 	}
 	p.mu.Lock()
 	_, mine := p.tracks[t.sid]
-	delete(p.tracks, t.sid)
 	closing := p.closing
+	if mine && !closing {
+		delete(p.tracks, t.sid)
+	}
 	p.mu.Unlock()
 	if !mine || closing {
-		return // cleanup retires it
+		// Someone else retires it: unpublish took it out of the map, or cleanup (which
+		// retires every track still in the map) is coming. A track ending while p closes
+		// (the client's DTLS close arrives before its Leave is handled) must stay in the
+		// map, or nobody retires it and track_unpublished is never sent.
+		return
 	}
 	// The client removed the track itself: others learn from the update; the publisher
 	// needs no track_unpublished (that is for server-initiated unpublishing, see

@@ -115,3 +115,43 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestTrackEndingWhileClosingIsUnpublished: when a publisher's media stops after its Leave
+// was read but before cleanup ran, the track is still retired: track_unpublished is sent
+// once, before participant_left. (It was lost when the reader's end removed the track from
+// the participant and left retiring it to a cleanup that no longer saw it.)
+func TestTrackEndingWhileClosingIsUnpublished(t *testing.T) {
+	sink := &hookSink{attempts: map[string]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: sink}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	srv := sfutest.Serve(t, sfutest.WithConfig(func(c *sfu.Config) {
+		c.Webhook.URLs = []string{"http://" + ln.Addr().String() + "/hook"}
+	}))
+	alice, err := tryJoin(srv, "closing", "alice", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishSynth(t, alice, opusCap, "mic")
+	eventually(t, 5*time.Second, "track_published", func() bool { return contains(sink.names(), "track_published") })
+	if err := sfu.EndTracksWhileClosingForTest(srv.Server, "closing", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "participant_left", func() bool { return contains(sink.names(), "participant_left") })
+	var unpublished int
+	for _, name := range sink.names() {
+		if name == "participant_left" {
+			break
+		}
+		if name == "track_unpublished" {
+			unpublished++
+		}
+	}
+	if unpublished != 1 {
+		t.Fatalf("track_unpublished sent %d times before participant_left, want 1; events %v", unpublished, sink.names())
+	}
+}
