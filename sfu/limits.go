@@ -129,6 +129,8 @@ var errUpdateRate = errors.New("participant updates too frequent")
 
 // applyUpdate sets a non-empty name and metadata and merges attrs (an empty value deletes
 // the key), after checking the update rate and the size limits; on error nothing changes.
+// Both paths use it: RoomService.UpdateParticipant and the signal connection's
+// UpdateParticipantMetadata (LiveKit SDKs' setAttributes), so both are capped alike.
 // It does not announce the change: callers call changed().
 func (p *participant) applyUpdate(name, metadata string, attrs map[string]string) error {
 	l := p.s.limits()
@@ -136,6 +138,12 @@ func (p *participant) applyUpdate(name, metadata string, attrs map[string]string
 	defer p.mu.Unlock()
 	if p.updates == nil {
 		p.updates = newUpdateLimiter(l)
+	}
+	// The update itself is checked before it is merged: deletions (empty values) could
+	// otherwise make an oversized request look small once applied.
+	if n := attributesSize(attrs); n > l.MaxAttributesBytes {
+		p.s.metrics.signalErrors.WithLabelValues("update_too_large").Inc()
+		return fmt.Errorf("attribute update is %d bytes, more than %d", n, l.MaxAttributesBytes)
 	}
 	newName, newMeta, newAttrs := p.name, p.metadata, p.attributes
 	if name != "" {
