@@ -6,11 +6,15 @@
 # atrium_sfu_rooms on the internal metrics listener) must read 0, bounded by
 # SOAK_IDLE_TIMEOUT, and SOAK_SETTLE must have passed since the tester exited; SOAK_SETTLE
 # must exceed the node's signal resume window (SOAK_RESUME_WINDOW, set on the node), since a
-# participant whose signal connection dropped lives that long waiting to be resumed. A round
-# that cannot reach idle is sampled anyway as "busyN", with the reason, and fails the run.
-# An idle sample is: a forced GC (pprof heap?gc=1, which also gives the live heap), then RSS
-# (/proc), goroutines (pprof) and open file descriptors; the goroutine dump is kept beside
-# the node's log. Samples are also taken every SOAK_INTERVAL during the rounds.
+# participant whose signal connection dropped lives that long waiting to be resumed; its
+# default leaves the Go scavenger time to return the round's peak to the OS, which RSS sees.
+# A round that cannot reach idle is sampled anyway as "busyN", with the reason, and fails
+# the run.
+# An idle sample is: two forced GCs (pprof heap?gc=1; the second empties sync.Pool victim
+# caches, and its heap profile is kept), the live heap (HeapAlloc right after), then RSS
+# (/proc), goroutines (pprof) and open file descriptors. The goroutine dumps and heap
+# profiles are kept beside the node's log (compare two with go tool pprof -base).
+# Samples are also taken every SOAK_INTERVAL during the rounds.
 #
 # The verdict: over the idle samples after SOAK_WARMUP rounds, growth is the least-squares
 # trend across the run as a share of its fitted start (one idle RSS sample scatters by a
@@ -23,7 +27,7 @@
 #
 # Environment (defaults):
 #   SOAK_DURATION=1800 (s)  SOAK_ROUND=120 (s)  SOAK_SUBSCRIBERS=50  SOAK_WARMUP=2
-#   SOAK_SETTLE=15 (s)  SOAK_RESUME_WINDOW=10 (s)  SOAK_IDLE_TIMEOUT=90 (s)
+#   SOAK_SETTLE=30 (s)  SOAK_RESUME_WINDOW=10 (s)  SOAK_IDLE_TIMEOUT=90 (s)
 #   SOAK_INTERVAL=10 (s)  SOAK_MAX_GROWTH_PCT=1
 #   SOAK_HTTP_ADDR=127.0.0.1:7980  SOAK_UDP_ADDR=127.0.0.1:7982  SOAK_METRICS_ADDR=127.0.0.1:7989
 #   BIN=bin/atrium (built when missing)
@@ -34,7 +38,7 @@ DURATION=${SOAK_DURATION:-1800}
 ROUND=${SOAK_ROUND:-120}
 SUBS=${SOAK_SUBSCRIBERS:-50}
 WARMUP=${SOAK_WARMUP:-2}
-SETTLE=${SOAK_SETTLE:-15}
+SETTLE=${SOAK_SETTLE:-30}
 RESUME_WINDOW=${SOAK_RESUME_WINDOW:-10}
 IDLE_TIMEOUT=${SOAK_IDLE_TIMEOUT:-90}
 INTERVAL=${SOAK_INTERVAL:-10}
@@ -101,11 +105,13 @@ idle_sample() {
   done
   waited=$(( $(date +%s) - t0 ))
   while [ $(( $(date +%s) - t0 )) -lt "$SETTLE" ]; do sleep 1; done
-  heap=$(curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1&debug=1" | awk '/^# HeapInuse = / && !done {print int($4 / 1024); done = 1}' || true)
+  curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1" >/dev/null || true
+  curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1" >"$RUN/heap.round$round.pb.gz" || true
+  heap=$(curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?debug=1" | awk '/^# HeapAlloc = / && !done {print int($4 / 1024); done = 1}' || true)
   curl -sf --max-time 5 "http://$METRICS_ADDR/debug/pprof/goroutine?debug=1" >"$RUN/goroutines.round$round.txt" || true
   sample "$phase$round" "${heap:-}" "${reason:-idle after ${waited}s}"
 }
-echo "elapsed_s,phase,rss_kb,goroutines,fds,heap_inuse_kb,note" >"$CSV"
+echo "elapsed_s,phase,rss_kb,goroutines,fds,live_heap_kb,note" >"$CSV"
 sample start
 ( while sleep "$INTERVAL"; do sample load 2>/dev/null || exit 0; done ) &
 SAMPLER_PID=$!
