@@ -256,6 +256,12 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout <= 0 {
 		return errors.New("drain_timeout must be positive")
 	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Tokens.validate(); err != nil {
+		return err
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: set both cert_file and key_file, or neither")
 	}

@@ -475,7 +475,7 @@ func (p *participant) handleUpdateMetadata(m *livekit.UpdateParticipantMetadata)
 		}}})
 		return
 	}
-	if err := p.applyUpdate(m.Name, m.Metadata, nil); err != nil {
+	if err := p.applyUpdate(m.Name, m.Metadata, m.Attributes); err != nil {
 		p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
 			RequestId: m.RequestId, Reason: livekit.RequestResponse_LIMIT_EXCEEDED, Message: err.Error(),
 		}}})
