@@ -20,7 +20,8 @@
 # trend across the run as a share of its fitted start (one idle RSS sample scatters by a
 # few percent as the Go heap and its scavenger breathe, so two end points alone measure
 # noise); the last-against-first figure is printed too. The run fails when the RSS,
-# goroutine or fd trend grew by SOAK_MAX_GROWTH_PCT or more, or a round did not reach idle.
+# goroutine or fd trend grew by SOAK_MAX_GROWTH_PCT or more, or a round did not reach idle;
+# it is inconclusive when a trend's standard error is that large (the scatter hides the bound).
 #
 # Output: bench/results/soak-<UTC time>.csv (every sample) and .md (the verdict); the
 # node's log, the testers' output and goroutine dumps go to .run/soak-<UTC time>/.
@@ -131,14 +132,19 @@ SAMPLER_PID=
 
 # Verdict: least-squares trend of the idle samples after the warm-up (see the header).
 verdict=$(awk -F, -v warm="$WARMUP" -v max="$MAX_GROWTH" '
-  function fit(col,   i, mx, my, sxx, sxy, a, b, start) {
+  # fit returns the trend of column col over the run in % of its fitted start, and sets se
+  # to its standard error in the same unit.
+  function fit(col,   i, mx, my, sxx, sxy, a, b, start, rss) {
     mx = 0; my = 0
     for (i = 1; i <= k; i++) { mx += x[i]; my += v[i, col] }
     mx /= k; my /= k; sxx = 0; sxy = 0
     for (i = 1; i <= k; i++) { sxx += (x[i] - mx) ^ 2; sxy += (x[i] - mx) * (v[i, col] - my) }
     b = sxx ? sxy / sxx : 0; a = my - b * mx
-    start = a + b * x[1]
-    return (b * (x[k] - x[1])) * 100 / (start > 0 ? start : 1)
+    rss = 0
+    for (i = 1; i <= k; i++) rss += (v[i, col] - a - b * x[i]) ^ 2
+    start = a + b * x[1]; if (start <= 0) start = 1
+    se = sxx ? sqrt(rss / (k - 2) / sxx) * (x[k] - x[1]) * 100 / start : 0
+    return (b * (x[k] - x[1])) * 100 / start
   }
   $2 ~ /^(idle|busy)/ {
     n = substr($2, 5) + 0
@@ -148,9 +154,12 @@ verdict=$(awk -F, -v warm="$WARMUP" -v max="$MAX_GROWTH" '
   }
   END {
     if (k < 3) { print "INCONCLUSIVE: fewer than three idle samples after the warm-up" (busy ? "; not idle after rounds" busy : ""); exit }
-    tr = fit(3); tg = fit(4); tf = fit(5); th = fit(6)
+    tr = fit(3); sr = se; tg = fit(4); sg = se; tf = fit(5); sf = se; th = fit(6); sh = se
     ok = (tr < max && tg < max && tf < max && !busy) ? "PASS" : "FAIL"
-    printf "%s: idle rounds %d-%d (%d samples), trend over the run: RSS %+.2f%%, goroutines %+.2f%%, fds %+.2f%% (live heap %+.2f%%); bound %s%%", ok, r[1], r[k], k, tr, tg, tf, th, max
+    # A pass the scatter cannot resolve (a standard error at or above the bound) is no pass.
+    if (ok == "PASS" && (sr >= max || sg >= max || sf >= max)) ok = "INCONCLUSIVE (scatter above the bound)"
+    printf "%s: idle rounds %d-%d (%d samples), trend over the run (+- 1 standard error): RSS %+.2f%% +- %.2f, goroutines %+.2f%% +- %.2f, fds %+.2f%% +- %.2f (live heap %+.2f%% +- %.2f); bound %s%%",
+      ok, r[1], r[k], k, tr, sr, tg, sg, tf, sf, th, sh, max
     if (busy) printf "; NOT IDLE after rounds%s", busy
     printf "\nEnd points, round %d -> %d: RSS %d -> %d KiB (%+.2f%%), goroutines %d -> %d, fds %d -> %d, live heap %d -> %d KiB\n",
       r[1], r[k], v[1, 3], v[k, 3], (v[k, 3] - v[1, 3]) * 100 / v[1, 3], v[1, 4], v[k, 4], v[1, 5], v[k, 5], v[1, 6], v[k, 6]
