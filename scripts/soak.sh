@@ -11,7 +11,9 @@
 # A round that cannot reach idle is sampled anyway as "busyN", with the reason, and fails
 # the run.
 # An idle sample is: two forced GCs (pprof heap?gc=1; the second empties sync.Pool victim
-# caches, and its heap profile is kept), the live heap (HeapAlloc right after), then RSS
+# caches, and its heap profile is kept), the live heap (go_memstats_heap_alloc_bytes on the
+# metrics listener: pprof's text heap profile allocates in proportion to the number of
+# allocation sites it has sampled since start before it reads HeapAlloc), then RSS
 # (/proc), goroutines (pprof) and open file descriptors. The goroutine dumps and heap
 # profiles are kept beside the node's log (compare two with go tool pprof -base).
 # Samples are also taken every SOAK_INTERVAL during the rounds.
@@ -108,7 +110,8 @@ idle_sample() {
   while [ $(( $(date +%s) - t0 )) -lt "$SETTLE" ]; do sleep 1; done
   curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1" >/dev/null || true
   curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1" >"$RUN/heap.round$round.pb.gz" || true
-  heap=$(curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?debug=1" | awk '/^# HeapAlloc = / && !done {print int($4 / 1024); done = 1}' || true)
+  heap=$(gauge go_memstats_heap_alloc_bytes)
+  heap=${heap:+$(awk -v b="$heap" 'BEGIN {print int(b / 1024)}')}
   curl -sf --max-time 5 "http://$METRICS_ADDR/debug/pprof/goroutine?debug=1" >"$RUN/goroutines.round$round.txt" || true
   sample "$phase$round" "${heap:-}" "${reason:-idle after ${waited}s}"
 }
