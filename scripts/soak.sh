@@ -11,7 +11,9 @@
 # A round that cannot reach idle is sampled anyway as "busyN", with the reason, and fails
 # the run.
 # An idle sample is: two forced GCs (pprof heap?gc=1; the second empties sync.Pool victim
-# caches, and its heap profile is kept), the live heap (HeapAlloc right after), then RSS
+# caches, and its heap profile is kept), the live heap (go_memstats_heap_alloc_bytes on the
+# metrics listener: pprof's text heap profile allocates in proportion to the number of
+# allocation sites it has sampled since start before it reads HeapAlloc), then RSS
 # (/proc), goroutines (pprof) and open file descriptors. The goroutine dumps and heap
 # profiles are kept beside the node's log (compare two with go tool pprof -base).
 # Samples are also taken every SOAK_INTERVAL during the rounds.
@@ -20,7 +22,8 @@
 # trend across the run as a share of its fitted start (one idle RSS sample scatters by a
 # few percent as the Go heap and its scavenger breathe, so two end points alone measure
 # noise); the last-against-first figure is printed too. The run fails when the RSS,
-# goroutine or fd trend grew by SOAK_MAX_GROWTH_PCT or more, or a round did not reach idle.
+# goroutine or fd trend grew by SOAK_MAX_GROWTH_PCT or more, or a round did not reach idle;
+# it is inconclusive when a trend's standard error is that large (the scatter hides the bound).
 #
 # Output: bench/results/soak-<UTC time>.csv (every sample) and .md (the verdict); the
 # node's log, the testers' output and goroutine dumps go to .run/soak-<UTC time>/.
@@ -107,7 +110,8 @@ idle_sample() {
   while [ $(( $(date +%s) - t0 )) -lt "$SETTLE" ]; do sleep 1; done
   curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1" >/dev/null || true
   curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1" >"$RUN/heap.round$round.pb.gz" || true
-  heap=$(curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?debug=1" | awk '/^# HeapAlloc = / && !done {print int($4 / 1024); done = 1}' || true)
+  heap=$(gauge go_memstats_heap_alloc_bytes)
+  heap=${heap:+$(awk -v b="$heap" 'BEGIN {print int(b / 1024)}')}
   curl -sf --max-time 5 "http://$METRICS_ADDR/debug/pprof/goroutine?debug=1" >"$RUN/goroutines.round$round.txt" || true
   sample "$phase$round" "${heap:-}" "${reason:-idle after ${waited}s}"
 }
@@ -131,14 +135,19 @@ SAMPLER_PID=
 
 # Verdict: least-squares trend of the idle samples after the warm-up (see the header).
 verdict=$(awk -F, -v warm="$WARMUP" -v max="$MAX_GROWTH" '
-  function fit(col,   i, mx, my, sxx, sxy, a, b, start) {
+  # fit returns the trend of column col over the run in % of its fitted start, and sets se
+  # to its standard error in the same unit.
+  function fit(col,   i, mx, my, sxx, sxy, a, b, start, rss) {
     mx = 0; my = 0
     for (i = 1; i <= k; i++) { mx += x[i]; my += v[i, col] }
     mx /= k; my /= k; sxx = 0; sxy = 0
     for (i = 1; i <= k; i++) { sxx += (x[i] - mx) ^ 2; sxy += (x[i] - mx) * (v[i, col] - my) }
     b = sxx ? sxy / sxx : 0; a = my - b * mx
-    start = a + b * x[1]
-    return (b * (x[k] - x[1])) * 100 / (start > 0 ? start : 1)
+    rss = 0
+    for (i = 1; i <= k; i++) rss += (v[i, col] - a - b * x[i]) ^ 2
+    start = a + b * x[1]; if (start <= 0) start = 1
+    se = sxx ? sqrt(rss / (k - 2) / sxx) * (x[k] - x[1]) * 100 / start : 0
+    return (b * (x[k] - x[1])) * 100 / start
   }
   $2 ~ /^(idle|busy)/ {
     n = substr($2, 5) + 0
@@ -148,9 +157,12 @@ verdict=$(awk -F, -v warm="$WARMUP" -v max="$MAX_GROWTH" '
   }
   END {
     if (k < 3) { print "INCONCLUSIVE: fewer than three idle samples after the warm-up" (busy ? "; not idle after rounds" busy : ""); exit }
-    tr = fit(3); tg = fit(4); tf = fit(5); th = fit(6)
+    tr = fit(3); sr = se; tg = fit(4); sg = se; tf = fit(5); sf = se; th = fit(6); sh = se
     ok = (tr < max && tg < max && tf < max && !busy) ? "PASS" : "FAIL"
-    printf "%s: idle rounds %d-%d (%d samples), trend over the run: RSS %+.2f%%, goroutines %+.2f%%, fds %+.2f%% (live heap %+.2f%%); bound %s%%", ok, r[1], r[k], k, tr, tg, tf, th, max
+    # A pass the scatter cannot resolve (a standard error at or above the bound) is no pass.
+    if (ok == "PASS" && (sr >= max || sg >= max || sf >= max)) ok = "INCONCLUSIVE (scatter above the bound)"
+    printf "%s: idle rounds %d-%d (%d samples), trend over the run (+- 1 standard error): RSS %+.2f%% +- %.2f, goroutines %+.2f%% +- %.2f, fds %+.2f%% +- %.2f (live heap %+.2f%% +- %.2f); bound %s%%",
+      ok, r[1], r[k], k, tr, sr, tg, sg, tf, sf, th, sh, max
     if (busy) printf "; NOT IDLE after rounds%s", busy
     printf "\nEnd points, round %d -> %d: RSS %d -> %d KiB (%+.2f%%), goroutines %d -> %d, fds %d -> %d, live heap %d -> %d KiB\n",
       r[1], r[k], v[1, 3], v[k, 3], (v[k, 3] - v[1, 3]) * 100 / v[1, 3], v[1, 4], v[k, 4], v[1, 5], v[k, 5], v[1, 6], v[k, 6]

@@ -315,6 +315,18 @@ func TestMetricsNotPublic(t *testing.T) {
 	if code := get(internal+"/debug/pprof/cmdline", ""); code != http.StatusOK {
 		t.Errorf("internal pprof: %d, want 200", code)
 	}
+	// The runtime's own figures are there too (make soak reads the live heap from them).
+	res, err := http.Get(internal + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, name := range []string{"go_memstats_heap_alloc_bytes", "go_goroutines", "process_resident_memory_bytes", "atrium_sfu_participants"} {
+		if !strings.Contains(string(body), "\n"+name+" ") {
+			t.Errorf("internal /metrics has no %s", name)
+		}
+	}
 
 	guarded := sfutest.Serve(t)
 	if code := get(guarded.HTTPURL()+"/metrics", ""); code != http.StatusUnauthorized {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/cluster"
@@ -33,7 +34,8 @@ import (
 type Deps struct {
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
-	// Registry collects the node's metrics and is served on /metrics; nil makes a private one.
+	// Registry collects the node's metrics and is served on /metrics; nil makes a private one,
+	// which also holds the Go runtime and process collectors (a given one is left as it is).
 	Registry *prometheus.Registry
 	// HTTPListener, if set, is served instead of listening on Config.HTTPAddr.
 	HTTPListener net.Listener
@@ -94,7 +96,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.reg == nil {
+		// A private registry also carries the Go runtime and process metrics (heap, goroutines,
+		// RSS): operators alert on them and `make soak` reads the live heap from them, since
+		// pprof's text heap profile allocates in proportion to its history before it reports.
 		s.reg = prometheus.NewRegistry()
+		s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if s.cfg.NodeID == "" {
 		s.cfg.NodeID = "ND_local"
