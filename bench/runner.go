@@ -56,6 +56,8 @@ type Options struct {
 	Target    Target
 	ServerPID int // > 0: sample this process's CPU and RSS from /proc
 
+	// Feedback is the RTCP subscribers send ("": FeedbackBrowser).
+	Feedback Feedback
 	// RelayOnly makes participants connect with ICE transport policy relay (see RelayMode).
 	RelayOnly RelayMode
 	// TURNPID > 0: sample the TURN relay process's CPU and RSS, for relayed packets per
@@ -125,17 +127,21 @@ type run struct {
 // whenever a run took place, also together with ErrJoinsFailed or ErrNoMedia; a failed
 // first publisher aborts the run early with ErrAborted, an error that says why, and no Result.
 func Run(ctx context.Context, opts Options) (*Result, error) {
-	if err := opts.Scenario.Validate(); err != nil {
+	var err error
+	if err = opts.Scenario.Validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	if err := opts.Target.Validate(); err != nil {
+	if err = opts.Target.Validate(); err != nil {
 		return nil, err
 	}
-	if err := validateRelayOptions(opts); err != nil {
+	if err = validateRelayOptions(opts); err != nil {
 		return nil, err
 	}
 	if opts.Scenario.hasDirect() && opts.OwnerURL == nil {
 		return nil, errors.New("bench: a direct group needs Options.OwnerURL to find the room's owner node")
+	}
+	if opts.Feedback, err = ParseFeedback(string(opts.Feedback)); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if opts.Grace <= 0 {
 		opts.Grace = 10 * time.Second
@@ -358,6 +364,11 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	if p.relayOnly {
 		connOpts = append(connOpts, lksdk.WithICETransportPolicy(webrtc.ICETransportPolicyRelay))
 	}
+	fbOpts, err := r.opts.Feedback.connectOptions(p.publishes())
+	if err != nil {
+		return err
+	}
+	connOpts = append(connOpts, fbOpts...)
 	err = room.JoinWithContextAndToken(jctx, url, token, connOpts...)
 	if err != nil {
 		room.Disconnect()

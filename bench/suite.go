@@ -112,7 +112,7 @@ func (s *Suite) checkTargets() []TargetCheck {
 	var lecture, join *Result
 	for name, r := range s.Runs {
 		switch {
-		case strings.HasPrefix(name, "lecture-") && (lecture == nil || r.Subscribers > lecture.Subscribers):
+		case strings.HasPrefix(name, "lecture-") && realisticFeedback(r) && (lecture == nil || r.Subscribers > lecture.Subscribers):
 			lecture = r
 		case strings.HasPrefix(name, "join-") && (join == nil || r.Subscribers > join.Subscribers):
 			join = r
@@ -200,7 +200,7 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | 1 -> %d | %.0f | %.2f | %.3f%% |\n", u.Mode, u.Receivers, u.ForwardedPerCPUSecond,
 			u.CPUMicrosPerPacket, u.LossPercent)
 	}
-	b.WriteString("\n## Scenarios\n\n| run | joins ok/failed | ws->media p50/p95 ms | loss % | latency p50/p90/p99/max ms | jitter ms | out Mb/s | out pkt/s | server CPU % | fwd pkt per CPU-s | us/pkt | peak RSS MiB | tester CPU % | wait for CPU % server/tester | load avg | p50 ms first/last 10% subscribers |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Scenarios\n\n| run | joins ok/failed | ws->media p50/p95 ms | loss % | latency p50/p90/p99/max ms | jitter ms | out Mb/s | out pkt/s | server CPU % | fwd pkt per CPU-s | us/pkt | peak RSS MiB | tester CPU % | bounded by | feedback | wait for CPU % server/tester | load avg | p50 ms first/last 10% subscribers |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	names := make([]string, 0, len(s.Runs))
 	for n := range s.Runs {
 		names = append(names, n)
@@ -226,11 +226,20 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		} else if k := r.Audio.FanoutSkew; k != nil {
 			skew = fmt.Sprintf("%.2f/%.2f (audio)", k.FirstTenthP50, k.LastTenthP50)
 		}
-		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s | %s/%.0f | %.1f | %s |\n",
+		bound := "server"
+		if r.Tester.Saturated {
+			bound = "**tester**"
+		}
+		fb := string(r.Feedback)
+		if fb == "" {
+			fb = "-"
+		}
+		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s | %s | %s | %s/%.0f | %.1f | %s |\n",
 			n, r.Joins.OK, r.Joins.Failed, r.Joins.WSToFirstMediaMs.P50, r.Joins.WSToFirstMediaMs.P95, r.LossPercent,
 			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.JitterMs, r.BitrateOut/1e6, r.PacketsOutPerS,
-			cpu, fwd, us, rss, r.Tester.CPUPercent, sat, wait, r.Tester.WaitPercent, r.LoadAverage, skew)
+			cpu, fwd, us, rss, r.Tester.CPUPercent, sat, bound, fb, wait, r.Tester.WaitPercent, r.LoadAverage, skew)
 	}
+	writeFeedbackCost(&b, s.Runs, names)
 	if len(s.Failures) > 0 {
 		b.WriteString("\n## Failed runs\n\n")
 		for n, msg := range s.Failures {
@@ -262,4 +271,41 @@ func DetectMachine(version string) Machine {
 		m.Kernel = "Linux " + strings.TrimSpace(string(raw))
 	}
 	return m
+}
+
+// realisticFeedback reports whether r's subscribers sent browser-like RTCP (runs from
+// before the feedback modes existed count: their SDK subscribers were the realistic ones).
+func realisticFeedback(r *Result) bool {
+	return r.Feedback == "" || r.Feedback == FeedbackBrowser
+}
+
+// writeFeedbackCost compares runs that differ only in their subscribers' feedback: a run
+// named NAME-sdk or NAME-lean against NAME (browser feedback), same suite, same machine.
+func writeFeedbackCost(b *strings.Builder, runs map[string]*Result, names []string) {
+	header := false
+	for _, n := range names {
+		base, suffix, ok := cutFeedbackSuffix(n)
+		ref := runs[base]
+		r := runs[n]
+		if !ok || ref == nil || ref.ServerProcess == nil || r.ServerProcess == nil || ref.ServerProcess.ForwardedPerCPUSecond == 0 {
+			continue
+		}
+		if !header {
+			b.WriteString("\n## Server cost of subscriber feedback (same suite)\n\n| run | feedback | fwd pkt per CPU-s | vs browser feedback | tester bounded |\n|---|---|---|---|---|\n")
+			header = true
+		}
+		fmt.Fprintf(b, "| %s | %s | %.0f | %.2fx (%s: %.0f) | %v / %v |\n", n, suffix, r.ServerProcess.ForwardedPerCPUSecond,
+			r.ServerProcess.ForwardedPerCPUSecond/ref.ServerProcess.ForwardedPerCPUSecond, base,
+			ref.ServerProcess.ForwardedPerCPUSecond, r.Tester.Saturated, ref.Tester.Saturated)
+	}
+}
+
+// cutFeedbackSuffix splits "lecture-100-lean" into "lecture-100" and "lean".
+func cutFeedbackSuffix(name string) (base, suffix string, ok bool) {
+	for _, s := range []string{"-sdk", "-lean"} {
+		if b, found := strings.CutSuffix(name, s); found {
+			return b, s[1:], true
+		}
+	}
+	return name, "", false
 }

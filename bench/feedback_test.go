@@ -1,0 +1,81 @@
+package bench
+
+import (
+	"testing"
+	"time"
+)
+
+// rtpVP8 is an RTP packet with seq and a VP8 payload descriptor (PictureID, 15 bits)
+// starting a keyframe or an interframe.
+func rtpVP8(seq uint16, key bool) []byte {
+	p := make([]byte, 12, 20)
+	p[0] = 0x80
+	p[2], p[3] = byte(seq>>8), byte(seq)
+	vp8hdr := byte(0x01) // P=1: interframe
+	if key {
+		vp8hdr = 0x00
+	}
+	return append(p, 0x90, 0x80, 0x81, 0x23, vp8hdr, 0, 0)
+}
+
+func TestVP8Keyframe(t *testing.T) {
+	if !vp8Keyframe(rtpVP8(1, true)) {
+		t.Error("keyframe start not recognised")
+	}
+	if vp8Keyframe(rtpVP8(1, false)) {
+		t.Error("interframe taken for a keyframe")
+	}
+	mid := rtpVP8(1, true)
+	mid[12] &^= 0x10 // not the start of a partition
+	if vp8Keyframe(mid) {
+		t.Error("continuation packet taken for a keyframe start")
+	}
+	if vp8Keyframe(mid[:13]) {
+		t.Error("truncated packet taken for a keyframe")
+	}
+}
+
+func TestDecodeStatePLI(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	type step struct {
+		seq  uint16
+		key  bool
+		ms   int
+		want bool
+	}
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"keyframe first, no loss: never", []step{{1, true, 0, false}, {2, false, 10, false}, {3, false, 2000, false}}},
+		{"interframe first: at once, then throttled until the keyframe", []step{
+			{5, false, 0, true}, {6, false, 100, false}, {7, false, 350, true}, {8, true, 400, false}, {9, false, 2000, false}}},
+		{"loss repaired in time: never", []step{
+			{1, true, 0, false}, {3, false, 10, false}, {2, false, 200, false}, {4, false, 900, false}}},
+		{"loss not repaired: once it is 500 ms old, then not again", []step{
+			{1, true, 0, false}, {3, false, 10, false}, {4, false, 400, false}, {5, false, 510, true}, {6, false, 2000, false}}},
+		{"sequence wrap is no loss", []step{{65535, true, 0, false}, {0, false, 10, false}, {1, false, 1000, false}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &decodeState{vp8: true}
+			for i, st := range c.steps {
+				if got := s.observe(rtpVP8(st.seq, st.key), at(st.ms)); got != st.want {
+					t.Errorf("step %d (seq %d at %d ms): PLI %v, want %v", i, st.seq, st.ms, got, st.want)
+				}
+			}
+		})
+	}
+}
+
+func TestParseFeedback(t *testing.T) {
+	for in, want := range map[string]Feedback{"": FeedbackBrowser, "browser": FeedbackBrowser, "sdk": FeedbackSDK, "none": FeedbackNone} {
+		if got, err := ParseFeedback(in); err != nil || got != want {
+			t.Errorf("ParseFeedback(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ParseFeedback("chrome"); err == nil {
+		t.Error("unknown mode accepted")
+	}
+}
