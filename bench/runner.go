@@ -20,6 +20,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/atrium-live/atrium/bench/leansub"
 	"github.com/atrium-live/atrium/bench/procstat"
 )
 
@@ -58,6 +59,10 @@ type Options struct {
 
 	// Feedback is the RTCP subscribers send ("": FeedbackBrowser).
 	Feedback Feedback
+	// Lean makes subscribe-only participants lean clients (bench/leansub): real signalling,
+	// ICE, DTLS and SRTP without a PeerConnection, no RTCP (Feedback must be none or
+	// unset). A tester core then receives for several hundred subscribers.
+	Lean bool
 	// RelayOnly makes participants connect with ICE transport policy relay (see RelayMode).
 	RelayOnly RelayMode
 	// TURNPID > 0: sample the TURN relay process's CPU and RSS, for relayed packets per
@@ -114,7 +119,10 @@ type run struct {
 	relay                *relayProbe // nil without TURNPID and TURNMetricsURL
 	owner                ownerURL    // where Direct groups join
 
+	cert *leansub.Certificate // lean subscribers' DTLS identity (Options.Lean)
+
 	mu     sync.Mutex
+	lean   []*leansub.Subscriber
 	rooms  []*lksdk.Room
 	tracks []*trackStats
 	parts  []*participant
@@ -140,6 +148,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Scenario.hasDirect() && opts.OwnerURL == nil {
 		return nil, errors.New("bench: a direct group needs Options.OwnerURL to find the room's owner node")
 	}
+	if opts.Lean && opts.Feedback != "" && opts.Feedback != FeedbackNone {
+		return nil, fmt.Errorf("bench: lean subscribers send no RTCP: feedback %q is not possible", opts.Feedback)
+	}
+	if opts.Lean {
+		opts.Feedback = FeedbackNone
+	}
 	if opts.Feedback, err = ParseFeedback(string(opts.Feedback)); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -160,6 +174,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	r := &run{opts: opts, scn: &opts.Scenario, log: opts.Logger, room: opts.Scenario.Room,
 		owner: ownerURL{ready: make(chan struct{})}}
+	if opts.Lean {
+		if r.cert, err = leansub.NewCertificate(); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
 	if r.room == "" {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
@@ -340,6 +359,9 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	if err != nil {
 		return err
 	}
+	if r.opts.Lean && !p.publishes() && !p.relayOnly && !p.group.Direct {
+		return r.joinLean(hardCtx, p, token)
+	}
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
 		r.onTrack(p, track, pub)
@@ -474,7 +496,12 @@ func (r *run) teardown(hardCtx context.Context) {
 	r.mu.Lock()
 	rooms := r.rooms
 	r.rooms = nil
+	lean := r.lean
+	r.lean = nil
 	r.mu.Unlock()
+	for _, s := range lean {
+		s.Close()
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for _, room := range rooms {
@@ -528,4 +555,55 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// joinLean connects p as a lean subscriber (Options.Lean).
+func (r *run) joinLean(hardCtx context.Context, p *participant, token string) error {
+	jctx, cancel := context.WithTimeout(hardCtx, r.opts.JoinTimeout)
+	defer cancel()
+	p.started(time.Now())
+	var (
+		mu   sync.Mutex
+		mine []*trackStats
+	)
+	s, err := leansub.Dial(jctx, leansub.Params{URL: r.opts.Target.URL, Token: token, Cert: r.cert,
+		OnTrack: func(t *leansub.Track) {
+			ts := &trackStats{kind: kindAudio, sid: t.SID, owner: p}
+			if t.Video {
+				ts.kind = kindVideo
+			}
+			t.Data = ts
+			mu.Lock()
+			mine = append(mine, ts)
+			mu.Unlock()
+			r.mu.Lock()
+			r.tracks = append(r.tracks, ts)
+			r.mu.Unlock()
+		},
+		OnPacket: func(t *leansub.Track, pkt []byte, at time.Time) {
+			t.Data.(*trackStats).record(pkt, at, &r.cnt, func(at time.Time) {
+				p.firstMedia.CompareAndSwap(0, at.UnixNano())
+			})
+		},
+		OnClose: func(reason string) {
+			if reason != "closed" {
+				p.drop(time.Now(), reason)
+			}
+			mu.Lock()
+			for _, ts := range mine {
+				ts.close()
+			}
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("join: %w", err)
+	}
+	p.setNode(s.NodeID)
+	r.mu.Lock()
+	r.lean = append(r.lean, s)
+	r.mu.Unlock()
+	p.finish(time.Now(), nil)
+	r.joinedOK.Add(1)
+	return nil
 }

@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/atrium-live/atrium/sfu/sfutest"
+)
+
+// TestLeanSubscribers: lean subscribers (no PeerConnection) join a real in-process SFU
+// through ICE, DTLS and SRTP, receive audio and the simulcast video they asked for without
+// loss, and leave nothing running.
+func TestLeanSubscribers(t *testing.T) {
+	srv := sfutest.Serve(t)
+	scn, err := Preset("lecture", PresetParams{Subscribers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scn.Duration = 4 * time.Second
+	scn.Video.Simulcast = true
+	res, err := Run(context.Background(), Options{Scenario: scn, Lean: true,
+		Target: Target{URL: srv.URL(), APIKey: srv.APIKey(), APISecret: srv.APISecret()}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !res.Lean || res.Feedback != FeedbackNone {
+		t.Errorf("result lean %v feedback %q, want lean with no feedback", res.Lean, res.Feedback)
+	}
+	if res.Joins.OK != 5 || res.Joins.Failed != 0 {
+		t.Errorf("joins ok/failed = %d/%d, want 5/0", res.Joins.OK, res.Joins.Failed)
+	}
+	if res.Audio.Tracks != 4 || res.Video.Tracks != 4 {
+		t.Errorf("subscribed tracks audio/video = %d/%d, want 4/4", res.Audio.Tracks, res.Video.Tracks)
+	}
+	if res.Audio.ReceivedPackets == 0 || res.Video.ReceivedPackets == 0 {
+		t.Fatalf("received audio/video packets = %d/%d, want both > 0", res.Audio.ReceivedPackets, res.Video.ReceivedPackets)
+	}
+	if res.LossPercent >= 2 {
+		t.Errorf("loss %.3f%%, want < 2%%", res.LossPercent)
+	}
+	if j := res.Joins.WSToFirstMediaMs; j.N != 4 {
+		t.Errorf("ws->first media samples %d, want 4", j.N)
+	}
+	// 4 students on the top layer of 1.5 Mb/s: each well above the middle layer's rate.
+	if perStudent := float64(res.Video.ReceivedBytes*8) / res.DurationS / 4; perStudent < 700_000 {
+		t.Errorf("video per student %.0f b/s, want the top layer", perStudent)
+	}
+}
