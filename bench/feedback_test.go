@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,5 +78,33 @@ func TestParseFeedback(t *testing.T) {
 	}
 	if _, err := ParseFeedback("chrome"); err == nil {
 		t.Error("unknown mode accepted")
+	}
+}
+
+// The suite summary compares NAME-sdk/-none/-lean with NAME and states who bounded each run.
+func TestFeedbackCostTable(t *testing.T) {
+	mk := func(fwd float64, fb Feedback, lean, sat bool) *Result {
+		return &Result{Feedback: fb, Lean: lean, Tester: TesterResult{Saturated: sat},
+			ServerProcess: &ServerResult{ForwardedPerCPUSecond: fwd}}
+	}
+	s := &Suite{Runs: map[string]*Result{
+		"lecture-100":      mk(40000, FeedbackBrowser, false, false),
+		"lecture-100-none": mk(60000, FeedbackNone, false, false),
+		"lecture-100-lean": mk(64000, FeedbackNone, true, false),
+		"lecture-300":      mk(50000, FeedbackBrowser, false, true),
+	}}
+	var b strings.Builder
+	if err := s.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| lecture-100-none | none | 60000 | 1.50x (lecture-100: 40000) |",
+		"| lecture-100-lean | lean | 64000 | 1.60x (lecture-100: 40000) |",
+		"| **tester** | browser |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atrium-live/atrium/bench/synth"
 	"github.com/atrium-live/atrium/sfu/sfutest"
 )
 
@@ -45,5 +46,30 @@ func TestLeanSubscribers(t *testing.T) {
 	// 4 students on the top layer of 1.5 Mb/s: each well above the middle layer's rate.
 	if perStudent := float64(res.Video.ReceivedBytes*8) / res.DurationS / 4; perStudent < 700_000 {
 		t.Errorf("video per student %.0f b/s, want the top layer", perStudent)
+	}
+}
+
+// Recording a received packet allocates nothing (a lean tester receives for hundreds).
+func TestRecordAllocatesNothing(t *testing.T) {
+	p := &participant{}
+	ts := &trackStats{kind: kindVideo, owner: p}
+	var c counters
+	pkt := make([]byte, 12, 200)
+	pkt[0] = 0x80
+	pkt = append(pkt, make([]byte, 100)...)
+	now := time.Now()
+	seq := uint32(0)
+	if n := testing.AllocsPerRun(100, func() {
+		seq++
+		synth.PutStamp(pkt[12:], synth.Stamp{Seq: seq, Sent: now.Add(-time.Millisecond)})
+		ts.record(pkt, now, &c)
+	}); n != 0 {
+		t.Errorf("record allocates %.1f times per packet, want 0", n)
+	}
+	if _, r := ts.loss.Totals(); r == 0 || ts.unstamped != 0 {
+		t.Errorf("received %d stamped, %d unstamped: the test packets were not recorded as media", r, ts.unstamped)
+	}
+	if p.firstMedia.Load() == 0 {
+		t.Error("first media not recorded")
 	}
 }

@@ -120,6 +120,7 @@ type run struct {
 	owner                ownerURL    // where Direct groups join
 
 	cert *leansub.Certificate // lean subscribers' DTLS identity (Options.Lean)
+	hub  *leansub.Hub         // their shared socket (Options.Lean)
 
 	mu     sync.Mutex
 	lean   []*leansub.Subscriber
@@ -178,6 +179,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if r.cert, err = leansub.NewCertificate(); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
+		// One shared socket for all (used when the server is on loopback).
+		if r.hub, err = leansub.NewHub(); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		defer r.hub.Close()
 	}
 	if r.room == "" {
 		var b [4]byte
@@ -446,9 +452,7 @@ func (r *run) onTrack(p *participant, track *webrtc.TrackRemote, pub *lksdk.Remo
 	r.readers.Add(1)
 	go func() {
 		defer r.readers.Done()
-		readTrack(track, ts, &r.cnt, func(at time.Time) {
-			p.firstMedia.CompareAndSwap(0, at.UnixNano())
-		})
+		readTrack(track, ts, &r.cnt)
 	}()
 }
 
@@ -566,7 +570,7 @@ func (r *run) joinLean(hardCtx context.Context, p *participant, token string) er
 		mu   sync.Mutex
 		mine []*trackStats
 	)
-	s, err := leansub.Dial(jctx, leansub.Params{URL: r.opts.Target.URL, Token: token, Cert: r.cert,
+	s, err := leansub.Dial(jctx, leansub.Params{URL: r.opts.Target.URL, Token: token, Cert: r.cert, Hub: r.hub,
 		OnTrack: func(t *leansub.Track) {
 			ts := &trackStats{kind: kindAudio, sid: t.SID, owner: p}
 			if t.Video {
@@ -581,9 +585,7 @@ func (r *run) joinLean(hardCtx context.Context, p *participant, token string) er
 			r.mu.Unlock()
 		},
 		OnPacket: func(t *leansub.Track, pkt []byte, at time.Time) {
-			t.Data.(*trackStats).record(pkt, at, &r.cnt, func(at time.Time) {
-				p.firstMedia.CompareAndSwap(0, at.UnixNano())
-			})
+			t.Data.(*trackStats).record(pkt, at, &r.cnt)
 		},
 		OnClose: func(reason string) {
 			if reason != "closed" {

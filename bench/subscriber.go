@@ -29,8 +29,8 @@ type trackStats struct {
 }
 
 // readTrack reads RTP from track until it fails (the subscriber left), recording each
-// stamped packet. first is called once, with the arrival time of the first media packet.
-func readTrack(track *webrtc.TrackRemote, ts *trackStats, c *counters, first func(time.Time)) {
+// stamped packet.
+func readTrack(track *webrtc.TrackRemote, ts *trackStats, c *counters) {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := track.Read(buf)
@@ -38,7 +38,7 @@ func readTrack(track *webrtc.TrackRemote, ts *trackStats, c *counters, first fun
 			ts.close()
 			return
 		}
-		ts.record(buf[:n], time.Now(), c, first)
+		ts.record(buf[:n], time.Now(), c)
 	}
 }
 
@@ -49,9 +49,9 @@ func (ts *trackStats) close() {
 	ts.mu.Unlock()
 }
 
-// record accounts one received RTP packet (header included) that arrived at now; first
-// is called with the arrival of the first media packet.
-func (ts *trackStats) record(pkt []byte, now time.Time, c *counters, first func(time.Time)) {
+// record accounts one received RTP packet (header included) that arrived at now; the
+// first media packet's arrival is the subscriber's first media. Allocates nothing.
+func (ts *trackStats) record(pkt []byte, now time.Time, c *counters) {
 	if ts.owner.relayOnly {
 		c.relayRecvPkts.Add(1)
 	}
@@ -64,7 +64,7 @@ func (ts *trackStats) record(pkt []byte, now time.Time, c *counters, first func(
 	}
 	if !ts.seen {
 		ts.seen = true
-		first(now)
+		ts.owner.firstMedia.CompareAndSwap(0, now.UnixNano())
 	}
 	c.recvPkts[ts.kind].Add(1)
 	c.recvBytes[ts.kind].Add(uint64(len(payload)))

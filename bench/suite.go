@@ -234,6 +234,9 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		if fb == "" {
 			fb = "-"
 		}
+		if r.Lean {
+			fb = "lean"
+		}
 		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s | %s | %s | %s/%.0f | %.1f | %s |\n",
 			n, r.Joins.OK, r.Joins.Failed, r.Joins.WSToFirstMediaMs.P50, r.Joins.WSToFirstMediaMs.P95, r.LossPercent,
 			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.JitterMs, r.BitrateOut/1e6, r.PacketsOutPerS,
@@ -276,11 +279,12 @@ func DetectMachine(version string) Machine {
 // realisticFeedback reports whether r's subscribers sent browser-like RTCP (runs from
 // before the feedback modes existed count: their SDK subscribers were the realistic ones).
 func realisticFeedback(r *Result) bool {
-	return r.Feedback == "" || r.Feedback == FeedbackBrowser
+	return !r.Lean && (r.Feedback == "" || r.Feedback == FeedbackBrowser)
 }
 
 // writeFeedbackCost compares runs that differ only in their subscribers' feedback: a run
-// named NAME-sdk or NAME-lean against NAME (browser feedback), same suite, same machine.
+// named NAME-sdk, NAME-none or NAME-lean (lean subscribers) against NAME (browser
+// feedback), same suite, same machine.
 func writeFeedbackCost(b *strings.Builder, runs map[string]*Result, names []string) {
 	header := false
 	for _, n := range names {
@@ -302,7 +306,7 @@ func writeFeedbackCost(b *strings.Builder, runs map[string]*Result, names []stri
 
 // cutFeedbackSuffix splits "lecture-100-lean" into "lecture-100" and "lean".
 func cutFeedbackSuffix(name string) (base, suffix string, ok bool) {
-	for _, s := range []string{"-sdk", "-lean"} {
+	for _, s := range []string{"-sdk", "-none", "-lean"} {
 		if b, found := strings.CutSuffix(name, s); found {
 			return b, s[1:], true
 		}

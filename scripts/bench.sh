@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standard benchmark suite behind `make bench` (issue 5): raw UDP forwarding baseline,
-# lecture 1->100 (browser-like, SDK-default and no subscriber RTCP), 1->300 and 1->600
-# (simulcast, 1.5 Mb/s top layer), meeting 10x10, audio-room
+# lecture 1->100 (browser-like, SDK-default, no subscriber RTCP, lean subscribers), 1->300,
+# and with lean subscribers 1->300 and 1->600 (simulcast, 1.5 Mb/s top layer), meeting 10x10, audio-room
 # 5->200, and 200 joins at 10/s. Each scenario gets a fresh `atrium sfu --dev` pinned to
 # one core while the tester runs on the others, so figures are per server core.
 #
@@ -152,12 +152,16 @@ if want udp-baseline; then
     --json "$RUNS/udp-baseline.json" >&2
 fi
 scenario "lecture-$L1" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20
-# The same lecture with server-sdk-go's default feedback and with none: what RTCP costs the
-# server (the suite summary puts them side by side).
+# The same lecture with server-sdk-go's default feedback, with pion subscribers sending no
+# RTCP, and with lean subscribers (bench/leansub: no PeerConnection, no RTCP): what RTCP
+# costs the server, and what the lean tester changes (the summary puts them side by side).
 scenario "lecture-$L1-sdk" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20 --feedback sdk
-scenario "lecture-$L1-lean" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20 --feedback none
+scenario "lecture-$L1-none" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20 --feedback none
+scenario "lecture-$L1-lean" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20 --lean
 scenario "lecture-$L2" "$DL" lecture --subscribers "$L2" --simulcast --video-bitrate 1500000 --join-rate 20
-scenario "lecture-$L3" "$((DL + 15))" lecture --subscribers "$L3" --simulcast --video-bitrate 1500000 --join-rate 30
+# Density: lean subscribers, so that one tester core keeps up with hundreds of students.
+scenario "lecture-$L2-lean" "$DL" lecture --subscribers "$L2" --simulcast --video-bitrate 1500000 --join-rate 30 --lean
+scenario "lecture-$L3-lean" "$((DL + 15))" lecture --subscribers "$L3" --simulcast --video-bitrate 1500000 --join-rate 30 --lean
 scenario "meeting-${MEET}x${MEET}" "$D" meeting --publishers "$MEET" --join-rate 10
 scenario "audio-room-${SPK}x${LIS}" "$D" audio-room --publishers "$SPK" --subscribers "$LIS" --join-rate 20
 # Joins under a light media load (students on the low simulcast layer), so that join time is

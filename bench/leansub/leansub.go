@@ -28,6 +28,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/dtls/v3"
+	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"google.golang.org/protobuf/proto"
 )
@@ -45,6 +46,9 @@ type Params struct {
 	URL   string // ws:// or wss:// base URL of the server
 	Token string
 	Cert  *Certificate // shared by many subscribers; nil: one is generated
+	// Hub, if set, carries the subscriber's media on a socket shared with others (loopback
+	// servers only); nil: a socket of its own.
+	Hub *Hub
 	// OnTrack is called once per new track (from the subscriber's signal goroutine),
 	// before OnPacket sees its packets.
 	OnTrack func(t *Track)
@@ -73,6 +77,9 @@ type Subscriber struct {
 	tracks     map[uint32]*Track
 	nominated  chan netip.AddrPort
 	nominateOK bool
+
+	dec [1500]byte // decrypted packet (handle)
+	hdr rtp.Header
 
 	dtlsIn    chan []byte
 	dtlsConn  *dtls.Conn
@@ -134,10 +141,13 @@ func Dial(ctx context.Context, p Params) (*Subscriber, error) {
 	if ping <= 0 {
 		ping = 10 * time.Second
 	}
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.signalLoop()
-	go s.udpLoop()
 	go s.pingLoop(ping)
+	if s.sock != nil {
+		s.wg.Add(1)
+		go s.udpLoop()
+	}
 	select {
 	case addr := <-s.nominated:
 		if err := s.handshake(ctx, addr); err != nil {
@@ -161,6 +171,14 @@ func (s *Subscriber) openSocket() error {
 		if a, ok := netip.AddrFromSlice(ta.IP); ok {
 			ip = a.Unmap()
 		}
+	}
+	if s.p.Hub != nil && ip.IsLoopback() && ip.Is4() {
+		addr, err := s.p.Hub.add(s)
+		if err != nil {
+			return err
+		}
+		s.local = addr
+		return nil
 	}
 	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
@@ -285,7 +303,11 @@ func (s *Subscriber) end(reason string) {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		_ = s.ws.Close()
-		_ = s.sock.Close()
+		if s.sock != nil {
+			_ = s.sock.Close()
+		} else if s.p.Hub != nil {
+			s.p.Hub.remove(s)
+		}
 		if s.p.OnClose != nil {
 			s.p.OnClose(reason)
 		}
@@ -310,4 +332,12 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)[:n]
+}
+
+// writeTo sends b to addr from the subscriber's address.
+func (s *Subscriber) writeTo(b []byte, addr netip.AddrPort) (int, error) {
+	if s.sock != nil {
+		return s.sock.WriteToUDPAddrPort(b, addr)
+	}
+	return s.p.Hub.write(b, s.local.Addr(), addr)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/fingerprint"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
-	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/stun/v4"
 	"golang.org/x/net/ipv4"
@@ -81,8 +80,7 @@ func (s *Subscriber) answer(offer string) (string, error) {
 	return buildAnswer(secs, s.ufrag, s.pwd, s.p.Cert.fingerprint), nil
 }
 
-// udpLoop reads the socket in batches: STUN checks are answered, DTLS records go to the
-// handshake, SRTP is decrypted and handed to OnPacket. RTCP from the server is ignored.
+// udpLoop reads the subscriber's own socket in batches (without a Hub).
 func (s *Subscriber) udpLoop() {
 	defer s.wg.Done()
 	const batch = 16
@@ -91,8 +89,6 @@ func (s *Subscriber) udpLoop() {
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, 1500)}
 	}
-	dec := make([]byte, 1500)
-	var hdr rtp.Header
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
@@ -102,41 +98,50 @@ func (s *Subscriber) udpLoop() {
 		now := time.Now()
 		for i := 0; i < n; i++ {
 			m := &msgs[i]
-			b := m.Buffers[0][:m.N]
-			if len(b) == 0 {
-				continue
+			var from netip.AddrPort
+			if ua, ok := m.Addr.(*net.UDPAddr); ok {
+				from = ua.AddrPort()
 			}
-			switch {
-			case b[0] < 4:
-				ua, _ := m.Addr.(*net.UDPAddr)
-				if ua != nil {
-					s.stun(b, ua.AddrPort())
-				}
-			case b[0] >= 20 && b[0] <= 63:
-				select {
-				case s.dtlsIn <- append([]byte(nil), b...):
-				default: // the handshake retransmits
-				}
-			case b[0] >= 128 && b[0] <= 191 && len(b) >= 12:
-				if b[1] >= 192 && b[1] <= 223 { // RTCP
-					continue
-				}
-				ctx := s.srtpCtx.Load()
-				if ctx == nil {
-					continue
-				}
-				out, err := ctx.DecryptRTP(dec, b, &hdr)
-				if err != nil {
-					continue
-				}
-				tm := s.trackMap.Load()
-				if tm == nil {
-					continue
-				}
-				if t := (*tm)[hdr.SSRC]; t != nil && s.p.OnPacket != nil {
-					s.p.OnPacket(t, out, now)
-				}
-			}
+			s.handle(m.Buffers[0][:m.N], from, now)
+		}
+	}
+}
+
+// handle takes one datagram: STUN checks are answered, DTLS records go to the handshake,
+// SRTP is decrypted and handed to OnPacket. RTCP from the server is ignored. Called by one
+// goroutine at a time (the subscriber's reader, or its Hub's).
+func (s *Subscriber) handle(b []byte, from netip.AddrPort, now time.Time) {
+	if len(b) == 0 {
+		return
+	}
+	switch {
+	case b[0] < 4:
+		if from.IsValid() {
+			s.stun(b, from)
+		}
+	case b[0] >= 20 && b[0] <= 63:
+		select {
+		case s.dtlsIn <- append([]byte(nil), b...):
+		default: // the handshake retransmits
+		}
+	case b[0] >= 128 && b[0] <= 191 && len(b) >= 12:
+		if b[1] >= 192 && b[1] <= 223 { // RTCP
+			return
+		}
+		ctx := s.srtpCtx.Load()
+		if ctx == nil {
+			return
+		}
+		out, err := ctx.DecryptRTP(s.dec[:], b, &s.hdr)
+		if err != nil {
+			return
+		}
+		tm := s.trackMap.Load()
+		if tm == nil {
+			return
+		}
+		if t := (*tm)[s.hdr.SSRC]; t != nil && s.p.OnPacket != nil {
+			s.p.OnPacket(t, out, now)
 		}
 	}
 }
@@ -161,7 +166,7 @@ func (s *Subscriber) stun(b []byte, from netip.AddrPort) {
 	if err != nil {
 		return
 	}
-	_, _ = s.sock.WriteToUDPAddrPort(res.Raw, from)
+	_, _ = s.writeTo(res.Raw, from)
 	if m.Contains(stun.AttrUseCandidate) {
 		s.mu.Lock()
 		first := !s.nominateOK
@@ -232,11 +237,11 @@ func (c *dtlsPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (c *dtlsPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) {
-	return c.s.sock.WriteToUDPAddrPort(b, c.remote)
+	return c.s.writeTo(b, c.remote)
 }
 
 func (c *dtlsPacketConn) Close() error        { return nil }
-func (c *dtlsPacketConn) LocalAddr() net.Addr { return c.s.sock.LocalAddr() }
+func (c *dtlsPacketConn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.s.local) }
 func (c *dtlsPacketConn) SetDeadline(t time.Time) error {
 	return c.SetReadDeadline(t)
 }
