@@ -141,9 +141,10 @@ func Dial(ctx context.Context, p Params) (*Subscriber, error) {
 	if ping <= 0 {
 		ping = 10 * time.Second
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.signalLoop()
 	go s.pingLoop(ping)
+	go s.checkLoop()
 	if s.sock != nil {
 		s.wg.Add(1)
 		go s.udpLoop()

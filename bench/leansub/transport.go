@@ -3,8 +3,10 @@ package leansub
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -39,7 +41,9 @@ func NewCertificate() (*Certificate, error) {
 		InsecureSkipVerify:     true, // a load tester trusts the server it was pointed at
 		SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
 		ExtendedMasterSecret:   dtls.RequestExtendedMasterSecret,
-		FlightInterval:         200 * time.Millisecond,
+		// The first ClientHello often arrives before the server's DTLS is started (it
+		// starts on ICE nomination, as we do): retransmit soon, it costs one datagram.
+		FlightInterval: 50 * time.Millisecond,
 	}}, nil
 }
 
@@ -174,6 +178,42 @@ func (s *Subscriber) stun(b []byte, from netip.AddrPort) {
 		s.mu.Unlock()
 		if first {
 			s.nominated <- from
+		}
+	}
+}
+
+// checkLoop sends connectivity checks to the server (as the controlled agent) until it
+// nominates a pair, as browsers do: a check from us makes the server check back at once
+// instead of on its next pacing tick, which saves a few hundred milliseconds per join.
+func (s *Subscriber) checkLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	var tie [8]byte
+	_, _ = rand.Read(tie[:])
+	var prio [4]byte
+	binary.BigEndian.PutUint32(prio[:], 2130706431) // host candidate, as in the trickled one
+	for range 200 {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		server, ufrag, pwd, done := s.server, s.remoteUfr, s.remotePwd, s.nominateOK
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		if !server.IsValid() || ufrag == "" {
+			continue
+		}
+		m, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(ufrag+":"+s.ufrag),
+			stun.RawAttribute{Type: stun.AttrPriority, Value: prio[:]},
+			stun.RawAttribute{Type: stun.AttrICEControlled, Value: tie[:]},
+			stun.NewShortTermIntegrity(pwd), stun.Fingerprint)
+		if err == nil {
+			_, _ = s.writeTo(m.Raw, server)
 		}
 	}
 }
