@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atrium-live/atrium/bench/udpbase"
 )
 
 // rtpVP8 is an RTP packet with seq and a VP8 payload descriptor (PictureID, 15 bits)
@@ -106,5 +108,47 @@ func TestFeedbackCostTable(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// Issue 10's targets: efficiency of the browser-feedback lecture-100 against 80k and the raw
+// limit, and the tester's headroom per lecture size (the cheapest run of each size counts).
+func TestMediaPathTargets(t *testing.T) {
+	mk := func(subs int, fwd float64, fb Feedback, lean bool, tester float64) *Result {
+		return &Result{Subscribers: subs, Feedback: fb, Lean: lean, Tester: TesterResult{CPUPercent: tester},
+			ServerProcess: &ServerResult{ForwardedPerCPUSecond: fwd}}
+	}
+	s := &Suite{Runs: map[string]*Result{
+		"lecture-100":      mk(100, 90000, FeedbackBrowser, false, 40),
+		"lecture-100-lean": mk(100, 99000, FeedbackNone, true, 12),
+		"lecture-300":      mk(300, 40000, FeedbackBrowser, false, 95),
+		"lecture-300-lean": mk(300, 97000, FeedbackNone, true, 39),
+	}}
+	got := map[string]TargetCheck{}
+	for _, c := range s.mediaPathTargets(udpbase.Result{Mode: "batched", ForwardedPerCPUSecond: 300000}, true) {
+		got[c.Name] = c
+	}
+	if c := got["fwd pkt per server CPU-s (issue 10)"]; !c.Met || c.Value != 90000 {
+		t.Errorf("efficiency check %+v, want met at 90000 (the browser run, not the lean one)", c)
+	}
+	if c := got["share of raw UDP forwarding (issue 10)"]; c.Met || c.Value != 0.3 {
+		t.Errorf("share check %+v, want 0.30 and not met", c)
+	}
+	c := got["tester headroom (issue 10)"]
+	if c.Met || !strings.Contains(c.Measured, "lecture-300-lean 39%") || !strings.Contains(c.Measured, "600: not run") {
+		t.Errorf("headroom check %+v, want lecture-300-lean counted and 600 missing", c)
+	}
+	s.Runs["lecture-600-lean"] = mk(600, 58000, FeedbackNone, true, 40)
+	seen := false
+	for _, c := range s.mediaPathTargets(udpbase.Result{}, false) {
+		if c.Name == "tester headroom (issue 10)" {
+			seen = true
+			if !c.Met {
+				t.Errorf("headroom with every size below 80%%: %+v, want met", c)
+			}
+		}
+	}
+	if !seen {
+		t.Error("no headroom check")
 	}
 }

@@ -153,6 +153,7 @@ func (s *Suite) checkTargets() []TargetCheck {
 				Measured: fmt.Sprintf("%.2f MiB per subscriber (RSS growth / subscribers)", mib), Value: mib, Met: mib <= 1})
 		}
 	}
+	out = append(out, s.mediaPathTargets(base, haveBase)...)
 	if j := join; j != nil {
 		w := j.Joins.WSToFirstMediaMs
 		out = append(out, TargetCheck{Name: "join time", Target: "ws open -> first media p50 <= 150 ms, p95 <= 400 ms (200 joins at 10/s)",
@@ -183,7 +184,7 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, ", atrium %s", s.Machine.Version)
 	}
 	b.WriteString(". Server pinned to one core, tester to the other; figures per server core.\n\n")
-	b.WriteString("## Targets (issue 5)\n\n| target | wanted | measured | met |\n|---|---|---|---|\n")
+	b.WriteString("## Targets (issues 5 and 10)\n\n| target | wanted | measured | met |\n|---|---|---|---|\n")
 	for _, t := range s.Targets {
 		met := "yes"
 		if !t.Met {
@@ -312,4 +313,58 @@ func cutFeedbackSuffix(name string) (base, suffix string, ok bool) {
 		}
 	}
 	return name, "", false
+}
+
+// mediaPathTargets are issue 10's checks: forwarding efficiency with RTCP-realistic
+// subscribers on lecture 1 -> 100 (the reference workload), against the raw UDP limit, and
+// whether the tester stayed below 80% of its core in the lecture runs of each size.
+func (s *Suite) mediaPathTargets(base udpbase.Result, haveBase bool) []TargetCheck {
+	var out []TargetCheck
+	if r := s.Runs["lecture-100"]; r != nil && realisticFeedback(r) && r.ServerProcess != nil && r.ServerProcess.ForwardedPerCPUSecond > 0 {
+		fwd := r.ServerProcess.ForwardedPerCPUSecond
+		out = append(out, TargetCheck{Name: "fwd pkt per server CPU-s (issue 10)",
+			Target:   ">= 80000 with RTCP-realistic subscribers (lecture 1 -> 100), loss <= 0.5%",
+			Measured: fmt.Sprintf("%.0f with %s feedback, loss %.3f%%, %.0f Mb/s out", fwd, r.Feedback, r.LossPercent, r.BitrateOut/1e6),
+			Value:    fwd, Met: fwd >= 80000 && r.LossPercent <= 0.5, Note: saturationNote(r)})
+		if haveBase && base.ForwardedPerCPUSecond > 0 {
+			f := fwd / base.ForwardedPerCPUSecond
+			out = append(out, TargetCheck{Name: "share of raw UDP forwarding (issue 10)", Target: ">= 0.6 of udp-baseline on the same core",
+				Measured: fmt.Sprintf("%.0f / %.0f (%s) = %.2f", fwd, base.ForwardedPerCPUSecond, base.Mode, f),
+				Value:    f, Met: f >= 0.6, Note: saturationNote(r)})
+		}
+	}
+	// Suites from before the feedback modes (no run names its feedback) had no lean runs.
+	newer := false
+	for _, r := range s.Runs {
+		newer = newer || r.Feedback != ""
+	}
+	if !newer {
+		return out
+	}
+	var parts []string
+	met := true
+	for _, n := range []int{100, 300, 600} {
+		best := ""
+		bestCPU := -1.0
+		for name, r := range s.Runs {
+			if !strings.HasPrefix(name, fmt.Sprintf("lecture-%d", n)) || r.Subscribers != n {
+				continue
+			}
+			if bestCPU < 0 || r.Tester.CPUPercent < bestCPU {
+				best, bestCPU = name, r.Tester.CPUPercent
+			}
+		}
+		if best == "" {
+			parts = append(parts, fmt.Sprintf("%d: not run", n))
+			met = false
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", best, bestCPU))
+		if bestCPU >= 80 {
+			met = false
+		}
+	}
+	out = append(out, TargetCheck{Name: "tester headroom (issue 10)", Target: "lecture 1 -> 100, 300 and 600 with the tester below 80% of its core",
+		Measured: strings.Join(parts, ", "), Met: met})
+	return out
 }
