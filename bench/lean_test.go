@@ -13,6 +13,16 @@ import (
 // through ICE, DTLS and SRTP, receive audio and the simulcast video they asked for without
 // loss, and leave nothing running.
 func TestLeanSubscribers(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		name := "shared socket"
+		if own {
+			name = "a socket each"
+		}
+		t.Run(name, func(t *testing.T) { testLeanSubscribers(t, own) })
+	}
+}
+
+func testLeanSubscribers(t *testing.T, ownSockets bool) {
 	srv := sfutest.Serve(t)
 	scn, err := Preset("lecture", PresetParams{Subscribers: 4})
 	if err != nil {
@@ -20,7 +30,7 @@ func TestLeanSubscribers(t *testing.T) {
 	}
 	scn.Duration = 4 * time.Second
 	scn.Video.Simulcast = true
-	res, err := Run(context.Background(), Options{Scenario: scn, Lean: true,
+	res, err := Run(context.Background(), Options{Scenario: scn, Lean: true, leanOwnSockets: ownSockets,
 		Target: Target{URL: srv.URL(), APIKey: srv.APIKey(), APISecret: srv.APISecret()}})
 	if err != nil {
 		t.Fatalf("Run: %v", err)

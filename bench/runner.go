@@ -90,6 +90,9 @@ type Options struct {
 
 	// joinsDone, if set, counts finished joins (either way): RunCluster waits on it.
 	joinsDone *atomic.Int64
+	// leanOwnSockets gives each lean subscriber a socket of its own even on loopback (the
+	// path used against remote servers), for tests.
+	leanOwnSockets bool
 }
 
 // Errors a run reports; the Result is still returned with them.
@@ -180,10 +183,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 		// One shared socket for all (used when the server is on loopback).
-		if r.hub, err = leansub.NewHub(); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+		if !opts.leanOwnSockets {
+			if r.hub, err = leansub.NewHub(); err != nil {
+				return nil, fmt.Errorf("bench: %w", err)
+			}
+			defer r.hub.Close()
 		}
-		defer r.hub.Close()
 	}
 	if r.room == "" {
 		var b [4]byte
