@@ -176,11 +176,11 @@ func (c sinkContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter {
 func (c sinkContext) SSRC() webrtc.SSRC {
 	return webrtc.SSRC(relaySSRC(c.sk.key.track, c.sk.key.layer))
 }
-func (c sinkContext) SSRCRetransmission() webrtc.SSRC           { return 0 }
-func (c sinkContext) SSRCForwardErrorCorrection() webrtc.SSRC   { return 0 }
-func (c sinkContext) WriteStream() webrtc.TrackLocalWriter      { return c.sk }
-func (c sinkContext) ID() string                                { return "relay:" + c.sk.key.peer }
-func (c sinkContext) RTCPReader() interceptor.RTCPReader        { return nil }
+func (c sinkContext) SSRCRetransmission() webrtc.SSRC         { return 0 }
+func (c sinkContext) SSRCForwardErrorCorrection() webrtc.SSRC { return 0 }
+func (c sinkContext) WriteStream() webrtc.TrackLocalWriter    { return c.sk }
+func (c sinkContext) ID() string                              { return "relay:" + c.sk.key.peer }
+func (c sinkContext) RTCPReader() interceptor.RTCPReader      { return nil }
 
 // remoteTrack is, on a relay node, a track published on the origin: a publishedTrack
 // whose publisher is remote and whose receiver is fed by the link. It pulls the layers the

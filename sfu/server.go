@@ -68,7 +68,7 @@ type Server struct {
 	rooms        *roomManager
 	node         *node
 	relay        *relayService // nil when relaying is off
-	egressAPI    http.Handler // nil unless cfg.Egress names the recorders' Redis
+	egressAPI    http.Handler  // nil unless cfg.Egress names the recorders' Redis
 	closeEgress  func() error
 	drainer      drainer
 
@@ -149,7 +149,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.rooms = newRoomManager(roomDeps{
 		relay: s.relay,
-		log: s.log, now: s.now, signal: cfg.Signal, notify: s.notify,
+		log:   s.log, now: s.now, signal: cfg.Signal, notify: s.notify,
 		draining: s.draining.Load, release: func(room string) { s.node.release(room) },
 		roomsGauge: s.metrics.rooms,
 	})
