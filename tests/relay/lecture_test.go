@@ -48,19 +48,24 @@ func TestLectureAcrossThreeNodes(t *testing.T) {
 		t.Fatalf("room owner %s, teacher on %s", got, origin)
 	}
 
+	joined := time.Now()
 	for _, s := range students {
 		clustertest.WaitFor(t, 20*time.Second, s.identity+" on "+s.node()+" to receive audio and video", func() bool {
 			return s.count(webrtc.RTPCodecTypeAudio) > 20 && s.count(webrtc.RTPCodecTypeVideo) > 20
 		})
+		t.Logf("%s on %s: audio and video after %s", s.identity, s.node(), time.Since(joined).Round(time.Millisecond))
 	}
 
 	// The relay rooms stay put across lease renewals (every second here): a relay node
 	// holds no lease and must not take the room's for its own. 100 more audio packets at
 	// 50 a second span two renewals.
-	for _, s := range students {
-		base := s.count(webrtc.RTPCodecTypeAudio)
+	bases := make([]int, len(students))
+	for i, s := range students {
+		bases[i] = s.count(webrtc.RTPCodecTypeAudio)
+	}
+	for i, s := range students {
 		clustertest.WaitFor(t, 10*time.Second, s.identity+" to keep receiving", func() bool {
-			return s.count(webrtc.RTPCodecTypeAudio) > base+100
+			return s.count(webrtc.RTPCodecTypeAudio) > bases[i]+100
 		})
 	}
 	for _, s := range students {
