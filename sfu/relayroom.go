@@ -322,8 +322,10 @@ func (sp *span) applyParticipants(from string, c *relaywire.Control) {
 			sp.seenLocked(from, info.Identity)
 		}
 		rp.info = info
-		if sp.origin != "" {
-			// Relay: mirror the participant's tracks.
+		{
+			// Mirror the participant's tracks: on a relay node those published anywhere
+			// else (received from the origin), on the origin those published on relay
+			// nodes (received from that node).
 			present := map[string]bool{}
 			for _, ti := range info.Tracks {
 				present[ti.Sid] = true
@@ -365,6 +367,9 @@ func (sp *span) applyParticipants(from string, c *relaywire.Control) {
 		sp.r.trackUnpublished(rt.t)
 		rt.close()
 		rt.t.recv.Close()
+		if sp.origin == "" {
+			sp.r.notify(webhook.TrackUnpublished, &livekit.WebhookEvent{Room: sp.r.info(), Participant: rt.ownerInfo, Track: rt.t.infoClone()})
+		}
 	}
 	if len(updates) > 0 {
 		sp.sendLocals(func() *livekit.SignalResponse {
@@ -374,6 +379,9 @@ func (sp *span) applyParticipants(from string, c *relaywire.Control) {
 	}
 	for _, t := range added {
 		sp.r.trackPublished(t)
+		if sp.origin == "" {
+			sp.r.notify(webhook.TrackPublished, &livekit.WebhookEvent{Room: sp.r.info(), Participant: t.remote.ownerInfo, Track: t.infoClone()})
+		}
 	}
 	if len(joined)+len(left) > 0 {
 		sp.r.countsChanged()

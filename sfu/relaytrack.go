@@ -52,7 +52,12 @@ type relaySink struct {
 // pull makes the origin send exactly layers of track to peer (called for KindPull).
 func (sp *span) pull(peer, trackSID string, layers []int) {
 	svc := sp.svc
-	t := sp.r.findLocalTrack(trackSID)
+	// A track published here, or (on the origin) one received from a relay node for the
+	// other relay nodes; never back to the node it comes from.
+	t := sp.r.findTrack(trackSID)
+	if t != nil && t.remote != nil && t.remote.origin == peer {
+		t = nil
+	}
 	want := [media.MaxLayers]bool{}
 	for _, l := range layers {
 		if l >= 0 && l < media.MaxLayers {
@@ -112,6 +117,13 @@ func newRelaySink(svc *relayService, k sinkKey, t *publishedTrack) (*relaySink, 
 		return nil, err
 	}
 	sk := &relaySink{svc: svc, key: k, t: t, dt: dt}
+	if t.remote == nil && t.firstSubscription() {
+		// The publisher learns its track is subscribed (livekit-client's localTrackSubscribed)
+		// when the first subscriber is on another node, too.
+		t.owner.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackSubscribed{
+			TrackSubscribed: &livekit.TrackSubscribed{TrackSid: t.sid},
+		}})
+	}
 	sk.pool.New = func() any { b := make([]byte, 0, 2048); return &b }
 	dt.SetMaxLayer(k.layer)
 	if _, err := dt.Bind(sinkContext{sk: sk, codec: codec}); err != nil {
@@ -188,6 +200,7 @@ func (c sinkContext) RTCPReader() interceptor.RTCPReader      { return nil }
 // sends its receiver's NACKs and PLIs to the origin.
 type remoteTrack struct {
 	t         *publishedTrack
+	ownerInfo *livekit.ParticipantInfo // the publisher as first announced (webhooks)
 	svc       *relayService
 	origin    string
 	room      string
@@ -207,7 +220,7 @@ func newRemoteTrack(svc *relayService, sp *span, origin string, owner *livekit.P
 	if info.Type == livekit.TrackType_VIDEO {
 		kind = webrtc.RTPCodecTypeVideo
 	}
-	rt := &remoteTrack{svc: svc, origin: origin, room: sp.r.name, simulcast: info.Simulcast && kind == webrtc.RTPCodecTypeVideo,
+	rt := &remoteTrack{svc: svc, origin: origin, ownerInfo: owner, room: sp.r.name, simulcast: info.Simulcast && kind == webrtc.RTPCodecTypeVideo,
 		delay: svc.s.cfg.Room.DynacastPauseDelay}
 	t := &publishedTrack{
 		owner: trackPublisher{sid: owner.Sid, identity: owner.Identity, node: origin},
