@@ -264,12 +264,12 @@ func (svc *relayService) udpLoop() {
 			}
 			continue
 		}
-		peer, err := relaywire.Sender(buf[:n])
+		peerID, err := relaywire.SenderBytes(buf[:n])
 		if err != nil {
 			svc.m.dropped.Inc()
 			continue
 		}
-		o := svc.udpOpener(peer)
+		o, peer := svc.udpOpener(peerID)
 		if o == nil {
 			svc.m.dropped.Inc()
 			continue
@@ -304,20 +304,22 @@ func (svc *relayService) udpLoop() {
 	}
 }
 
-// udpOpener is the opener for a live member's datagrams (nil for strangers).
-func (svc *relayService) udpOpener(peer string) *relaywire.Opener {
+// udpOpener is the opener for a live member's datagrams (nil for strangers), and the
+// member's id. It allocates only the first time it sees a peer.
+func (svc *relayService) udpOpener(id []byte) (*relaywire.Opener, string) {
 	svc.mu.Lock()
-	o := svc.openers[peer]
+	o := svc.openers[string(id)]
 	svc.mu.Unlock()
 	if o != nil {
-		return o
+		return o, o.Peer()
 	}
+	peer := string(id)
 	if peer == svc.s.cfg.NodeID || !svc.s.node.Alive(peer) {
-		return nil
+		return nil, ""
 	}
 	o, err := relaywire.NewOpener(svc.master, svc.s.cfg.NodeID, peer)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	svc.mu.Lock()
 	if cur := svc.openers[peer]; cur != nil {
@@ -326,7 +328,7 @@ func (svc *relayService) udpOpener(peer string) *relaywire.Opener {
 		svc.openers[peer] = o
 	}
 	svc.mu.Unlock()
-	return o
+	return o, peer
 }
 
 // peerDown forgets a peer that died or whose link broke: its sinks, the rooms relayed

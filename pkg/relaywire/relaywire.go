@@ -99,16 +99,13 @@ func (s *Sealer) Seal(dst, plaintext []byte) []byte {
 	start := len(dst)
 	dst = append(dst, s.header...)
 	dst = binary.BigEndian.AppendUint64(dst, ctr)
-	hdr := dst[start:]
-	var nonce [12]byte
-	copy(nonce[:4], hdr[len(hdr)-12:len(hdr)-8])
-	binary.BigEndian.PutUint64(nonce[4:], ctr)
-	return s.aead.Seal(dst, nonce[:], plaintext, dst[start:])
+	// The nonce is the header's last 12 bytes: session and counter.
+	return s.aead.Seal(dst, dst[len(dst)-12:], plaintext, dst[start:])
 }
 
 // header is the clear part of a frame.
 type header struct {
-	sender  string
+	sender  []byte
 	session uint32
 	counter uint64
 	n       int // header length
@@ -124,7 +121,7 @@ func parseHeader(frame []byte) (header, error) {
 		return header{}, ErrMalformed
 	}
 	return header{
-		sender:  string(frame[4 : 4+idLen]),
+		sender:  frame[4 : 4+idLen],
 		session: binary.BigEndian.Uint32(frame[4+idLen:]),
 		counter: binary.BigEndian.Uint64(frame[8+idLen:]),
 		n:       n,
@@ -134,6 +131,12 @@ func parseHeader(frame []byte) (header, error) {
 // Sender returns the id of the node that sent frame, as its clear header says (Open
 // proves it: only that node's key opens it).
 func Sender(frame []byte) (string, error) {
+	h, err := parseHeader(frame)
+	return string(h.sender), err
+}
+
+// SenderBytes is Sender without a copy: the result aliases frame.
+func SenderBytes(frame []byte) ([]byte, error) {
 	h, err := parseHeader(frame)
 	return h.sender, err
 }
@@ -161,19 +164,19 @@ func NewOpener(master []byte, self, peer string) (*Opener, error) {
 	return &Opener{aead: aead, peer: peer}, nil
 }
 
+// Peer is the node whose frames o opens.
+func (o *Opener) Peer() string { return o.peer }
+
 // Open authenticates frame and appends its plaintext to dst.
 func (o *Opener) Open(dst, frame []byte) ([]byte, error) {
 	h, err := parseHeader(frame)
 	if err != nil {
 		return nil, err
 	}
-	if h.sender != o.peer {
+	if string(h.sender) != o.peer {
 		return nil, fmt.Errorf("%w: sent by %q, not %q", ErrAuth, h.sender, o.peer)
 	}
-	var nonce [12]byte
-	binary.BigEndian.PutUint32(nonce[:4], h.session)
-	binary.BigEndian.PutUint64(nonce[4:], h.counter)
-	out, err := o.aead.Open(dst, nonce[:], frame[h.n:], frame[:h.n])
+	out, err := o.aead.Open(dst, frame[h.n-12:h.n], frame[h.n:], frame[:h.n])
 	if err != nil {
 		return nil, ErrAuth
 	}
