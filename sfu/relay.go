@@ -141,7 +141,7 @@ func newRelayService(s *Server) (*relayService, error) {
 	}
 	svc.addr = rc.AdvertiseAddr
 	if svc.addr == "" {
-		svc.addr = svc.udp.LocalAddr().String()
+		svc.addr = advertisedRelayAddr(s.cfg.Cluster.AdvertiseAddr, svc.udp.LocalAddr().(*net.UDPAddr))
 	}
 	_ = svc.udp.SetReadBuffer(4 << 20)
 	_ = svc.udp.SetWriteBuffer(4 << 20)
@@ -351,4 +351,21 @@ func (svc *relayService) peerDown(peer string) {
 	for _, r := range svc.s.rooms.all() {
 		r.span.peerDown(peer)
 	}
+}
+
+// advertisedRelayAddr is the link address other nodes dial when relay.advertise_addr is
+// not set: the bound port on the host gossip advertises (as for the signal URL), or on the
+// bound host when that is specific.
+func advertisedRelayAddr(gossipAdvertise string, bound *net.UDPAddr) string {
+	host := bound.IP.String()
+	if h, _, err := net.SplitHostPort(gossipAdvertise); err == nil && h != "" {
+		host = h
+	}
+	if ip := net.ParseIP(host); host == "" || ip == nil || ip.IsUnspecified() {
+		if ip == nil && host != "" && host != "<nil>" {
+			return net.JoinHostPort(host, fmt.Sprint(bound.Port)) // a name
+		}
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, fmt.Sprint(bound.Port))
 }

@@ -1,6 +1,9 @@
 package sfu
 
-import "testing"
+import (
+	"net"
+	"testing"
+)
 
 func TestChooseSpill(t *testing.T) {
 	cands := []spillCandidate{{"b", 0.9}, {"c", 0.5}, {"d", 0}}
@@ -24,6 +27,27 @@ func TestChooseSpill(t *testing.T) {
 	} {
 		if got := chooseSpill(tc.in); got != tc.want {
 			t.Errorf("%s: chooseSpill = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestAdvertisedRelayAddr(t *testing.T) {
+	for _, tc := range []struct {
+		adv   string
+		bound string
+		want  string
+	}{
+		{"", "127.0.0.1:7883", "127.0.0.1:7883"},
+		{"", "0.0.0.0:7883", "127.0.0.1:7883"},
+		{"10.0.0.5:7946", "0.0.0.0:7883", "10.0.0.5:7883"},
+		{"sfu-a.internal:7946", "0.0.0.0:7883", "sfu-a.internal:7883"},
+	} {
+		ua, err := net.ResolveUDPAddr("udp", tc.bound)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := advertisedRelayAddr(tc.adv, ua); got != tc.want {
+			t.Errorf("advertisedRelayAddr(%q, %s) = %s, want %s", tc.adv, tc.bound, got, tc.want)
 		}
 	}
 }
