@@ -314,6 +314,8 @@ func (svc *relayService) onControl(peer string, c *relaywire.Control) {
 		r.span.pull(peer, c.Track, c.Layers)
 	case relaywire.KindSpeakers:
 		r.span.applySpeakers(peer, c)
+	case relaywire.KindRoom:
+		r.span.applyRoom(peer, c)
 	case relaywire.KindClosed:
 		r.span.originClosed(peer, c.Moved)
 	}

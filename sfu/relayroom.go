@@ -131,6 +131,25 @@ func (sp *span) forwardSpeakers(changed []*livekit.SpeakerInfo) {
 	sp.sendLocked(sp.targetsLocked(""), c)
 }
 
+// forwardRoomMetadata sends the origin's new room metadata to the relay nodes.
+func (sp *span) forwardRoomMetadata(m string) {
+	if sp == nil || sp.svc == nil || sp.origin != "" {
+		return
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.sendLocked(sp.targetsLocked(""), &relaywire.Control{Kind: relaywire.KindRoom, Room: sp.r.name, RoomMetadata: m})
+}
+
+// applyRoom (relay) takes the origin's new room metadata.
+func (sp *span) applyRoom(from string, c *relaywire.Control) {
+	if from != sp.origin {
+		return
+	}
+	sp.r.setMetadata(c.RoomMetadata)
+	sp.r.broadcastRoomUpdate()
+}
+
 // remoteInfos are the participants on other nodes, for a JoinResponse.
 func (sp *span) remoteInfos(except string) []*livekit.ParticipantInfo {
 	if sp == nil {

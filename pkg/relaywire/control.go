@@ -19,6 +19,7 @@ const (
 	KindPull        = "pull"        // relay → origin: the layers of Track this node needs
 	KindSpeakers    = "speakers"    // origin → relay: active speakers
 	KindClosed      = "closed"      // origin → relay: Room ended (or moved, Moved)
+	KindRoom        = "room"        // origin → relay: the room's metadata changed
 )
 
 // Control is one room-state message on the link. Protobuf payloads (LiveKit's

@@ -1,11 +1,13 @@
 package relay_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 
@@ -107,6 +109,34 @@ func TestLectureAcrossThreeNodes(t *testing.T) {
 		want := without(all, c.identity)
 		clustertest.WaitFor(t, 10*time.Second, c.identity+" to see the whole room", func() bool {
 			return slices.Equal(c.others(), want)
+		})
+	}
+
+	// The RoomService (forwarded to the origin) sees the whole room, and its metadata and
+	// server-sent data reach the relay nodes' participants.
+	api := lksdk.NewRoomServiceClient(tc.GatewayHTTP(), "devkey", "secret")
+	ctx := context.Background()
+	list, err := api.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: "lecture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, p := range list.Participants {
+		listed = append(listed, p.Identity)
+	}
+	slices.Sort(listed)
+	if want := without(all, ""); !slices.Equal(listed, want) {
+		t.Errorf("ListParticipants = %v, want %v", listed, want)
+	}
+	if _, err := api.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: "lecture", Metadata: "quiz at 10:30"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.SendData(ctx, &livekit.SendDataRequest{Room: "lecture", Data: []byte("from the server"), Kind: livekit.DataPacket_RELIABLE}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range everyone {
+		clustertest.WaitFor(t, 10*time.Second, c.identity+" to get the room metadata and the server's message", func() bool {
+			return c.room.Metadata() == "quiz at 10:30" && c.got("from the server")
 		})
 	}
 
