@@ -403,14 +403,16 @@ func (r *room) closeIfEmpty() {
 	r.mu.Lock()
 	empty := len(r.participants) == 0
 	r.mu.Unlock()
-	if empty && r.span.remoteCount() == 0 {
+	// The origin stays while relay nodes have participants; a relay room closes (and
+	// detaches) when its own participants are gone.
+	if empty && (r.span.isRelay() || r.span.remoteCount() == 0) {
 		r.close(livekit.DisconnectReason_ROOM_CLOSED)
 	}
 }
 
 // emptyCheck restarts the empty timer when the last participant anywhere left.
 func (r *room) emptyCheck() {
-	if r.span.remoteCount() > 0 {
+	if r.span.isRelay() || r.span.remoteCount() > 0 {
 		return
 	}
 	r.mu.Lock()

@@ -32,7 +32,7 @@ func startCluster(t *testing.T, n, perNode int) *clustertest.Cluster {
 		c.Relay.Addr = "127.0.0.1:0"
 		c.Relay.ParticipantsPerNode = perNode
 		c.Room.DynacastPauseDelay = 300 * time.Millisecond
-		c.Room.EmptyTimeout = 10 * time.Second
+		c.Room.EmptyTimeout = 2 * time.Second
 	}})
 }
 

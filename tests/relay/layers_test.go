@@ -71,4 +71,12 @@ func TestRelayPullsOnlyWantedLayers(t *testing.T) {
 	clustertest.WaitFor(t, 5*time.Second, "the origin to send only B's 2 streams", func() bool {
 		return gauge(t, origin.Registry(), "atrium_relay_streams_out") == 2
 	})
+	// The relay room on C closes after the empty timeout (the origin's participants, which
+	// C mirrors, do not keep it open), while B's and the origin's go on.
+	clustertest.WaitFor(t, 10*time.Second, "the room on C to close", func() bool {
+		return gauge(t, nodeHigh.Registry(), "atrium_sfu_rooms") == 0
+	})
+	if gauge(t, nodeLow.Registry(), "atrium_sfu_rooms") != 1 || gauge(t, origin.Registry(), "atrium_sfu_rooms") != 1 {
+		t.Errorf("rooms on B and the origin closed too")
+	}
 }
