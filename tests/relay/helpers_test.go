@@ -47,6 +47,9 @@ type client struct {
 	layers   map[int]int                 // video packets per simulcast layer (synth stamp)
 	data     map[string]bool             // payloads of data packets received
 	pubs     map[string]*lksdk.RemoteTrackPublication
+	speaking map[string]bool // current active speakers
+	spoke    map[string]int  // times each identity became an active speaker
+	mic      *lksdk.LocalTrackPublication
 	plis     [3]atomic.Int64 // publisher: keyframe requests per layer
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -63,7 +66,7 @@ type seqCount struct {
 func connect(t *testing.T, url, token, identity string) *client {
 	t.Helper()
 	c := &client{identity: identity, kinds: map[webrtc.RTPCodecType]int{}, seqs: map[string]*seqCount{},
-		layers: map[int]int{}, data: map[string]bool{}, pubs: map[string]*lksdk.RemoteTrackPublication{}, stop: make(chan struct{})}
+		layers: map[int]int{}, data: map[string]bool{}, speaking: map[string]bool{}, spoke: map[string]int{}, pubs: map[string]*lksdk.RemoteTrackPublication{}, stop: make(chan struct{})}
 	cb := &lksdk.RoomCallback{
 		ParticipantCallback: lksdk.ParticipantCallback{
 			OnTrackSubscribed: func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
@@ -80,6 +83,18 @@ func connect(t *testing.T, url, token, identity string) *client {
 					c.mu.Unlock()
 				}
 			},
+		},
+		OnActiveSpeakersChanged: func(ps []lksdk.Participant) {
+			c.mu.Lock()
+			now := map[string]bool{}
+			for _, p := range ps {
+				now[p.Identity()] = true
+				if !c.speaking[p.Identity()] {
+					c.spoke[p.Identity()]++
+				}
+			}
+			c.speaking = now
+			c.mu.Unlock()
 		},
 	}
 	room, err := lksdk.ConnectToRoomWithToken(url, token, cb, lksdk.WithConnectTimeout(15*time.Second))
@@ -140,6 +155,18 @@ func (c *client) count(kind webrtc.RTPCodecType) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.kinds[kind]
+}
+
+// speaking is the audio level (-dBov) the synthetic microphone reports: loud enough for
+// active-speaker detection.
+var speaking uint8 = 30
+
+// activeSpeaker reports whether identity is an active speaker now, and how many times it
+// became one.
+func (c *client) activeSpeaker(identity string) (now bool, times int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.speaking[identity], c.spoke[identity]
 }
 
 func (c *client) layerCount(l int) int {
@@ -212,9 +239,11 @@ func (c *client) publish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lp.PublishTrack(audio, &lksdk.TrackPublicationOptions{Name: "mic", Source: livekit.TrackSource_MICROPHONE}); err != nil {
+	mic, err := lp.PublishTrack(audio, &lksdk.TrackPublicationOptions{Name: "mic", Source: livekit.TrackSource_MICROPHONE})
+	if err != nil {
 		t.Fatalf("publish audio: %v", err)
 	}
+	c.mic = mic
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -235,7 +264,8 @@ func (c *client) publish(t *testing.T) {
 			if !audio.IsBound() {
 				continue
 			}
-			_ = audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts}, Payload: gen.Next()}, nil)
+			_ = audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts}, Payload: gen.Next()},
+				&lksdk.SampleWriteOptions{AudioLevel: &speaking})
 			seq++
 		}
 	}()

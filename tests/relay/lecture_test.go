@@ -112,6 +112,29 @@ func TestLectureAcrossThreeNodes(t *testing.T) {
 		})
 	}
 
+	// Active speakers are computed on the origin and reach the relay nodes; mute (a track
+	// state in the participant info) too. The teacher mutes, stops being a speaker, unmutes
+	// and speaks again: every student sees both.
+	spokeBase := make([]int, len(students))
+	for i, s := range students {
+		_, spokeBase[i] = s.activeSpeaker("teacher")
+	}
+	teacher.mic.SetMuted(true)
+	for _, s := range students {
+		clustertest.WaitFor(t, 10*time.Second, s.identity+" to see the teacher muted and silent", func() bool {
+			speaking, _ := s.activeSpeaker("teacher")
+			pub := s.publication(lksdk.TrackKindAudio)
+			return !speaking && pub != nil && pub.IsMuted()
+		})
+	}
+	teacher.mic.SetMuted(false)
+	for i, s := range students {
+		clustertest.WaitFor(t, 10*time.Second, s.identity+" to see the teacher speaking again", func() bool {
+			_, n := s.activeSpeaker("teacher")
+			return n > spokeBase[i]
+		})
+	}
+
 	// The RoomService (forwarded to the origin) sees the whole room, and its metadata and
 	// server-sent data reach the relay nodes' participants.
 	api := lksdk.NewRoomServiceClient(tc.GatewayHTTP(), "devkey", "secret")
