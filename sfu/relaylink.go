@@ -75,6 +75,9 @@ func (svc *relayService) link(peer string) (*relayLink, error) {
 	if closed {
 		return nil, errors.New("relay: closed")
 	}
+	if !svc.s.node.Alive(peer) {
+		return nil, fmt.Errorf("relay: node %s is not alive", peer)
+	}
 	// One dial at a time, so two rooms needing the same peer share one link.
 	svc.dialMu.Lock()
 	defer svc.dialMu.Unlock()
@@ -263,8 +266,10 @@ func (svc *relayService) accept(conn net.Conn) {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
+	// The sealed first record proves the peer holds the pair's key; gossip may not know a
+	// node that just started yet, so liveness is not required here.
 	peer, err := relaywire.Sender(frame)
-	if err != nil || peer == svc.s.cfg.NodeID || !svc.s.node.Alive(peer) {
+	if err != nil || peer == svc.s.cfg.NodeID {
 		svc.m.dropped.Inc()
 		conn.Close()
 		return
