@@ -92,9 +92,15 @@ func (s *Server) spill(r *http.Request, roomName, identity string) string {
 	}
 	now := s.now()
 	counts, nodeOf := rm.span.relayLoad(now)
+	// The node's load as it last gossiped it (measuring here would reset the sampling
+	// window of the load loop).
+	headroom := 1.0
+	if self, ok := s.node.Member(s.cfg.NodeID); ok {
+		headroom = placement.Headroom(self.Load)
+	}
 	in := spillInput{
 		Local: len(rm.snapshot()), PerNode: s.cfg.Relay.ParticipantsPerNode,
-		Headroom: placement.Headroom(s.node.load()), MinHeadroom: s.cfg.Relay.MinHeadroom,
+		Headroom: headroom, MinHeadroom: s.cfg.Relay.MinHeadroom,
 		Relays: counts,
 	}
 	for _, m := range s.node.Members() {
