@@ -51,6 +51,8 @@ type Config struct {
 	Placement clusterconf.Placement `yaml:"placement"`
 	// Egress serves LiveKit's Egress API (recordings) when its redis_addr is set.
 	Egress egress.APIConfig `yaml:"egress"`
+	// Relay lets a room span nodes (relay.go, docs/relay.md).
+	Relay RelayConfig `yaml:"relay"`
 	// Limits bound sizes and rates per client (limits.go); zero fields take defaults.
 	Limits LimitsConfig `yaml:"limits"`
 	// Tokens sets the refresh_token cadence and lifetime (tokenrefresh.go).
@@ -61,6 +63,23 @@ type Config struct {
 	Region string `yaml:"region"`
 	// DrainTimeout bounds graceful shutdown: after it, remaining participants are closed.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// RelayConfig makes rooms span nodes: once a room is big enough on its origin (owner) node,
+// new participants are placed on other nodes, which receive the room's tracks over one
+// encrypted link per node pair (docs/relay.md). Needs cluster.enabled.
+type RelayConfig struct {
+	// Addr is the link's address, UDP (media) and TCP (room state) on the same port, e.g.
+	// ":7883". Empty turns relaying off: every room stays on its owner.
+	Addr string `yaml:"addr"`
+	// AdvertiseAddr is Addr as other nodes reach it, when it differs (wildcard or NAT).
+	AdvertiseAddr string `yaml:"advertise_addr"`
+	// ParticipantsPerNode: once a room has this many participants on a node, further
+	// participants go to other nodes. 0: no such bound (only MinHeadroom spills).
+	ParticipantsPerNode int `yaml:"participants_per_node"`
+	// MinHeadroom: while the origin's placement headroom (0..1) is below it, new
+	// participants go to other nodes. 0 turns it off.
+	MinHeadroom float64 `yaml:"min_headroom"`
 }
 
 // RTCConfig is the WebRTC transport.

@@ -229,6 +229,8 @@ func (p *participant) start() {
 			otherInfos = append(otherInfos, o.info())
 		}
 	}
+	// Participants on the room's other nodes (a room spanning nodes).
+	otherInfos = append(otherInfos, p.room.span.remoteInfos(p.identity)...)
 	p.mu.Lock()
 	if p.state == livekit.ParticipantInfo_JOINING {
 		p.state = livekit.ParticipantInfo_JOINED
@@ -260,7 +262,7 @@ func (p *participant) start() {
 	p.s.metrics.participants.Inc()
 	p.room.broadcastParticipant(p, self)
 	p.room.countsChanged()
-	p.s.notify(webhook.ParticipantJoined, &livekit.WebhookEvent{Room: p.room.info(), Participant: self})
+	p.room.notify(webhook.ParticipantJoined, &livekit.WebhookEvent{Room: p.room.info(), Participant: self})
 
 	// The subscriber PC carries the server's data channels, so it is offered at once, as
 	// LiveKit does when the subscriber is primary; existing tracks come with it.
@@ -268,6 +270,9 @@ func (p *participant) start() {
 		for _, t := range o.publishedTracks() {
 			p.offerTrack(t)
 		}
+	}
+	for _, t := range p.room.span.remoteTracks() {
+		p.offerTrack(t)
 	}
 	p.subNeg.start()
 }
@@ -425,7 +430,7 @@ func (p *participant) cleanup(started bool) {
 		p.s.metrics.participants.Dec()
 		p.room.broadcastParticipant(p, final)
 		p.room.countsChanged()
-		p.s.notify(webhook.ParticipantLeft, &livekit.WebhookEvent{Room: p.room.info(), Participant: final})
+		p.room.notify(webhook.ParticipantLeft, &livekit.WebhookEvent{Room: p.room.info(), Participant: final})
 	}
 	p.log.Info("participant left")
 }

@@ -69,7 +69,8 @@ type Server struct {
 	hooks        *webhook.Notifier // nil without webhook URLs
 	rooms        *roomManager
 	node         *node
-	egressAPI    http.Handler // nil unless cfg.Egress names the recorders' Redis
+	relay        *relayService // nil when relaying is off
+	egressAPI    http.Handler  // nil unless cfg.Egress names the recorders' Redis
 	closeEgress  func() error
 	drainer      drainer
 
@@ -147,8 +148,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		})
 	}
 	s.egressAPI, s.closeEgress = cfg.Egress.Open(keys, s.log.With("component", "egress"))
+	if s.relay, err = newRelayService(s); err != nil {
+		s.tr.close()
+		_ = s.httpLn.Close()
+		return nil, err
+	}
 	s.rooms = newRoomManager(roomDeps{
-		log: s.log, now: s.now, signal: cfg.Signal, notify: s.notify,
+		relay: s.relay,
+		log:   s.log, now: s.now, signal: cfg.Signal, notify: s.notify,
 		draining: s.draining.Load, release: func(room string) { s.node.release(room) },
 		roomsGauge: s.metrics.rooms,
 	})
@@ -228,6 +235,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	if s.relay != nil {
+		s.relay.start()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.httpSrv.Serve(s.httpLn) }()
 	s.ops.serve()
@@ -249,6 +259,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ops.close()
 	s.rooms.closeAll()
+	if s.relay != nil {
+		s.relay.close()
+	}
 	s.node.close()
 	_ = s.closeEgress()
 	if s.hooks != nil {
@@ -267,6 +280,9 @@ func (s *Server) Close() {
 		_ = s.httpLn.Close()
 		s.ops.close()
 		s.tr.close()
+		if s.relay != nil {
+			s.relay.close()
+		}
 		_ = s.closeEgress()
 		if s.hooks != nil {
 			s.hooks.Close(context.Background())
