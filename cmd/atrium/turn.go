@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/secrets"
@@ -18,6 +19,7 @@ import (
 func runTURN(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("turn", flag.ContinueOnError)
 	path := fs.String("config", "", "YAML configuration file (see config/turn.yaml)")
+	reload := fs.Duration("secrets-reload", 30*time.Second, "re-read auth.secret and auth.previous_secret (file, environment, *_FILE) this often, so a rotation needs no restart; 0 disables")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -36,7 +38,46 @@ func runTURN(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *reload > 0 {
+		load := func() (turn.AuthConfig, error) {
+			c := turn.DefaultConfig()
+			err := config.Load(&c, *path, "ATRIUM_TURN", os.LookupEnv)
+			return c.Auth, secrets.Join(err, "atrium turn", c.Secrets())
+		}
+		go reloadTURNSecrets(ctx, *reload, cfg.Auth, load, srv.SetSecrets, log)
+	}
 	return srv.Run(ctx)
+}
+
+// reloadTURNSecrets polls load every interval and hands changed secrets to set. A load that
+// fails (a half-written file, an unsafe secret) keeps the secrets in use and is logged.
+// Kubernetes updates mounted Secret files in place, so a rotation reaches a running relay
+// without a restart that would drop its allocations.
+func reloadTURNSecrets(ctx context.Context, interval time.Duration, cur turn.AuthConfig,
+	load func() (turn.AuthConfig, error), set func(current, previous string) error, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next, err := load()
+		if err != nil {
+			log.Warn("turn: secrets not reloaded, keeping the current ones", "err", err)
+			continue
+		}
+		if next.Secret == cur.Secret && next.PreviousSecret == cur.PreviousSecret {
+			continue
+		}
+		if err := set(next.Secret, next.PreviousSecret); err != nil {
+			log.Warn("turn: secrets not reloaded", "err", err)
+			continue
+		}
+		cur = next
+		log.Info("turn: shared secrets reloaded", "previous_secret_accepted", next.PreviousSecret != "")
+	}
 }
 
 func turnLogLevel(s string) slog.Level {
