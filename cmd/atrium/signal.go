@@ -39,12 +39,12 @@ func runSignal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, _, flush, err := telemetry.Setup(ctx, "signal", log, os.LookupEnv)
+	log, tp, flush, err := telemetry.Setup(ctx, "signal", log, os.LookupEnv)
 	if err != nil {
 		return err
 	}
 	defer flush()
-	g, err := signaling.New(cfg, signaling.Deps{Logger: log.With("role", "signal")})
+	g, err := signaling.New(cfg, signaling.Deps{Logger: log.With("role", "signal"), Tracing: tp})
 	if err != nil {
 		return err
 	}
