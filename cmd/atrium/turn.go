@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"time"
@@ -29,7 +31,7 @@ func runTURN(ctx context.Context, args []string) error {
 	cfg := turn.DefaultConfig()
 	// `atrium turn` has no dev mode (`atrium dev` builds its relay with newDevTURN), so its
 	// secret is always checked, even when validation failed (to name it along).
-	err := config.Load(&cfg, *path, "ATRIUM_TURN", os.LookupEnv)
+	err := config.Load(&cfg, *path, "ATRIUM_TURN", turnLookup(os.LookupEnv))
 	if err := secrets.Join(err, "atrium turn", cfg.Secrets()); err != nil {
 		return err
 	}
@@ -41,7 +43,7 @@ func runTURN(ctx context.Context, args []string) error {
 	if *reload > 0 {
 		load := func() (turn.AuthConfig, error) {
 			c := turn.DefaultConfig()
-			err := config.Load(&c, *path, "ATRIUM_TURN", os.LookupEnv)
+			err := config.Load(&c, *path, "ATRIUM_TURN", turnLookup(os.LookupEnv))
 			return c.Auth, secrets.Join(err, "atrium turn", c.Secrets())
 		}
 		go reloadTURNSecrets(ctx, *reload, cfg.Auth, load, srv.SetSecrets, log)
@@ -77,6 +79,21 @@ func reloadTURNSecrets(ctx context.Context, interval time.Duration, cur turn.Aut
 		}
 		cur = next
 		log.Info("turn: shared secrets reloaded", "previous_secret_accepted", next.PreviousSecret != "")
+	}
+}
+
+// turnLookup treats ATRIUM_TURN_AUTH_PREVIOUS_SECRET_FILE naming a file that does not exist
+// as unset: the chart always points it at the Secret's turn-previous-secret key, and a Secret
+// without that key (no rotation ever made) must not stop the relay.
+func turnLookup(lookup func(string) (string, bool)) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := lookup(k)
+		if ok && k == "ATRIUM_TURN_AUTH_PREVIOUS_SECRET_FILE" {
+			if _, err := os.Stat(v); errors.Is(err, fs.ErrNotExist) {
+				return "", false
+			}
+		}
+		return v, ok
 	}
 }
 
