@@ -12,6 +12,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/telemetry"
 	"github.com/atrium-live/atrium/turn"
 )
 
@@ -36,6 +37,11 @@ func runTURN(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: turnLogLevel(cfg.LogLevel)}))
+	log, _, flush, err := telemetry.Setup(ctx, "turn", log, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	defer flush()
 	srv, err := turn.New(cfg, turn.Deps{Logger: log})
 	if err != nil {
 		return err
