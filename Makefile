@@ -40,6 +40,8 @@ test-race:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@test -x .tools/bin/actionlint || { echo "actionlint missing: run scripts/test-deps.sh"; exit 1; }
+	.tools/bin/actionlint .github/workflows/*.yml
 
 bench: build
 	./scripts/bench.sh

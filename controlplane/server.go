@@ -6,9 +6,13 @@
 package controlplane
 
 import (
+	"github.com/exaring/otelpgx"
+	"github.com/redis/go-redis/extra/redisotel/v9"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/atrium-live/atrium/pkg/tracing"
 	"log/slog"
 	"net"
 	"net/http"
@@ -53,6 +57,9 @@ type Deps struct {
 	AddWorkers func(w *river.Workers)
 	// UI serves the browser app outside /api; nil serves none.
 	UI http.Handler
+	// Tracing, when not nil, traces HTTP requests and their PostgreSQL and Redis calls
+	// (pkg/tracing; off by default).
+	Tracing *tracing.Provider
 }
 
 // Server is a running control plane's parts. Fields are exported for the wiring code and for
@@ -101,6 +108,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, fmt.Errorf("controlplane: database url: %w", err)
 	}
 	pcfg.MaxConns = cfg.Database.MaxConns
+	if d.Tracing != nil {
+		// Spans only under a recording parent (a traced request), never for job polling.
+		pcfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(d.Tracing))
+	}
 	if s.Pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 		return nil, fmt.Errorf("controlplane: connect database: %w", err)
 	}
@@ -115,6 +126,11 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		s.Log.Info("migrations applied", "count", n)
 	}
 	s.Redis = redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
+	if d.Tracing != nil {
+		if err := redisotel.InstrumentTracing(s.Redis, redisotel.WithTracerProvider(d.Tracing)); err != nil {
+			return nil, fmt.Errorf("controlplane: redis tracing: %w", err)
+		}
+	}
 	s.Store = store.New(s.Pool)
 
 	sender, err := email.NewSender(email.SMTPConfig{Addr: cfg.SMTP.Addr, From: cfg.SMTP.From,
@@ -198,6 +214,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if s.handler, err = api.Routes(h); err != nil {
 		return nil, err
 	}
+	s.handler = tracing.HTTPHandler(s.handler, d.Tracing, "controlplane")
 	ok = true
 	return s, nil
 }

@@ -39,3 +39,5 @@ install_tool promtool github.com/prometheus/prometheus/cmd/promtool@v0.316.0
 # Let's Encrypt's ACME test server and its DNS companion (pkg/tlsfile's ACME tests).
 install_tool pebble github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3
 install_tool pebble-challtestsrv github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@v2.10.3
+# actionlint validates .github/workflows in `make lint`.
+install_tool actionlint github.com/rhysd/actionlint/cmd/actionlint@v1.7.12

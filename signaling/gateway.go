@@ -24,6 +24,7 @@ import (
 	"github.com/atrium-live/atrium/pkg/placement"
 	"github.com/atrium-live/atrium/pkg/roomapi"
 	"github.com/atrium-live/atrium/pkg/sigroute"
+	"github.com/atrium-live/atrium/pkg/tracing"
 	"github.com/atrium-live/atrium/pkg/version"
 )
 
@@ -34,6 +35,8 @@ type Deps struct {
 	HTTPListener net.Listener
 	// Leases, if set, replace the store Config.Placement names (tests share one).
 	Leases placement.Leases
+	// Tracing, when not nil, puts a server span around each HTTP request (pkg/tracing).
+	Tracing *tracing.Provider
 }
 
 // Gateway is `atrium signal`: it holds no room state, so any number of them can sit behind
@@ -98,7 +101,7 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 		}
 	}
 	g.egressAPI, g.closeEgress = cfg.Egress.Open(keys, g.log.With("component", "egress"))
-	g.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: 10 * time.Second}
+	g.srv = &http.Server{Handler: tracing.HTTPHandler(g.handler(), deps.Tracing, "signal"), ReadHeaderTimeout: 10 * time.Second}
 	return g, nil
 }
 

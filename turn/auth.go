@@ -15,7 +15,7 @@ import (
 // MESSAGE-INTEGRITY with the key returned here and answers 401 itself when the password is
 // wrong (counted through onAuth). Safe for concurrent use.
 type authenticator struct {
-	secret       string
+	secrets      *secretSet
 	refreshGrace time.Duration
 	now          func() time.Time
 	metrics      *metrics
@@ -44,7 +44,7 @@ func (a *authenticator) handle(ra *pionturn.RequestAttributes) (userID string, k
 		// A bare-timestamp username has no identity: quota it as a whole.
 		identity = ra.Username
 	}
-	password := turncred.Password(a.secret, ra.Username)
+	password := turncred.Password(a.secrets.secretFor(ra.SrcAddr, ra.Username), ra.Username)
 	return identity, pionturn.GenerateAuthKey(ra.Username, ra.Realm, password), true
 }
 

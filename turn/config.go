@@ -72,6 +72,10 @@ type RelayConfig struct {
 // AuthConfig holds the coturn REST shared secret (see pkg/turncred).
 type AuthConfig struct {
 	Secret string `yaml:"secret"`
+	// PreviousSecret, set only during a rotation (docs/operations.md), is also accepted:
+	// allocations made with it keep refreshing and SFUs not yet rotated keep working. Remove it
+	// once every credential minted with it has expired (credential TTL + refresh_grace).
+	PreviousSecret string `yaml:"previous_secret"`
 	// RefreshGrace lets Refresh, CreatePermission and ChannelBind requests of an existing
 	// allocation use credentials that expired less than this long ago, so a class that outlasts
 	// the credential TTL keeps its relay. New allocations always need unexpired credentials.
@@ -281,5 +285,9 @@ func parsePrefixes(in []string) ([]netip.Prefix, error) {
 // Secrets lists the secret settings that must be safe in production (see pkg/secrets);
 // `atrium turn` checks them before it serves.
 func (c *Config) Secrets() []secrets.Setting {
-	return []secrets.Setting{{Path: "auth.secret", Env: "ATRIUM_TURN_AUTH_SECRET", Value: c.Auth.Secret}}
+	out := []secrets.Setting{{Path: "auth.secret", Env: "ATRIUM_TURN_AUTH_SECRET", Value: c.Auth.Secret}}
+	if c.Auth.PreviousSecret != "" {
+		out = append(out, secrets.Setting{Path: "auth.previous_secret", Env: "ATRIUM_TURN_AUTH_PREVIOUS_SECRET", Value: c.Auth.PreviousSecret})
+	}
+	return out
 }

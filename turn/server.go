@@ -89,7 +89,7 @@ func New(cfg Config, deps Deps) (_ *Server, err error) {
 		return nil, fmt.Errorf("turn: peers: %w", err)
 	}
 	s.quotas = newQuotas(cfg.Quota.AllocationsPerUser, cfg.Quota.AllocationsTotal)
-	s.auth = &authenticator{secret: cfg.Auth.Secret, refreshGrace: cfg.Auth.RefreshGrace, now: now, metrics: s.metrics, log: s.log}
+	s.auth = &authenticator{secrets: newSecretSet(cfg.Auth.Secret, cfg.Auth.PreviousSecret), refreshGrace: cfg.Auth.RefreshGrace, now: now, metrics: s.metrics, log: s.log}
 
 	defer func() {
 		if err != nil {
@@ -140,6 +140,17 @@ func New(cfg Config, deps Deps) (_ *Server, err error) {
 
 // Addrs returns the bound listener addresses.
 func (s *Server) Addrs() Addrs { return s.addrs }
+
+// SetSecrets replaces the shared secret and the previous one ("" for none) while the relay
+// runs: a rotation must not restart the relay, which would drop every live allocation.
+// Safe for concurrent use.
+func (s *Server) SetSecrets(current, previous string) error {
+	if current == "" {
+		return errors.New("turn: SetSecrets: the current secret must not be empty")
+	}
+	s.auth.secrets.set(current, previous)
+	return nil
+}
 
 // Registry returns the registry holding the relay's metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
@@ -268,7 +279,7 @@ func (s *Server) pionConfig() pionturn.ServerConfig {
 		g := gen("udp")
 		for _, c := range s.udp {
 			pc.PacketConnConfigs = append(pc.PacketConnConfigs, pionturn.PacketConnConfig{
-				PacketConn: c, RelayAddressGenerator: g, PermissionHandler: s.permitPeer,
+				PacketConn: &observingPacketConn{PacketConn: c, secrets: s.auth.secrets, realm: s.cfg.Realm}, RelayAddressGenerator: g, PermissionHandler: s.permitPeer,
 			})
 		}
 	}
@@ -280,7 +291,7 @@ func (s *Server) pionConfig() pionturn.ServerConfig {
 			continue
 		}
 		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{
-			Listener: l.ln, RelayAddressGenerator: gen(l.transport), PermissionHandler: s.permitPeer,
+			Listener: &observingListener{Listener: l.ln, secrets: s.auth.secrets, realm: s.cfg.Realm}, RelayAddressGenerator: gen(l.transport), PermissionHandler: s.permitPeer,
 		})
 	}
 	return pc

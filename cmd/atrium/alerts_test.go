@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +37,134 @@ var external = map[string]string{
 	"atrium_backup_last_success_timestamp_seconds": "scripts/backup-drill.sh's textfile (node_exporter textfile collector)",
 }
 
-var metricName = regexp.MustCompile(`\b(atrium_[a-z0-9_]+|up)\b`)
+var metricName = regexp.MustCompile(`\b(atrium_[a-z0-9_]+|up|process_[a-z0-9_]+|go_[a-z0-9_]+)\b`)
+
+// quoted matches PromQL string literals (label values), dropped before looking for names.
+var quoted = regexp.MustCompile(`"[^"]*"`)
+
+const dashboardsGlob = "../../deploy/chart/dashboards/*.json"
+
+// dashboardUIDs are the dashboards' stable uids: links and bookmarks use them, so one must not
+// change or disappear silently.
+var dashboardUIDs = []string{"atrium-cluster", "atrium-room-quality", "atrium-controlplane", "atrium-money"}
+
+type dashboard struct {
+	UID        string  `json:"uid"`
+	Title      string  `json:"title"`
+	Panels     []panel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+type panel struct {
+	ID         int    `json:"id"`
+	Title      string `json:"title"`
+	Datasource struct {
+		UID string `json:"uid"`
+	} `json:"datasource"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+	Panels []panel `json:"panels"` // rows
+}
+
+func loadDashboards(t *testing.T) map[string]dashboard {
+	t.Helper()
+	files, err := filepath.Glob(dashboardsGlob)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards at %s (%v)", dashboardsGlob, err)
+	}
+	out := map[string]dashboard{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d dashboard
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if _, dup := out[d.UID]; dup {
+			t.Errorf("%s: uid %q used twice", f, d.UID)
+		}
+		out[d.UID] = d
+	}
+	return out
+}
+
+func walkPanels(ps []panel, fn func(panel)) {
+	for _, p := range ps {
+		fn(p)
+		walkPanels(p.Panels, fn)
+	}
+}
+
+// dashboardMetrics returns the metric names each dashboard panel's queries use.
+func dashboardMetrics(t *testing.T) map[string][]string {
+	t.Helper()
+	used := map[string][]string{}
+	for uid, d := range loadDashboards(t) {
+		walkPanels(d.Panels, func(p panel) {
+			for _, tg := range p.Targets {
+				for _, m := range metricName.FindAllString(quoted.ReplaceAllString(tg.Expr, `""`), -1) {
+					used[m] = append(used[m], "dashboard "+uid+" panel "+strconv.Quote(p.Title))
+				}
+			}
+		})
+	}
+	return used
+}
+
+// TestDashboards checks the dashboards' shape: the expected stable uids, a Prometheus
+// datasource variable every panel uses, unique panel ids, and a query in every panel.
+func TestDashboards(t *testing.T) {
+	ds := loadDashboards(t)
+	for _, uid := range dashboardUIDs {
+		if _, ok := ds[uid]; !ok {
+			t.Errorf("dashboard uid %q missing", uid)
+		}
+	}
+	if len(ds) != len(dashboardUIDs) {
+		t.Errorf("%d dashboards, want %d (add a new one's uid to dashboardUIDs)", len(ds), len(dashboardUIDs))
+	}
+	for uid, d := range ds {
+		if d.Title == "" || len(d.Panels) == 0 {
+			t.Errorf("%s: no title or no panels", uid)
+		}
+		hasVar := false
+		for _, v := range d.Templating.List {
+			hasVar = hasVar || (v.Name == "datasource" && v.Type == "datasource")
+		}
+		if !hasVar {
+			t.Errorf("%s: no datasource variable", uid)
+		}
+		ids := map[int]bool{}
+		walkPanels(d.Panels, func(p panel) {
+			if ids[p.ID] {
+				t.Errorf("%s: panel id %d used twice", uid, p.ID)
+			}
+			ids[p.ID] = true
+			if len(p.Panels) > 0 {
+				return // a row
+			}
+			if p.Datasource.UID != "${datasource}" {
+				t.Errorf("%s panel %q: datasource %q, want ${datasource}", uid, p.Title, p.Datasource.UID)
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s panel %q: no query", uid, p.Title)
+			}
+			for _, tg := range p.Targets {
+				if strings.TrimSpace(tg.Expr) == "" {
+					t.Errorf("%s panel %q: empty query", uid, p.Title)
+				}
+			}
+		})
+	}
+}
 
 // ruleMetrics returns the metric names each alert's expression uses.
 func ruleMetrics(t *testing.T) map[string][]string {
@@ -59,7 +188,7 @@ func ruleMetrics(t *testing.T) map[string][]string {
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			// Label values are quoted strings; drop them so "atrium_x" in a matcher is not a name.
-			expr := regexp.MustCompile(`"[^"]*"`).ReplaceAllString(r.Expr, `""`)
+			expr := quoted.ReplaceAllString(r.Expr, `""`)
 			for _, m := range metricName.FindAllString(expr, -1) {
 				used[m] = append(used[m], r.Alert)
 			}
@@ -105,12 +234,15 @@ func scrape(t *testing.T, client *http.Client, url string, into map[string]bool)
 // TestAlertMetricsExist starts the SFU (with TLS), the TURN relay and the control plane
 // in-process, makes each produce the series that appear only after an event (a signal error,
 // a TURN 401 and quota refusal, an HTTP request), and checks that every metric an alert
-// rule uses is in their real /metrics.
+// rule or dashboard query uses is in their real /metrics.
 func TestAlertMetricsExist(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts every role")
 	}
 	used := ruleMetrics(t)
+	for m, panels := range dashboardMetrics(t) {
+		used[m] = append(used[m], panels...)
+	}
 	served := map[string]bool{}
 
 	// SFU, on TLS so the certificate expiry series exists.
@@ -202,7 +334,7 @@ func TestAlertMetricsExist(t *testing.T) {
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Errorf("alert rules use metrics no role serves:\n  %s", strings.Join(missing, "\n  "))
+		t.Errorf("alert rules or dashboards use metrics no role serves:\n  %s", strings.Join(missing, "\n  "))
 	}
 	// The external ones must really be written where the table says.
 	drill, err := os.ReadFile(filepath.Join("..", "..", "scripts", "backup-drill.sh"))

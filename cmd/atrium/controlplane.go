@@ -16,6 +16,7 @@ import (
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/telemetry"
 )
 
 // runControlPlane serves the control plane API, web UI and background jobs.
@@ -34,7 +35,12 @@ func runControlPlane(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := controlplane.New(ctx, cfg, controlplane.Deps{Log: log, UI: controlplane.NewUI(cfg.UI)})
+	log, tp, flush, err := telemetry.Setup(ctx, "controlplane", log, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	srv, err := controlplane.New(ctx, cfg, controlplane.Deps{Log: log, UI: controlplane.NewUI(cfg.UI), Tracing: tp})
 	if err != nil {
 		return err
 	}

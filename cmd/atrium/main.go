@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"turn":         {"run the TURN relay", runTURN},
 		"controlplane": {"run the control plane API and web UI", runControlPlane},
 		"migrate":      {"apply control-plane database migrations", runMigrate},
+		"backup":       {"archive PostgreSQL WAL and base backups to S3 (backup wal-push ...)", runBackup},
 		"admin":        {"administrative tasks (admin create-user ...)", runAdmin},
 		"bench":        {"load-test any LiveKit-compatible server", runBench},
 		"recorder":     {"record rooms to HLS in S3-compatible storage", runRecorder},

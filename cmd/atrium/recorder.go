@@ -11,6 +11,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/egress"
+	"github.com/atrium-live/atrium/pkg/telemetry"
 	"github.com/atrium-live/atrium/recorder"
 )
 
@@ -31,6 +32,11 @@ func runRecorder(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: turnLogLevel(cfg.LogLevel)}))
+	log, _, flush, err := telemetry.Setup(ctx, "recorder", log, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	defer flush()
 	rec, err := recorder.New(cfg, recorder.Deps{Logger: log})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/telemetry"
 	"github.com/atrium-live/atrium/sfu"
 )
 
@@ -24,6 +25,8 @@ type sfuOptions struct {
 	Dev        bool
 	LogLevel   string
 	PprofAddr  string
+	// Telemetry, when set, wraps the logger (Sentry, trace ids; see setupTelemetry).
+	Telemetry func(*slog.Logger) (*slog.Logger, error)
 }
 
 func (o *sfuOptions) register(fs *flag.FlagSet) {
@@ -41,7 +44,14 @@ func runSFU(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	flush := func() {}
+	o.Telemetry = func(l *slog.Logger) (*slog.Logger, error) {
+		var err error
+		l, _, flush, err = telemetry.Setup(ctx, "sfu", l, os.LookupEnv)
+		return l, err
+	}
 	srv, _, log, err := newSFU(o)
+	defer func() { flush() }()
 	if err != nil {
 		return err
 	}
@@ -87,6 +97,11 @@ func newSFU(o sfuOptions) (*sfu.Server, sfu.Config, *slog.Logger, error) {
 	log, err := logging.New(os.Stderr, o.LogLevel)
 	if err != nil {
 		return nil, sfu.Config{}, nil, err
+	}
+	if o.Telemetry != nil {
+		if log, err = o.Telemetry(log); err != nil {
+			return nil, sfu.Config{}, nil, err
+		}
 	}
 	cfg, err := loadSFUConfig(o)
 	if err != nil {

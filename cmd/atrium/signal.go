@@ -8,6 +8,7 @@ import (
 
 	"github.com/atrium-live/atrium/pkg/logging"
 	"github.com/atrium-live/atrium/pkg/secrets"
+	"github.com/atrium-live/atrium/pkg/telemetry"
 	"github.com/atrium-live/atrium/signaling"
 )
 
@@ -38,7 +39,12 @@ func runSignal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, err := signaling.New(cfg, signaling.Deps{Logger: log.With("role", "signal")})
+	log, tp, flush, err := telemetry.Setup(ctx, "signal", log, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	g, err := signaling.New(cfg, signaling.Deps{Logger: log.With("role", "signal"), Tracing: tp})
 	if err != nil {
 		return err
 	}

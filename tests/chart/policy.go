@@ -21,6 +21,7 @@ import (
 
 	"github.com/atrium-live/atrium/controlplane"
 	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/telemetry"
 	"github.com/atrium-live/atrium/sfu"
 	"github.com/atrium-live/atrium/signaling"
 	"github.com/atrium-live/atrium/turn"
@@ -243,6 +244,10 @@ func Check(objs []Object) []string {
 			if known {
 				valid = map[string]bool{}
 				for _, n := range config.EnvNames(r.newConfig(), r.prefix) {
+					valid[n] = true
+				}
+				// Every role reads the telemetry variables too (pkg/telemetry).
+				for _, n := range config.EnvNames(&telemetry.Config{}, telemetry.EnvPrefix) {
 					valid[n] = true
 				}
 			}

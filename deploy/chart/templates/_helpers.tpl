@@ -78,6 +78,24 @@ automountServiceAccountToken: false
 {{- end }}
 {{- end -}}
 
+{{/* Error reporting and tracing (pkg/telemetry), the same variables for every role; off
+unless telemetry.* is set. */}}
+{{- define "atrium.telemetryEnv" -}}
+{{- $t := .Values.telemetry }}
+{{- if $t.sentryDSNInSecret }}
+- name: ATRIUM_SENTRY_DSN_FILE
+  value: /etc/atrium/secrets/sentry-dsn
+{{- end }}
+{{- with $t.sentryEnvironment }}
+- name: ATRIUM_SENTRY_ENVIRONMENT
+  value: {{ . | quote }}
+{{- end }}
+{{- with $t.otlpEndpoint }}
+- name: ATRIUM_TRACING_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
 {{/* The control plane's environment, shared by its Deployment and the migrations Job. */}}
 {{- define "atrium.controlplaneEnv" -}}
 - name: ATRIUM_HTTP_ADDR
