@@ -55,6 +55,7 @@ type singlePC struct {
 
 	mu        sync.Mutex
 	joinOffer *livekit.SessionDescription // the offer sent with the join, answered by start
+	joinAdds  []*livekit.AddTrackRequest  // add_track requests sent with the join
 	started   bool                        // the JoinResponse is out
 	closed    bool
 	answers   uint32             // answers sent
@@ -83,7 +84,7 @@ func (p *participant) setupSinglePC(jr *livekit.JoinRequest) error {
 	}
 	p.pub = newPCSide(pc, livekit.SignalTarget_PUBLISHER, p.send)
 	p.single = &singlePC{
-		p: p, pc: pc, api: api, side: p.pub, joinOffer: jr.GetPublisherOffer(),
+		p: p, pc: pc, api: api, side: p.pub, joinOffer: jr.GetPublisherOffer(), joinAdds: jr.GetAddTrackRequests(),
 		bound: make(map[*media.DownTrack]*v1Binding), freedAt: make(map[string]uint32),
 	}
 	pc.OnTrack(p.onPublisherTrack)
@@ -103,6 +104,13 @@ func (p *participant) setupSinglePC(jr *livekit.JoinRequest) error {
 // start runs once the JoinResponse is queued: it answers the offer that came with the join
 // (binding the tracks already subscribed to its sections), or asks for one.
 func (s *singlePC) start() {
+	s.mu.Lock()
+	adds := s.joinAdds
+	s.joinAdds = nil
+	s.mu.Unlock()
+	for _, req := range adds {
+		s.p.handleAddTrack(req) // before the offer whose sections carry them
+	}
 	s.mu.Lock()
 	s.started = true
 	offer := s.joinOffer

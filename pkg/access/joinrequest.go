@@ -72,7 +72,9 @@ func DecodeJoinRequest(s string) (*livekit.JoinRequest, error) {
 	if err := proto.Unmarshal(body, jr); err != nil {
 		return nil, fmt.Errorf("%w: join_request is not a JoinRequest: %v", ErrBadRequest, err)
 	}
-	if o := jr.PublisherOffer; o != nil && o.Type != "offer" {
+	if o := jr.PublisherOffer; o != nil && o.Sdp == "" {
+		jr.PublisherOffer = nil // server-sdk-go sends an empty one when validating
+	} else if o != nil && o.Type != "offer" {
 		return nil, fmt.Errorf("%w: join_request publisher_offer has type %q", ErrBadRequest, o.Type)
 	}
 	return jr, nil

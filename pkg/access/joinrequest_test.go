@@ -74,7 +74,7 @@ func TestJoinRequestMalformed(t *testing.T) {
 	zw := gzip.NewWriter(&bomb)
 	zw.Write(make([]byte, MaxJoinRequestBytes+10))
 	zw.Close()
-	answer, _ := proto.Marshal(&livekit.JoinRequest{PublisherOffer: &livekit.SessionDescription{Type: "answer"}})
+	answer, _ := proto.Marshal(&livekit.JoinRequest{PublisherOffer: &livekit.SessionDescription{Type: "answer", Sdp: "v=0"}})
 	for name, tc := range map[string]struct{ in, want string }{
 		"missing":         {"", "missing join_request"},
 		"not base64":      {"!!!", "not base64url"},
