@@ -153,7 +153,7 @@ func DefaultConfig() Config {
 		Signal: SignalConfig{
 			PingInterval: 10 * time.Second, PingTimeout: 20 * time.Second,
 			MaxMessageBytes: 1 << 20, QualityInterval: 5 * time.Second, SpeakerInterval: 300 * time.Millisecond,
-			ResumeWindow: 10 * time.Second, SinglePC: false,
+			ResumeWindow: 10 * time.Second, SinglePC: true,
 		},
 		TURN:         TURNConfig{TTL: 6 * time.Hour},
 		Webhook:      WebhookConfig{Retries: 5, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond, QueueLen: 1000},
