@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/pion/interceptor/pkg/cc"
@@ -64,7 +65,14 @@ type singlePC struct {
 	freedAt   map[string]uint32 // mid -> answers sent when its sender was removed
 	dirty     bool              // a removal the client has not been answered yet
 	asked     bool              // a MediaSectionsRequirement was sent and no offer came since
+	askGen    uint32            // counts requirements sent, so a stale re-ask timer does nothing
 }
+
+// reaskAfter is how long the server waits for the offer a MediaSectionsRequirement asks for
+// before asking again: livekit-client drops a requirement that arrives while it is
+// restarting its session (seen after a drain: video came back 10 s late, when an unrelated
+// offer happened to bind the track).
+const reaskAfter = time.Second
 
 // v1Binding is a DownTrack on one of the client's sections.
 type v1Binding struct {
@@ -206,6 +214,16 @@ func (s *singlePC) askLocked() {
 		}
 	}
 	s.asked = true
+	s.askGen++
+	gen := s.askGen
+	time.AfterFunc(reaskAfter, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.asked && s.askGen == gen {
+			s.asked = false
+			s.askLocked()
+		}
+	})
 	s.p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_MediaSectionsRequirement{
 		MediaSectionsRequirement: &livekit.MediaSectionsRequirement{NumAudios: audios, NumVideos: videos},
 	}})

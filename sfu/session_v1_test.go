@@ -51,6 +51,7 @@ type v1Client struct {
 	reqs     []*livekit.MediaSectionsRequirement
 	answers  []*livekit.SessionDescription
 	reconn   int
+	ignore   int               // requirements still to ignore (a client that drops them while restarting)
 	lastDirs map[string]string // mid -> direction in the last answer
 }
 
@@ -207,9 +208,15 @@ func (c *v1Client) read(ws *websocket.Conn) {
 		case *livekit.SignalResponse_MediaSectionsRequirement:
 			c.mu.Lock()
 			c.reqs = append(c.reqs, m.MediaSectionsRequirement)
+			ignore := c.ignore > 0
+			if ignore {
+				c.ignore--
+			}
 			c.mu.Unlock()
 			// As livekit-client: add the sections asked for and offer again.
-			go c.renegotiate(int(m.MediaSectionsRequirement.NumAudios), int(m.MediaSectionsRequirement.NumVideos))
+			if !ignore {
+				go c.renegotiate(int(m.MediaSectionsRequirement.NumAudios), int(m.MediaSectionsRequirement.NumVideos))
+			}
 		case *livekit.SignalResponse_Offer:
 			c.t.Errorf("the server offered on the single-PC path")
 		}
@@ -478,5 +485,24 @@ func TestSinglePCResume(t *testing.T) {
 	eventually(t, 10*time.Second, "bob to keep receiving", func() bool { return bob.received(sid) > before+20 })
 	if bob.midOf(sid) == "" {
 		t.Errorf("the resumed answer's mid_to_track_id %v lost the camera", bob.mids)
+	}
+}
+
+// TestSinglePCRequirementRepeated: a client that drops a MediaSectionsRequirement (as
+// livekit-client does while it restarts its session) is asked again, so its subscription is
+// not left waiting for an offer that never comes.
+func TestSinglePCRequirementRepeated(t *testing.T) {
+	srv := serveV1(t)
+	bob := newV1Client(t, srv, "r", "bob", 0, 0)
+	bob.mu.Lock()
+	bob.ignore = 1
+	bob.mu.Unlock()
+	alice := join(t, srv, "r", "alice", nil)
+	cam := publishSynth(t, alice, vp8Cap, "cam")
+	eventually(t, 10*time.Second, "bob to receive the camera after a second requirement", func() bool {
+		return bob.received(cam.pub.SID()) > 10
+	})
+	if r := bob.requirements(); len(r) < 2 {
+		t.Errorf("requirements %v, want the dropped one repeated", r)
 	}
 }
