@@ -263,8 +263,10 @@ func remoteDirections(desc *webrtc.SessionDescription) map[string]webrtc.RTPTran
 	if desc == nil {
 		return out
 	}
-	parsed, err := desc.Unmarshal()
-	if err != nil {
+	// Parsed from the text: desc is pion's own, and its Unmarshal caches into it (a race
+	// with pion's goroutines).
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(desc.SDP); err != nil {
 		return out
 	}
 	for _, m := range parsed.MediaDescriptions {
