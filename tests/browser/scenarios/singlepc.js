@@ -7,7 +7,7 @@
 //
 // data: connectA, connectB (the last), joins [{connectMs, firstFrameMs}], dataBefore,
 // resumed, framesBefore, framesAfter, dataAfter, netA, netB, logsB (lines about the signal
-// path: URLs, fallbacks, 404s).
+// path: URLs, a fallback to /rtc).
 module.exports = async function singlePC(r, data, say) {
   const c = r.cfg;
   await r.open('A');
@@ -61,5 +61,5 @@ module.exports = async function singlePC(r, data, say) {
   data.netA = await r.call('A', 'net');
   data.netB = await r.call('B', 'net');
   data.logsB = (await r.call('B', 'logs')).filter((l) =>
-    /signal connecting|v1 RTC path|404|Retrying|resum|connected to Livekit Server/i.test(l)).map((l) => l.slice(0, 300));
+    /signal connecting|v1 RTC path|Initial connection failed|resum|connected to Livekit Server/i.test(l)).map((l) => l.slice(0, 300));
 };
