@@ -134,6 +134,9 @@ type SignalConfig struct {
 	// ResumeWindow is how long a participant whose signal connection dropped waits for the
 	// SDK to resume it (reconnect=1) before leaving; 0 disables resuming.
 	ResumeWindow time.Duration `yaml:"resume_window"`
+	// SinglePC serves LiveKit's single-PeerConnection path (/rtc/v1, protocol 16); off, the
+	// path answers 404 and livekit-client falls back to /rtc (docs/protocol.md).
+	SinglePC bool `yaml:"single_pc"`
 }
 
 // TURNConfig makes JoinResponse.ice_servers carry fresh coturn-style credentials.
@@ -170,7 +173,7 @@ func DefaultConfig() Config {
 		Signal: SignalConfig{
 			PingInterval: 10 * time.Second, PingTimeout: 20 * time.Second,
 			MaxMessageBytes: 1 << 20, QualityInterval: 5 * time.Second, SpeakerInterval: 300 * time.Millisecond,
-			ResumeWindow: 10 * time.Second,
+			ResumeWindow: 10 * time.Second, SinglePC: true,
 		},
 		TURN:         TURNConfig{TTL: 6 * time.Hour},
 		Webhook:      WebhookConfig{Retries: 5, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond, QueueLen: 1000},

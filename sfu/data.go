@@ -43,6 +43,12 @@ func (p *participant) onPublisherDataChannel(dc *webrtc.DataChannel) {
 		p.log.Debug("ignoring data channel", "label", label)
 		return
 	}
+	if p.single != nil {
+		// One PeerConnection: the server answers on the client's own channels.
+		p.dcMu.Lock()
+		p.subDC[label] = dc
+		p.dcMu.Unlock()
+	}
 	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
 		p.onData(label, msg)
 	})

@@ -97,7 +97,7 @@ func TestUpdatesAndRoomUpdate(t *testing.T) {
 }
 
 func TestMaxParticipantsAndV1(t *testing.T) {
-	srv := sfutest.Serve(t, sfutest.WithConfig(func(c *sfu.Config) { c.Room.MaxParticipants = 2 }))
+	srv := sfutest.Serve(t, sfutest.WithConfig(func(c *sfu.Config) { c.Room.MaxParticipants = 2; c.Signal.SinglePC = false }))
 	mustDialRaw(t, srv, "r", "a")
 	mustDialRaw(t, srv, "r", "b")
 	if _, status, err := dialRaw(t, srv, srv.Token("r", "c")); err == nil || status != http.StatusForbidden {

@@ -362,7 +362,8 @@ func (p *participant) handleTrickle(t *livekit.TrickleRequest) error {
 		side = p.pub
 	case livekit.SignalTarget_SUBSCRIBER:
 		side = p.sub
-	default:
+	}
+	if side == nil { // unknown target, or SUBSCRIBER on the single-PC path
 		p.s.metrics.signalErrors.WithLabelValues("trickle_target").Inc()
 		return fmt.Errorf("%w: target %d", errUnknownTarget, t.Target)
 	}
@@ -407,8 +408,8 @@ func (p *participant) handlePublisherOffer(sd *livekit.SessionDescription) error
 }
 
 func (p *participant) handleSubscriberAnswer(sd *livekit.SessionDescription) error {
-	if sd == nil || sd.Type != "answer" {
-		return p.failNegotiation(errors.New("subscriber answer of the wrong type"))
+	if sd == nil || sd.Type != "answer" || p.subNeg == nil {
+		return p.failNegotiation(errors.New("subscriber answer of the wrong type, or on the single-PC path"))
 	}
 	if err := p.subNeg.answer(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sd.Sdp}, sd.Id); err != nil {
 		return p.failNegotiation(err)

@@ -64,9 +64,12 @@ type participant struct {
 	done    chan struct{}  // closed after cleanup
 	once    sync.Once
 
-	pub      *pcSide
-	sub      *pcSide
-	subNeg   *negotiator
+	pub    *pcSide
+	sub    *pcSide     // nil on the single-PC path
+	subNeg *negotiator // nil on the single-PC path
+	// single drives the one PeerConnection of a /rtc/v1 session (session_v1.go); nil on
+	// /rtc, where pub and sub are the two PeerConnections.
+	single   *singlePC
 	dcMu     sync.Mutex
 	subDC    map[string]*webrtc.DataChannel // label -> server-created channel on the subscriber PC
 	lastSeen atomicTime
@@ -100,6 +103,7 @@ type participantParams struct {
 	join     access.JoinParams
 	conn     *sigconn.Conn
 	accepted time.Time
+	v1       *livekit.JoinRequest // the /rtc/v1 join request; nil on /rtc
 }
 
 func newParticipant(pp participantParams) (*participant, error) {
@@ -119,7 +123,11 @@ func newParticipant(pp participantParams) (*participant, error) {
 	p.lastSeen.Store(s.now())
 	pp.conn.OnPong(p.onPong)
 	p.alloc = media.NewAllocator(media.AllocatorParams{SubscriberID: p.sid, Logger: p.log})
-	if err := p.setupPeerConnections(); err != nil {
+	setup := p.setupPeerConnections
+	if pp.v1 != nil {
+		setup = func() error { return p.setupSinglePC(pp.v1) }
+	}
+	if err := setup(); err != nil {
 		p.cancel()
 		return nil, err
 	}
@@ -243,12 +251,12 @@ func (p *participant) start() {
 		Room: p.room.info(), Participant: self, OtherParticipants: otherInfos,
 		ServerVersion:     LiveKitVersion,
 		IceServers:        iceServers(cfg.TURN, p.identity, p.s.now()),
-		SubscriberPrimary: p.canSubscribe(),
+		SubscriberPrimary: p.canSubscribe() && p.single == nil,
 		ServerRegion:      cfg.Region,
 		PingTimeout:       int32(cfg.Signal.PingTimeout / time.Second),
 		PingInterval:      int32(cfg.Signal.PingInterval / time.Second),
 		ServerInfo: &livekit.ServerInfo{
-			Edition: livekit.ServerInfo_Standard, Version: LiveKitVersion, Protocol: ProtocolVersion,
+			Edition: livekit.ServerInfo_Standard, Version: LiveKitVersion, Protocol: p.serverProtocol(),
 			Region: cfg.Region, NodeId: cfg.NodeID, DebugInfo: "atrium " + atriumVersion(),
 		},
 		EnabledPublishCodecs: enabledCodecs(p.room.opts.codecs),
@@ -273,6 +281,10 @@ func (p *participant) start() {
 	}
 	for _, t := range p.room.span.remoteTracks() {
 		p.offerTrack(t)
+	}
+	if p.single != nil {
+		p.single.start()
+		return
 	}
 	p.subNeg.start()
 }
@@ -391,7 +403,11 @@ func (p *participant) wait() {
 func (p *participant) cleanup(started bool) {
 	defer close(p.done)
 	p.close(closeParams{reason: livekit.DisconnectReason_CLIENT_INITIATED})
-	p.subNeg.close()
+	if p.single != nil {
+		p.single.close()
+	} else {
+		p.subNeg.close()
+	}
 	if started {
 		// The writer flushes what is queued (a LeaveRequest) and closes the socket itself.
 		p.wg.Wait()
@@ -423,7 +439,9 @@ func (p *participant) cleanup(started bool) {
 		sub.track.subscribersChanged()
 	}
 	p.pub.pc.Close()
-	p.sub.pc.Close()
+	if p.sub != nil {
+		p.sub.pc.Close()
+	}
 	p.wg.Wait()
 
 	if started {
@@ -439,6 +457,9 @@ func (p *participant) cleanup(started bool) {
 func (p *participant) handle(req *livekit.SignalRequest) error {
 	switch m := req.Message.(type) {
 	case *livekit.SignalRequest_Offer:
+		if p.single != nil {
+			return p.single.handleOffer(m.Offer)
+		}
 		return p.handlePublisherOffer(m.Offer)
 	case *livekit.SignalRequest_Answer:
 		return p.handleSubscriberAnswer(m.Answer)

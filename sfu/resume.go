@@ -128,6 +128,10 @@ func (p *participant) resume(c *sigconn.Conn) bool {
 		}
 	}
 	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{Participants: infos}}})
+	if p.single != nil {
+		p.single.resumed()
+		return true
+	}
 	p.subNeg.restart()
 	return true
 }

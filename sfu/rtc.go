@@ -18,6 +18,12 @@ import (
 // with on failure: 401 for token problems, 400 for malformed parameters, 503 while draining,
 // 403 for a full room.
 func (s *Server) authorize(r *http.Request) (*auth.ClaimGrants, string, access.JoinParams, int, error) {
+	return s.authorizeJoin(r, access.ParseJoinParams)
+}
+
+// authorizeJoin is authorize with the join parameters read by parse (the query on /rtc, the
+// join_request on /rtc/v1).
+func (s *Server) authorizeJoin(r *http.Request, parse func(*http.Request) (access.JoinParams, error)) (*auth.ClaimGrants, string, access.JoinParams, int, error) {
 	grants, err := access.Verify(access.TokenFromRequest(r), s.keys)
 	if err != nil {
 		return nil, "", access.JoinParams{}, http.StatusUnauthorized, err
@@ -26,7 +32,7 @@ func (s *Server) authorize(r *http.Request) (*auth.ClaimGrants, string, access.J
 	if err != nil {
 		return nil, "", access.JoinParams{}, http.StatusUnauthorized, err
 	}
-	join, err := access.ParseJoinParams(r)
+	join, err := parse(r)
 	if err != nil {
 		return nil, "", join, http.StatusBadRequest, err
 	}
@@ -54,8 +60,26 @@ func (s *Server) handleValidate(w http.ResponseWriter, r *http.Request) {
 // handleRTC is the signal WebSocket: authorise, upgrade, join, then serve the participant
 // on this goroutine until it leaves.
 func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
-	accepted := time.Now()
 	grants, roomName, join, status, err := s.authorize(r)
+	s.serveJoin(w, r, joinAttempt{grants: grants, room: roomName, join: join, status: status, err: err})
+}
+
+// joinAttempt is an authorised (or refused) signal request: v1 is the JoinRequest of the
+// single-PeerConnection path (session_v1.go), nil on /rtc.
+type joinAttempt struct {
+	grants *auth.ClaimGrants
+	room   string
+	join   access.JoinParams
+	status int
+	err    error
+	v1     *livekit.JoinRequest
+}
+
+// serveJoin upgrades an authorised request, joins (or resumes) its participant and serves it
+// on this goroutine until it leaves.
+func (s *Server) serveJoin(w http.ResponseWriter, r *http.Request, a joinAttempt) {
+	accepted := time.Now()
+	grants, roomName, join, status, err := a.grants, a.room, a.join, a.status, a.err
 	if err != nil {
 		s.metrics.signalErrors.WithLabelValues(fmt.Sprintf("join_%d", status)).Inc()
 		s.log.Info("join refused", "status", status, "err", err)
@@ -68,7 +92,9 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if join.Reconnect {
-		if p := s.resumable(roomName, grants.Identity, join.ParticipantSID); p != nil && p.resume(conn) {
+		// A session resumes on the path it started on (the SDK keeps it): one PeerConnection
+		// or two cannot change under a live session.
+		if p := s.resumable(roomName, grants.Identity, join.ParticipantSID); p != nil && (p.single != nil) == (a.v1 != nil) && p.resume(conn) {
 			p.serve(conn)
 			return
 		}
@@ -94,7 +120,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			break
 		}
-		if p, err = newParticipant(participantParams{server: s, room: rm, grants: grants, join: join, conn: conn, accepted: accepted}); err != nil {
+		if p, err = newParticipant(participantParams{server: s, room: rm, grants: grants, join: join, conn: conn, accepted: accepted, v1: a.v1}); err != nil {
 			break
 		}
 		replaced, err = rm.join(p)

@@ -141,20 +141,27 @@ type pcParams struct {
 
 // newPeerConnection builds a PeerConnection with the media path's codecs and interceptors.
 func (t *transport) newPeerConnection(p pcParams) (*webrtc.PeerConnection, error) {
+	pc, _, err := t.newPeerConnectionAPI(p)
+	return pc, err
+}
+
+// newPeerConnectionAPI is newPeerConnection that also returns the PeerConnection's API (the
+// single-PC session makes its own RTPSenders with it).
+func (t *transport) newPeerConnectionAPI(p pcParams) (*webrtc.PeerConnection, *webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := media.ConfigureMediaEngineWith(m, p.AllowCodec); err != nil {
-		return nil, fmt.Errorf("sfu: media engine: %w", err)
+		return nil, nil, fmt.Errorf("sfu: media engine: %w", err)
 	}
 	reg := &interceptor.Registry{}
 	if err := configureInterceptors(m, reg, p.OnEstimator); err != nil {
-		return nil, fmt.Errorf("sfu: interceptors: %w", err)
+		return nil, nil, fmt.Errorf("sfu: interceptors: %w", err)
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(t.settings), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
 	if err != nil {
-		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
+		return nil, nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
-	return pc, nil
+	return pc, api, nil
 }
 
 // iceServers returns the TURN servers with credentials minted for identity, or nil.

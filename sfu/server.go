@@ -203,10 +203,15 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/rtc/validate", allowAnyOrigin(s.signalRouter(http.HandlerFunc(s.handleValidate))))
 	mux.HandleFunc("/admin/drain", s.handleDrain)
 	mux.HandleFunc("/admin/cluster", s.handleCluster)
-	// Single-PeerConnection signalling is not implemented: 404 makes livekit-client fall
-	// back to /rtc (docs/protocol.md).
-	mux.HandleFunc("/rtc/v1", http.NotFound)
-	mux.Handle("/rtc/v1/validate", allowAnyOrigin(http.NotFoundHandler()))
+	// Single-PeerConnection signalling (session_v1.go); switched off, 404 makes
+	// livekit-client fall back to /rtc (docs/protocol.md).
+	if s.cfg.Signal.SinglePC {
+		mux.Handle("/rtc/v1", s.signalRouter(http.HandlerFunc(s.handleRTCv1)))
+		mux.Handle("/rtc/v1/validate", allowAnyOrigin(s.signalRouter(http.HandlerFunc(s.handleValidateV1))))
+	} else {
+		mux.HandleFunc("/rtc/v1", http.NotFound)
+		mux.Handle("/rtc/v1/validate", allowAnyOrigin(http.NotFoundHandler()))
+	}
 	prefix, api := s.twirpHandler()
 	mux.Handle(prefix, api)
 	if s.egressAPI != nil {

@@ -100,7 +100,7 @@ func (p *participant) refreshStreamStates(paused map[*publishedTrack]bool) {
 	var states []*livekit.StreamStateInfo
 	for _, s := range subs {
 		now, ok := paused[s.track]
-		if !ok || now == s.paused || !s.dt.Enabled() || !p.subNeg.answeredAfter(s.offerBase) {
+		if !ok || now == s.paused || !s.dt.Enabled() || !p.clientHas(s) {
 			continue
 		}
 		s.paused = now

@@ -72,6 +72,10 @@ func (p *participant) subscribe(t *publishedTrack) {
 		Codecs:       media.Codecs(kind),
 		Logger:       p.log.With("track", t.sid),
 	})
+	if err == nil && p.single != nil {
+		p.subscribeSingle(t, placeholder, dt)
+		return
+	}
 	var (
 		tr   *webrtc.RTPTransceiver
 		base uint32
@@ -165,9 +169,14 @@ func (p *participant) dropSubscription(trackSID string) {
 	p.alloc.Remove(sub.dt)
 	sub.release()
 	sub.track.subscribersChanged()
-	if !closing {
-		p.subNeg.removeSender(sub.sender)
+	if closing {
+		return
 	}
+	if p.single != nil {
+		p.single.remove(sub.dt)
+		return
+	}
+	p.subNeg.removeSender(sub.sender)
 }
 
 // handleSubscription applies an explicit subscribe or unsubscribe.

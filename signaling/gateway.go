@@ -177,8 +177,10 @@ func (g *Gateway) handler() http.Handler {
 	})
 	mux.Handle("/rtc", rt)
 	mux.Handle("/rtc/validate", allowAnyOrigin(rt))
-	mux.HandleFunc("/rtc/v1", http.NotFound)
-	mux.Handle("/rtc/v1/validate", allowAnyOrigin(http.NotFoundHandler()))
+	// /rtc/v1 routes like /rtc (the token names the room); a node that does not serve it
+	// answers 404 through the proxy and livekit-client falls back to /rtc.
+	mux.Handle("/rtc/v1", rt)
+	mux.Handle("/rtc/v1/validate", allowAnyOrigin(rt))
 	prefix, api := roomapi.Handler(roomapi.Params{
 		Keys: g.keys, Owners: g, Locator: g, Members: g,
 		OnUnauthenticated: func() { g.routes.WithLabelValues("api_unauthenticated").Inc() },

@@ -99,6 +99,7 @@ type runConfig struct {
 	Phases         []qualityPhase    `json:"phases,omitempty"`
 	ResumeWaitMs   int               `json:"resumeWaitMs,omitempty"` // dynacast: bound of the HIGH phase
 	ExtraArgs      []string          `json:"extraArgs,omitempty"`    // more chromium flags
+	Joins          int               `json:"joins,omitempty"`        // singlepc: how many times B joins
 	// cluster: each page's signal URL, and the failover handshake files.
 	URLs       map[string]string `json:"urls,omitempty"`
 	ReadyFile  string            `json:"readyFile,omitempty"`

@@ -146,6 +146,7 @@ const scenarios = {
   data: require('./scenarios/data'),
   dynacast: require('./scenarios/dynacast'),
   cluster: require('./scenarios/cluster'),
+  singlepc: require('./scenarios/singlepc'),
 };
 
 async function main() {

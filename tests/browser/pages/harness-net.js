@@ -7,11 +7,12 @@
 // strips such candidates from local descriptions. Relay candidates whose relayed address is
 // loopback pass, so TURN tests work. It changes nothing else in RTCPeerConnection.
 //
-// Contract: window.__atriumNet.dropped counts dropped candidates (for the test's log).
+// Contract: window.__atriumNet.dropped counts dropped candidates (for the test's log);
+// peerConnections counts the RTCPeerConnections the page created.
 (function () {
   'use strict';
   const Native = window.RTCPeerConnection;
-  const state = { dropped: 0, kept: 0 };
+  const state = { dropped: 0, kept: 0, peerConnections: 0 };
   window.__atriumNet = state;
 
   // candidate-attribute = foundation component transport priority address port "typ" type ...
@@ -38,6 +39,7 @@
   class LoopbackPeerConnection extends Native {
     constructor(...args) {
       super(...args);
+      state.peerConnections++; // how many the SDK made (one on /rtc/v1, two on /rtc)
       // Registered first, so stopImmediatePropagation hides the event from every later
       // listener, including an onicecandidate handler set afterwards.
       this.addEventListener('icecandidate', (ev) => {

@@ -35,6 +35,7 @@
   }
 
   let room = null;
+  let connectedAt = 0; // performance.now() when connect() last resolved
 
   function trackSummary(pub) {
     return {
@@ -142,6 +143,7 @@
       const t0 = performance.now();
       await room.connect(url, token, connectOptions || {});
       const ms = performance.now() - t0;
+      connectedAt = performance.now();
       log('harness', 'connected', { ms, sid: room.localParticipant.sid, serverInfo: room.serverInfo });
       return { connectMs: ms, participantSid: room.localParticipant.sid, roomName: room.name, serverInfo: room.serverInfo || null };
     },
@@ -290,6 +292,31 @@
     },
 
     received: () => received.slice(),
+
+    // firstFrame waits, polling this page's stats every 10 ms, until a remote video frame has
+    // been decoded; it returns the milliseconds since connect() resolved (-1 on timeout).
+    async firstFrame({ timeoutMs }) {
+      const deadline = performance.now() + (timeoutMs || 20000);
+      while (performance.now() < deadline) {
+        for (const p of room.remoteParticipants.values()) {
+          for (const pub of p.trackPublications.values()) {
+            if (pub.kind !== 'video' || !pub.track || !pub.track.receiver) continue;
+            const stats = await pub.track.receiver.getStats();
+            let decoded = 0;
+            stats.forEach((s) => { if (s.type === 'inbound-rtp') decoded += s.framesDecoded || 0; });
+            if (decoded > 0) return performance.now() - connectedAt;
+          }
+        }
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      return -1;
+    },
+
+    // simulate runs one of livekit-client's test scenarios ('signal-reconnect' drops the signal
+    // connection, so the SDK resumes).
+    async simulate(scenario) {
+      await room.simulateScenario(scenario);
+    },
 
     async disconnect() {
       if (room) await room.disconnect();
