@@ -92,7 +92,10 @@ func newRecStack(t *testing.T, serve func(t *testing.T, cfg func(*controlplane.C
 
 type tWriter struct{ t *testing.T }
 
-func (w tWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 // publishTeacher joins the class room as the teacher with server-sdk-go and publishes a
 // synthetic H.264 camera (1280x720, 30 fps) and Opus microphone until the test ends.
