@@ -4,19 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
-	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/atrium-live/atrium/bench/synth"
 	"github.com/atrium-live/atrium/controlplane"
 	"github.com/atrium-live/atrium/controlplane/cptest"
 	"github.com/atrium-live/atrium/pkg/egress"
@@ -97,40 +97,52 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// publishTeacher joins the class room as the teacher with server-sdk-go and publishes a
-// synthetic H.264 camera (1280x720, 30 fps) and Opus microphone until the test ends.
+// teacherMedia encodes, once per test binary, real media a browser can decode: 30 s of
+// ffmpeg's test pattern as H.264 (x264 baseline, 640x360, 30 fps, a keyframe a second) and a
+// 440 Hz tone as Opus in 20 ms frames.
+var teacherMedia = sync.OnceValues(func() ([2]string, error) {
+	dir, err := os.MkdirTemp("", "atrium-rec-media-")
+	if err != nil {
+		return [2]string{}, err
+	}
+	files := [2]string{filepath.Join(dir, "camera.h264"), filepath.Join(dir, "mic.ogg")}
+	for _, args := range [][]string{
+		{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "30", "-c:v", "libx264", "-preset", "ultrafast",
+			"-profile:v", "baseline", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p", files[0]},
+		{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30", "-c:a", "libopus", "-b:a", "32k",
+			"-frame_duration", "20", "-page_duration", "20000", files[1]},
+	} {
+		out, err := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...).CombinedOutput()
+		if err != nil {
+			return files, fmt.Errorf("ffmpeg %v: %w\n%s", args, err, out)
+		}
+	}
+	return files, nil
+})
+
+// publishTeacher joins the class room as the teacher with server-sdk-go and publishes real
+// H.264 (camera, 640x360) and Opus (microphone) from teacherMedia, paced in real time.
 func publishTeacher(t *testing.T, st *recStack) {
 	t.Helper()
+	files, err := teacherMedia()
+	if err != nil {
+		t.Fatalf("this test needs ffmpeg with libx264 and libopus (scripts/test-deps.sh): %v", err)
+	}
 	r, err := lksdk.ConnectToRoomWithToken(st.sfu.URL(), st.sfu.Token(st.classID, st.teacher.ID), lksdk.NewRoomCallback(),
 		lksdk.WithAutoSubscribe(false))
 	if err != nil {
 		t.Fatalf("teacher join: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	t.Cleanup(func() { cancel(); <-done; <-done; r.Disconnect() })
-	gen, err := synth.NewVideo(synth.VideoParams{Codec: "h264", Bitrate: 1_000_000, FPS: 30, Width: 1280, Height: 720,
-		KeyframeInterval: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vt, err := lksdk.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: synth.VideoClockRate,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
-		lksdk.WithRTCPHandler(func(p rtcp.Packet) {
-			switch p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				gen.RequestKeyframe()
-			}
-		}))
+	t.Cleanup(r.Disconnect)
+	vt, err := lksdk.NewLocalFileTrack(files[0], lksdk.ReaderTrackWithFrameDuration(time.Second/30))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.LocalParticipant.PublishTrack(vt, &lksdk.TrackPublicationOptions{Name: "camera",
-		Source: livekit.TrackSource_CAMERA, VideoWidth: 1280, VideoHeight: 720}); err != nil {
+		Source: livekit.TrackSource_CAMERA, VideoWidth: 640, VideoHeight: 360}); err != nil {
 		t.Fatalf("publish video: %v", err)
 	}
-	at, err := lksdk.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: synth.OpusClockRate,
-		Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"})
+	at, err := lksdk.NewLocalFileTrack(files[1], lksdk.ReaderTrackWithFrameDuration(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,57 +150,6 @@ func publishTeacher(t *testing.T, st *recStack) {
 		Source: livekit.TrackSource_MICROPHONE}); err != nil {
 		t.Fatalf("publish audio: %v", err)
 	}
-	// RTP timestamps from the wall clock, as a capture device stamps them.
-	go func() {
-		defer func() { done <- struct{}{} }()
-		tick := time.NewTicker(gen.FrameInterval())
-		defer tick.Stop()
-		var seq uint16
-		start := time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			ts := uint32(time.Since(start).Seconds() * synth.VideoClockRate)
-			if !vt.IsBound() {
-				continue
-			}
-			payloads, _ := gen.NextFrame(time.Now())
-			for i, pl := range payloads {
-				pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: i == len(payloads)-1, SequenceNumber: seq, Timestamp: ts}, Payload: pl}
-				if err := vt.WriteRTP(&pkt, nil); err != nil {
-					return
-				}
-				seq++
-			}
-		}
-	}()
-	go func() {
-		defer func() { done <- struct{}{} }()
-		opus := synth.NewOpus(32000)
-		tick := time.NewTicker(synth.OpusFrameDuration)
-		defer tick.Stop()
-		var seq uint16
-		start := time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			ts := uint32(time.Since(start)/synth.OpusFrameDuration) * synth.OpusTicksPerFrame
-			if !at.IsBound() {
-				continue
-			}
-			pkt := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts}, Payload: opus.Next()}
-			if err := at.WriteRTP(&pkt, nil); err != nil {
-				return
-			}
-			seq++
-		}
-	}()
 }
 
 // pollFor checks cond every 200 ms (each check is an HTTP round trip) until it holds or

@@ -1,6 +1,7 @@
 package recordings
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -64,8 +65,25 @@ func (o *objects) open(ctx context.Context, key string) (Object, error) {
 		}
 		return Object{}, fmt.Errorf("recordings: stat %s: %w", key, err)
 	}
+	if strings.HasSuffix(key, ".m3u8") {
+		// A live playlist is replaced while the recording runs: read it in one GET, so the
+		// length served is the length of the bytes served (streaming could mix versions).
+		defer obj.Close()
+		raw, err := io.ReadAll(io.LimitReader(obj, maxPlaylistBytes))
+		if err != nil {
+			return Object{}, fmt.Errorf("recordings: read %s: %w", key, err)
+		}
+		return Object{ReadSeekCloser: nopCloser{bytes.NewReader(raw)}, Size: int64(len(raw)), Modified: st.LastModified}, nil
+	}
 	return Object{ReadSeekCloser: obj, Size: st.Size, Modified: st.LastModified}, nil
 }
+
+// maxPlaylistBytes bounds a playlist read into memory (a 10-hour recording's is ~1 MiB).
+const maxPlaylistBytes = 8 << 20
+
+type nopCloser struct{ io.ReadSeeker }
+
+func (nopCloser) Close() error { return nil }
 
 // removeFolder deletes every object under the playlist's folder and returns how many.
 func (o *objects) removeFolder(ctx context.Context, playlistKey string) (int, error) {
