@@ -288,3 +288,45 @@ func TestAutoRecordWhenTeacherJoins(t *testing.T) {
 	}
 	env.Do(t, "POST", "/api/v1/recordings/"+items[0].(map[string]any)["id"].(string)+"/stop", st.teacher.Token, nil).Want(t, 200)
 }
+
+// TestEgressWebhooksNeverGoBack: the recorders' egress webhooks may arrive late, twice or out
+// of order; a recording's state never moves backwards, figures only grow, and retention
+// starts from the end (no SFU or recorder needed: the events are signed by the test).
+func TestEgressWebhooksNeverGoBack(t *testing.T) {
+	env := cptest.Serve(t)
+	teacher := env.NewUser(t, "teacher")
+	class := env.CreateClass(t, teacher, cptest.ClassSpec{Title: "Webhook class " + cptest.RandomHex(3)})
+	classID := class["id"].(string)
+	start := time.Now().Add(-time.Hour)
+	ev := func(id, event string, status livekit.EgressStatus, dur time.Duration, size int64, ended bool) *livekit.WebhookEvent {
+		info := &livekit.EgressInfo{EgressId: "EG_hook1", RoomName: classID, Status: status, StartedAt: start.UnixNano(),
+			SegmentResults: []*livekit.SegmentsInfo{{PlaylistName: "classes/" + classID + "/x/index.m3u8", Duration: int64(dur), Size: size}}}
+		if ended {
+			info.EndedAt = start.Add(dur).UnixNano()
+		}
+		return &livekit.WebhookEvent{Id: id, Event: event, EgressInfo: info, CreatedAt: time.Now().Unix()}
+	}
+	get := func() map[string]any {
+		v := env.Do(t, "GET", "/api/v1/classes/"+classID+"/recordings", teacher.Token, nil).Want(t, 200).Map(t)
+		items := v["items"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("%d recordings, want 1: %v", len(items), items)
+		}
+		return items[0].(map[string]any)
+	}
+	env.SendWebhook(t, ev("EV_h1", "egress_ended", livekit.EgressStatus_EGRESS_COMPLETE, 10*time.Minute, 5000, true)).Want(t, 200)
+	env.SendWebhook(t, ev("EV_h2", "egress_started", livekit.EgressStatus_EGRESS_ACTIVE, 0, 0, false)).Want(t, 200)
+	env.SendWebhook(t, ev("EV_h1", "egress_ended", livekit.EgressStatus_EGRESS_FAILED, 0, 0, true)).Want(t, 200) // a duplicate id
+	r := get()
+	if r["state"] != "complete" || r["duration_seconds"].(float64) != 600 || r["size_bytes"].(float64) != 5000 || r["live"].(bool) {
+		t.Errorf("after ended, a late started and a duplicate: %v; want complete, 600 s, 5000 bytes", r)
+	}
+	exp, err := time.Parse(time.RFC3339, r["expires_at"].(string))
+	if want := start.Add(10 * time.Minute).Add(90 * 24 * time.Hour); err != nil || exp.Sub(want).Abs() > time.Second {
+		t.Errorf("expires_at = %v, want the end plus the default 90 days (%v)", r["expires_at"], want)
+	}
+	// An egress of a room that is no class is acknowledged and ignored.
+	other := ev("EV_h3", "egress_started", livekit.EgressStatus_EGRESS_ACTIVE, 0, 0, false)
+	other.EgressInfo.RoomName = "not-a-class"
+	env.SendWebhook(t, other).Want(t, 200)
+}
