@@ -5,7 +5,7 @@ BIN       ?= bin/atrium
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/atrium-live/atrium/pkg/version.Version=$(VERSION)
 # Packages whose concurrency the race detector must vouch for.
-RACE_PKGS ?= ./sfu/... ./signaling/... ./turn/... ./pkg/... ./bench/... ./tests/cluster/... ./controlplane/ledger/... ./controlplane/booking/... ./recorder/...
+RACE_PKGS ?= ./sfu/... ./signaling/... ./turn/... ./pkg/... ./bench/... ./tests/cluster/... ./tests/relay/... ./controlplane/ledger/... ./controlplane/booking/... ./recorder/...
 TEST_TIMEOUT ?= 20m
 
 .PHONY: run build test test-deps test-go test-race lint bench bench-turn services clean fuzz soak

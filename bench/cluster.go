@@ -30,6 +30,10 @@ type ClusterOptions struct {
 	// Probes is the number of signal-only join probes per room and path (CompareDirect
 	// only); 0: 5.
 	Probes int
+	// ProbeBudget bounds how long the probes may take; 0: half of what is left of the run
+	// after the joins, so that a steady window remains on a slow machine. A longer budget
+	// finishes every probe on a starved machine at the cost of the steady window.
+	ProbeBudget time.Duration
 	// ProcessPIDs maps a label to a process to sample from /proc: a node id (one node per
 	// process), or any label for a process that holds several nodes (atrium dev
 	// --sfu-nodes runs every node and the gateway in one).
@@ -250,7 +254,11 @@ func RunCluster(ctx context.Context, o ClusterOptions) (*ClusterResult, error) {
 	if sleepCtx(ctx, settle) && o.CompareDirect {
 		// The probes may take half of what is left, so that a steady window remains on a
 		// slow machine.
-		c.probe(ctx, time.Now().Add((time.Until(firstEnd)-settle)/2))
+		budget := (time.Until(firstEnd) - settle) / 2
+		if o.ProbeBudget > 0 {
+			budget = o.ProbeBudget
+		}
+		c.probe(ctx, time.Now().Add(budget))
 	}
 	c.probed = time.Now()
 	c.steadyFrom = c.probed.Add(settle)

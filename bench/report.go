@@ -50,6 +50,11 @@ func WriteTable(w io.Writer, res *Result) error {
 	p("bitrate in / out\t%s / %s b/s\t\t", si(res.BitrateIn), si(res.BitrateOut))
 	p("packets in / out\t%s / %s pkt/s\t\t", si(res.PacketsInPerS), si(res.PacketsOutPerS))
 	p("keyframes sent / requested\t%d / %d\t\t", res.Keyframes, res.KeyframeRequests)
+	if res.Lean {
+		p("subscribers\tlean (ICE, DTLS, SRTP; no PeerConnection, no RTCP)\t\t")
+	} else {
+		p("subscriber feedback\t%s\t\t", feedbackLabel(res.Feedback))
+	}
 	if s := res.ServerProcess; s != nil {
 		p("server cpu\t%.2f s\t%.0f%% of a core\t", s.CPUSeconds, s.CPUPercent)
 		p("server peak rss\t%s\tper subscriber %s\t", bytesIEC(s.PeakRSS), bytesIEC(s.RSSPerSubscriber))
@@ -98,4 +103,17 @@ func WriteJSONFile(path string, v any) error {
 		return fmt.Errorf("bench: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// feedbackLabel names the subscribers' RTCP in reports.
+func feedbackLabel(f Feedback) string {
+	switch f {
+	case FeedbackBrowser:
+		return "browser (RR, TWCC/50ms, NACK, PLI)"
+	case FeedbackSDK:
+		return "sdk (RR, TWCC/100ms, NACK)"
+	case FeedbackNone:
+		return "none (lean: no RTCP)"
+	}
+	return "-"
 }

@@ -24,6 +24,10 @@ type Result struct {
 	Participants int     `json:"participants"`
 	Publishers   int     `json:"publishers"`
 	Subscribers  int     `json:"subscribers"`
+	// Feedback is the RTCP the subscribers sent (browser, sdk, none).
+	Feedback Feedback `json:"subscriber_feedback"`
+	// Lean is set when subscribers were lean clients (bench/leansub, Options.Lean).
+	Lean bool `json:"lean_subscribers,omitempty"`
 
 	Joins Joins      `json:"joins"`
 	Audio KindResult `json:"audio"`
@@ -275,7 +279,7 @@ func percentilesOf(samples []time.Duration) Percentiles {
 // result turns the final snapshot (and the steady one, if any) into a Result.
 func (r *run) result(steady, final *snapshot, rampEnded bool) *Result {
 	res := &Result{Scenario: r.scn.Name, Server: r.opts.Target.URL, Room: r.room, StartedAt: r.start,
-		DurationS: final.at.Sub(r.start).Seconds(), Participants: len(r.parts)}
+		DurationS: final.at.Sub(r.start).Seconds(), Participants: len(r.parts), Feedback: r.opts.Feedback, Lean: r.opts.Lean}
 
 	// Joins.
 	var wsJoined, joinedFirst, wsFirst []time.Duration

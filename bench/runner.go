@@ -20,6 +20,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/atrium-live/atrium/bench/leansub"
 	"github.com/atrium-live/atrium/bench/procstat"
 )
 
@@ -56,6 +57,12 @@ type Options struct {
 	Target    Target
 	ServerPID int // > 0: sample this process's CPU and RSS from /proc
 
+	// Feedback is the RTCP subscribers send ("": FeedbackBrowser).
+	Feedback Feedback
+	// Lean makes subscribe-only participants lean clients (bench/leansub): real signalling,
+	// ICE, DTLS and SRTP without a PeerConnection, no RTCP (Feedback must be none or
+	// unset). A tester core then receives for several hundred subscribers.
+	Lean bool
 	// RelayOnly makes participants connect with ICE transport policy relay (see RelayMode).
 	RelayOnly RelayMode
 	// TURNPID > 0: sample the TURN relay process's CPU and RSS, for relayed packets per
@@ -83,6 +90,9 @@ type Options struct {
 
 	// joinsDone, if set, counts finished joins (either way): RunCluster waits on it.
 	joinsDone *atomic.Int64
+	// leanOwnSockets gives each lean subscriber a socket of its own even on loopback (the
+	// path used against remote servers), for tests.
+	leanOwnSockets bool
 }
 
 // Errors a run reports; the Result is still returned with them.
@@ -112,7 +122,11 @@ type run struct {
 	relay                *relayProbe // nil without TURNPID and TURNMetricsURL
 	owner                ownerURL    // where Direct groups join
 
+	cert *leansub.Certificate // lean subscribers' DTLS identity (Options.Lean)
+	hub  *leansub.Hub         // their shared socket (Options.Lean)
+
 	mu     sync.Mutex
+	lean   []*leansub.Subscriber
 	rooms  []*lksdk.Room
 	tracks []*trackStats
 	parts  []*participant
@@ -125,17 +139,27 @@ type run struct {
 // whenever a run took place, also together with ErrJoinsFailed or ErrNoMedia; a failed
 // first publisher aborts the run early with ErrAborted, an error that says why, and no Result.
 func Run(ctx context.Context, opts Options) (*Result, error) {
-	if err := opts.Scenario.Validate(); err != nil {
+	var err error
+	if err = opts.Scenario.Validate(); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	if err := opts.Target.Validate(); err != nil {
+	if err = opts.Target.Validate(); err != nil {
 		return nil, err
 	}
-	if err := validateRelayOptions(opts); err != nil {
+	if err = validateRelayOptions(opts); err != nil {
 		return nil, err
 	}
 	if opts.Scenario.hasDirect() && opts.OwnerURL == nil {
 		return nil, errors.New("bench: a direct group needs Options.OwnerURL to find the room's owner node")
+	}
+	if opts.Lean && opts.Feedback != "" && opts.Feedback != FeedbackNone {
+		return nil, fmt.Errorf("bench: lean subscribers send no RTCP: feedback %q is not possible", opts.Feedback)
+	}
+	if opts.Lean {
+		opts.Feedback = FeedbackNone
+	}
+	if opts.Feedback, err = ParseFeedback(string(opts.Feedback)); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if opts.Grace <= 0 {
 		opts.Grace = 10 * time.Second
@@ -154,6 +178,18 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	r := &run{opts: opts, scn: &opts.Scenario, log: opts.Logger, room: opts.Scenario.Room,
 		owner: ownerURL{ready: make(chan struct{})}}
+	if opts.Lean {
+		if r.cert, err = leansub.NewCertificate(); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		// One shared socket for all (used when the server is on loopback).
+		if !opts.leanOwnSockets {
+			if r.hub, err = leansub.NewHub(); err != nil {
+				return nil, fmt.Errorf("bench: %w", err)
+			}
+			defer r.hub.Close()
+		}
+	}
 	if r.room == "" {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
@@ -334,6 +370,9 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	if err != nil {
 		return err
 	}
+	if r.opts.Lean && !p.publishes() && !p.relayOnly && !p.group.Direct {
+		return r.joinLean(hardCtx, p, token)
+	}
 	cb := lksdk.NewRoomCallback()
 	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
 		r.onTrack(p, track, pub)
@@ -358,6 +397,11 @@ func (r *run) join(hardCtx, mediaCtx context.Context, p *participant) (err error
 	if p.relayOnly {
 		connOpts = append(connOpts, lksdk.WithICETransportPolicy(webrtc.ICETransportPolicyRelay))
 	}
+	fbOpts, err := r.opts.Feedback.connectOptions(p.publishes())
+	if err != nil {
+		return err
+	}
+	connOpts = append(connOpts, fbOpts...)
 	err = room.JoinWithContextAndToken(jctx, url, token, connOpts...)
 	if err != nil {
 		room.Disconnect()
@@ -413,9 +457,7 @@ func (r *run) onTrack(p *participant, track *webrtc.TrackRemote, pub *lksdk.Remo
 	r.readers.Add(1)
 	go func() {
 		defer r.readers.Done()
-		readTrack(track, ts, &r.cnt, func(at time.Time) {
-			p.firstMedia.CompareAndSwap(0, at.UnixNano())
-		})
+		readTrack(track, ts, &r.cnt)
 	}()
 }
 
@@ -463,7 +505,12 @@ func (r *run) teardown(hardCtx context.Context) {
 	r.mu.Lock()
 	rooms := r.rooms
 	r.rooms = nil
+	lean := r.lean
+	r.lean = nil
 	r.mu.Unlock()
+	for _, s := range lean {
+		s.Close()
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for _, room := range rooms {
@@ -517,4 +564,53 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// joinLean connects p as a lean subscriber (Options.Lean).
+func (r *run) joinLean(hardCtx context.Context, p *participant, token string) error {
+	jctx, cancel := context.WithTimeout(hardCtx, r.opts.JoinTimeout)
+	defer cancel()
+	p.started(time.Now())
+	var (
+		mu   sync.Mutex
+		mine []*trackStats
+	)
+	s, err := leansub.Dial(jctx, leansub.Params{URL: r.opts.Target.URL, Token: token, Cert: r.cert, Hub: r.hub,
+		OnTrack: func(t *leansub.Track) {
+			ts := &trackStats{kind: kindAudio, sid: t.SID, owner: p}
+			if t.Video {
+				ts.kind = kindVideo
+			}
+			t.Data = ts
+			mu.Lock()
+			mine = append(mine, ts)
+			mu.Unlock()
+			r.mu.Lock()
+			r.tracks = append(r.tracks, ts)
+			r.mu.Unlock()
+		},
+		OnPacket: func(t *leansub.Track, pkt []byte, at time.Time) {
+			t.Data.(*trackStats).record(pkt, at, &r.cnt)
+		},
+		OnClose: func(reason string) {
+			if reason != "closed" {
+				p.drop(time.Now(), reason)
+			}
+			mu.Lock()
+			for _, ts := range mine {
+				ts.close()
+			}
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("join: %w", err)
+	}
+	p.setNode(s.NodeID)
+	r.mu.Lock()
+	r.lean = append(r.lean, s)
+	r.mu.Unlock()
+	p.finish(time.Now(), nil)
+	r.joinedOK.Add(1)
+	return nil
 }

@@ -17,6 +17,7 @@ type trackStats struct {
 	kind  int
 	sid   string       // the publisher's track SID
 	owner *participant // the subscriber
+	seen  bool         // a media packet arrived (owned by the reading goroutine)
 
 	mu        sync.Mutex
 	loss      stats.Loss
@@ -28,46 +29,55 @@ type trackStats struct {
 }
 
 // readTrack reads RTP from track until it fails (the subscriber left), recording each
-// stamped packet. first is called once, with the arrival time of the first media packet.
-func readTrack(track *webrtc.TrackRemote, ts *trackStats, c *counters, first func(time.Time)) {
+// stamped packet.
+func readTrack(track *webrtc.TrackRemote, ts *trackStats, c *counters) {
 	buf := make([]byte, 1500)
-	var seen bool
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
-			ts.mu.Lock()
-			ts.closedAt = time.Now()
-			ts.mu.Unlock()
+			ts.close()
 			return
 		}
-		now := time.Now()
-		if ts.owner.relayOnly {
-			c.relayRecvPkts.Add(1)
-		}
-		payload, ok := synth.RTPPayload(buf[:n])
-		if !ok {
-			ts.mu.Lock()
-			ts.padding++
-			ts.mu.Unlock()
-			continue
-		}
-		if !seen {
-			seen = true
-			first(now)
-		}
-		c.recvPkts[ts.kind].Add(1)
-		c.recvBytes[ts.kind].Add(uint64(len(payload)))
-		st, ok := synth.ReadStamp(payload)
-		ts.mu.Lock()
-		if ok {
-			ts.loss.Push(st.Layer, st.Seq)
-			ts.jitter.Push(st.Sent, now)
-			ts.latency.Record(now.Sub(st.Sent))
-		} else {
-			ts.unstamped++
-		}
-		ts.mu.Unlock()
+		ts.record(buf[:n], time.Now(), c)
 	}
+}
+
+// close records that the track ended.
+func (ts *trackStats) close() {
+	ts.mu.Lock()
+	ts.closedAt = time.Now()
+	ts.mu.Unlock()
+}
+
+// record accounts one received RTP packet (header included) that arrived at now; the
+// first media packet's arrival is the subscriber's first media. Allocates nothing.
+func (ts *trackStats) record(pkt []byte, now time.Time, c *counters) {
+	if ts.owner.relayOnly {
+		c.relayRecvPkts.Add(1)
+	}
+	payload, ok := synth.RTPPayload(pkt)
+	if !ok {
+		ts.mu.Lock()
+		ts.padding++
+		ts.mu.Unlock()
+		return
+	}
+	if !ts.seen {
+		ts.seen = true
+		ts.owner.firstMedia.CompareAndSwap(0, now.UnixNano())
+	}
+	c.recvPkts[ts.kind].Add(1)
+	c.recvBytes[ts.kind].Add(uint64(len(payload)))
+	st, ok := synth.ReadStamp(payload)
+	ts.mu.Lock()
+	if ok {
+		ts.loss.Push(st.Layer, st.Seq)
+		ts.jitter.Push(st.Sent, now)
+		ts.latency.Record(now.Sub(st.Sent))
+	} else {
+		ts.unstamped++
+	}
+	ts.mu.Unlock()
 }
 
 // kindTotals aggregates trackStats of one kind.

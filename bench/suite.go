@@ -112,7 +112,7 @@ func (s *Suite) checkTargets() []TargetCheck {
 	var lecture, join *Result
 	for name, r := range s.Runs {
 		switch {
-		case strings.HasPrefix(name, "lecture-") && (lecture == nil || r.Subscribers > lecture.Subscribers):
+		case strings.HasPrefix(name, "lecture-") && realisticFeedback(r) && (lecture == nil || r.Subscribers > lecture.Subscribers):
 			lecture = r
 		case strings.HasPrefix(name, "join-") && (join == nil || r.Subscribers > join.Subscribers):
 			join = r
@@ -153,6 +153,7 @@ func (s *Suite) checkTargets() []TargetCheck {
 				Measured: fmt.Sprintf("%.2f MiB per subscriber (RSS growth / subscribers)", mib), Value: mib, Met: mib <= 1})
 		}
 	}
+	out = append(out, s.mediaPathTargets(base, haveBase)...)
 	if j := join; j != nil {
 		w := j.Joins.WSToFirstMediaMs
 		out = append(out, TargetCheck{Name: "join time", Target: "ws open -> first media p50 <= 150 ms, p95 <= 400 ms (200 joins at 10/s)",
@@ -183,7 +184,7 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, ", atrium %s", s.Machine.Version)
 	}
 	b.WriteString(". Server pinned to one core, tester to the other; figures per server core.\n\n")
-	b.WriteString("## Targets (issue 5)\n\n| target | wanted | measured | met |\n|---|---|---|---|\n")
+	b.WriteString("## Targets (issues 5 and 10)\n\n| target | wanted | measured | met |\n|---|---|---|---|\n")
 	for _, t := range s.Targets {
 		met := "yes"
 		if !t.Met {
@@ -200,7 +201,7 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | 1 -> %d | %.0f | %.2f | %.3f%% |\n", u.Mode, u.Receivers, u.ForwardedPerCPUSecond,
 			u.CPUMicrosPerPacket, u.LossPercent)
 	}
-	b.WriteString("\n## Scenarios\n\n| run | joins ok/failed | ws->media p50/p95 ms | loss % | latency p50/p90/p99/max ms | jitter ms | out Mb/s | out pkt/s | server CPU % | fwd pkt per CPU-s | us/pkt | peak RSS MiB | tester CPU % | wait for CPU % server/tester | load avg | p50 ms first/last 10% subscribers |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Scenarios\n\n| run | joins ok/failed | ws->media p50/p95 ms | loss % | latency p50/p90/p99/max ms | jitter ms | out Mb/s | out pkt/s | server CPU % | fwd pkt per CPU-s | us/pkt | peak RSS MiB | tester CPU % | bounded by | feedback | wait for CPU % server/tester | load avg | p50 ms first/last 10% subscribers |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	names := make([]string, 0, len(s.Runs))
 	for n := range s.Runs {
 		names = append(names, n)
@@ -226,11 +227,23 @@ func (s *Suite) WriteMarkdown(w io.Writer) error {
 		} else if k := r.Audio.FanoutSkew; k != nil {
 			skew = fmt.Sprintf("%.2f/%.2f (audio)", k.FirstTenthP50, k.LastTenthP50)
 		}
-		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s | %s/%.0f | %.1f | %s |\n",
+		bound := "server"
+		if r.Tester.Saturated {
+			bound = "**tester**"
+		}
+		fb := string(r.Feedback)
+		if fb == "" {
+			fb = "-"
+		}
+		if r.Lean {
+			fb = "lean"
+		}
+		fmt.Fprintf(&b, "| %s | %d/%d | %.0f/%.0f | %.3f | %.2f/%.2f/%.2f/%.1f | %.2f | %.1f | %.0f | %s | %s | %s | %s | %.0f%s | %s | %s | %s/%.0f | %.1f | %s |\n",
 			n, r.Joins.OK, r.Joins.Failed, r.Joins.WSToFirstMediaMs.P50, r.Joins.WSToFirstMediaMs.P95, r.LossPercent,
 			r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max, r.JitterMs, r.BitrateOut/1e6, r.PacketsOutPerS,
-			cpu, fwd, us, rss, r.Tester.CPUPercent, sat, wait, r.Tester.WaitPercent, r.LoadAverage, skew)
+			cpu, fwd, us, rss, r.Tester.CPUPercent, sat, bound, fb, wait, r.Tester.WaitPercent, r.LoadAverage, skew)
 	}
+	writeFeedbackCost(&b, s.Runs, names)
 	if len(s.Failures) > 0 {
 		b.WriteString("\n## Failed runs\n\n")
 		for n, msg := range s.Failures {
@@ -262,4 +275,96 @@ func DetectMachine(version string) Machine {
 		m.Kernel = "Linux " + strings.TrimSpace(string(raw))
 	}
 	return m
+}
+
+// realisticFeedback reports whether r's subscribers sent browser-like RTCP (runs from
+// before the feedback modes existed count: their SDK subscribers were the realistic ones).
+func realisticFeedback(r *Result) bool {
+	return !r.Lean && (r.Feedback == "" || r.Feedback == FeedbackBrowser)
+}
+
+// writeFeedbackCost compares runs that differ only in their subscribers' feedback: a run
+// named NAME-sdk, NAME-none or NAME-lean (lean subscribers) against NAME (browser
+// feedback), same suite, same machine.
+func writeFeedbackCost(b *strings.Builder, runs map[string]*Result, names []string) {
+	header := false
+	for _, n := range names {
+		base, suffix, ok := cutFeedbackSuffix(n)
+		ref := runs[base]
+		r := runs[n]
+		if !ok || ref == nil || ref.ServerProcess == nil || r.ServerProcess == nil || ref.ServerProcess.ForwardedPerCPUSecond == 0 {
+			continue
+		}
+		if !header {
+			b.WriteString("\n## Server cost of subscriber feedback (same suite)\n\n| run | feedback | fwd pkt per CPU-s | vs browser feedback | tester bounded |\n|---|---|---|---|---|\n")
+			header = true
+		}
+		fmt.Fprintf(b, "| %s | %s | %.0f | %.2fx (%s: %.0f) | %v / %v |\n", n, suffix, r.ServerProcess.ForwardedPerCPUSecond,
+			r.ServerProcess.ForwardedPerCPUSecond/ref.ServerProcess.ForwardedPerCPUSecond, base,
+			ref.ServerProcess.ForwardedPerCPUSecond, r.Tester.Saturated, ref.Tester.Saturated)
+	}
+}
+
+// cutFeedbackSuffix splits "lecture-100-lean" into "lecture-100" and "lean".
+func cutFeedbackSuffix(name string) (base, suffix string, ok bool) {
+	for _, s := range []string{"-sdk", "-none", "-lean"} {
+		if b, found := strings.CutSuffix(name, s); found {
+			return b, s[1:], true
+		}
+	}
+	return name, "", false
+}
+
+// mediaPathTargets are issue 10's checks: forwarding efficiency with RTCP-realistic
+// subscribers on lecture 1 -> 100 (the reference workload), against the raw UDP limit, and
+// whether the tester stayed below 80% of its core in the lecture runs of each size.
+func (s *Suite) mediaPathTargets(base udpbase.Result, haveBase bool) []TargetCheck {
+	var out []TargetCheck
+	if r := s.Runs["lecture-100"]; r != nil && realisticFeedback(r) && r.ServerProcess != nil && r.ServerProcess.ForwardedPerCPUSecond > 0 {
+		fwd := r.ServerProcess.ForwardedPerCPUSecond
+		out = append(out, TargetCheck{Name: "fwd pkt per server CPU-s (issue 10)",
+			Target:   ">= 80000 with RTCP-realistic subscribers (lecture 1 -> 100), loss <= 0.5%",
+			Measured: fmt.Sprintf("%.0f with %s feedback, loss %.3f%%, %.0f Mb/s out", fwd, r.Feedback, r.LossPercent, r.BitrateOut/1e6),
+			Value:    fwd, Met: fwd >= 80000 && r.LossPercent <= 0.5, Note: saturationNote(r)})
+		if haveBase && base.ForwardedPerCPUSecond > 0 {
+			f := fwd / base.ForwardedPerCPUSecond
+			out = append(out, TargetCheck{Name: "share of raw UDP forwarding (issue 10)", Target: ">= 0.6 of udp-baseline on the same core",
+				Measured: fmt.Sprintf("%.0f / %.0f (%s) = %.2f", fwd, base.ForwardedPerCPUSecond, base.Mode, f),
+				Value:    f, Met: f >= 0.6, Note: saturationNote(r)})
+		}
+	}
+	// Suites from before the feedback modes (no run names its feedback) had no lean runs.
+	newer := false
+	for _, r := range s.Runs {
+		newer = newer || r.Feedback != ""
+	}
+	if !newer {
+		return out
+	}
+	var parts []string
+	met := true
+	for _, n := range []int{100, 300, 600} {
+		best := ""
+		bestCPU := -1.0
+		for name, r := range s.Runs {
+			if !strings.HasPrefix(name, fmt.Sprintf("lecture-%d", n)) || r.Subscribers != n {
+				continue
+			}
+			if bestCPU < 0 || r.Tester.CPUPercent < bestCPU {
+				best, bestCPU = name, r.Tester.CPUPercent
+			}
+		}
+		if best == "" {
+			parts = append(parts, fmt.Sprintf("%d: not run", n))
+			met = false
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", best, bestCPU))
+		if bestCPU >= 80 {
+			met = false
+		}
+	}
+	out = append(out, TargetCheck{Name: "tester headroom (issue 10)", Target: "lecture 1 -> 100, 300 and 600 with the tester below 80% of its core",
+		Measured: strings.Join(parts, ", "), Met: met})
+	return out
 }

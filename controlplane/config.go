@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atrium-live/atrium/controlplane/api"
+	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/recordings"
 	"github.com/atrium-live/atrium/pkg/secrets"
 	"github.com/atrium-live/atrium/pkg/tlsfile"
@@ -43,7 +45,7 @@ type HTTPConfig struct {
 	// MaxBodyBytes caps every request body; larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxJSONDepth caps how deeply a JSON body may nest (arrays and objects); deeper bodies
-	// get 400 before the OpenAPI validator sees them. Zero means 32.
+	// get 400 before the OpenAPI validator sees them. Zero means 32; at most 1000.
 	MaxJSONDepth int `yaml:"max_json_depth"`
 	// TrustForwardedFor takes the client IP from X-Forwarded-For (only behind a proxy you run).
 	TrustForwardedFor bool `yaml:"trust_forwarded_for"`
@@ -305,10 +307,7 @@ func (c *Config) Validate() error {
 	if a.ArgonTime < 1 || a.ArgonMemoryKiB < 1024 || a.ArgonThreads < 1 || a.MaxConcurrentHashes < 1 {
 		bad("auth argon cost too low (time>=1, memory>=1024 KiB, threads>=1, max_concurrent_hashes>=1)")
 	}
-	r := c.RateLimit
-	if r.Enabled && (r.IPPerMinute < 1 || r.UserPerMinute < 1 || r.AuthPerMinute < 1 || r.ForgotPerHour < 1) {
-		bad("rate_limit values must be positive when enabled")
-	}
+	errs = append(errs, c.validateLimits()...)
 	if c.LiveKit.APIKey == "" || len(c.LiveKit.APISecret) < 32 {
 		bad("livekit.api_key is required and livekit.api_secret must be at least 32 bytes")
 	}
@@ -317,6 +316,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LiveKit.JoinEarly < 0 {
 		bad("livekit.join_early must not be negative")
+	}
+	if c.LiveKit.TokenTTL < 0 {
+		bad("livekit.token_ttl is %s: must not be negative (0 means %s)", c.LiveKit.TokenTTL, media.DefaultTokenTTL)
 	}
 	if c.TURN.Secret != "" && (len(c.TURN.URLs) == 0 || c.TURN.TTL <= 0) {
 		bad("turn.urls and turn.ttl are required when turn.secret is set")
@@ -344,6 +346,40 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// validateLimits checks the request limits (issue 17, docs/security.md). Zero means the
+// default only where the field says so (max_json_depth, bad_signature_per_minute);
+// negative values used to fall back to defaults silently and are refused, naming the key.
+func (c *Config) validateLimits() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if d := c.HTTP.MaxJSONDepth; d < 0 || d > maxJSONDepth {
+		bad("http.max_json_depth is %d: must be 1 to %d (0 means %d)", d, maxJSONDepth, api.DefaultMaxJSONDepth)
+	}
+	if _, err := api.ParseProxies(c.HTTP.TrustedProxies); err != nil {
+		bad("http.trusted_proxies: %w", err)
+	}
+	r := c.RateLimit
+	for _, l := range []struct {
+		key string
+		v   int
+	}{
+		{"ip_per_minute", r.IPPerMinute}, {"user_per_minute", r.UserPerMinute},
+		{"auth_per_minute", r.AuthPerMinute}, {"forgot_per_hour", r.ForgotPerHour},
+	} {
+		if l.v < 0 || (r.Enabled && l.v == 0) {
+			bad("rate_limit.%s is %d: must be positive", l.key, l.v)
+		}
+	}
+	if r.BadSignaturePerMinute < 0 {
+		bad("rate_limit.bad_signature_per_minute is %d: must not be negative (0 means 30)", r.BadSignaturePerMinute)
+	}
+	return errs
+}
+
+// maxJSONDepth bounds http.max_json_depth: the nesting attack of issue 17 (finding 1) needed
+// thousands of levels, and no API body of ours nests past a handful.
+const maxJSONDepth = 1000
 
 // Secrets lists the secret settings that must be safe outside dev mode (see pkg/secrets);
 // `atrium controlplane` checks them before it serves.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The standard benchmark suite behind `make bench` (issue 5): raw UDP forwarding baseline,
-# lecture 1->100 and 1->300 (simulcast, 1.5 Mb/s top layer), meeting 10x10, audio-room
+# lecture 1->100 (browser-like, SDK-default, no subscriber RTCP, lean subscribers), 1->300,
+# and with lean subscribers 1->300 and 1->600 (simulcast, 1.5 Mb/s top layer), meeting 10x10, audio-room
 # 5->200, and 200 joins at 10/s. Each scenario gets a fresh `atrium sfu --dev` pinned to
 # one core while the tester runs on the others, so figures are per server core.
 #
@@ -15,6 +16,10 @@
 #   BENCH_ONLY="lecture-100"  run only these scenarios (space-separated names)
 #   BENCH_NICE=-5             run server and tester at this nice level (negative needs root):
 #                             on a machine shared with other work, keeps them from starving
+#   BENCH_CGROUP=0            do not give server and tester CPU budgets (default: when the
+#                             cgroup v1 cpu controller at /sys/fs/cgroup/cpu is writable, each
+#                             runs in a group of its own with a quota of one core)
+#   BENCH_CPU_SHARES=1024     cpu.shares of those groups (higher: less starved by other load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +66,25 @@ if [ -n "${BENCH_NICE:-}" ]; then
     log "server and tester at nice $BENCH_NICE (autogroup nice not settable: it ranks them only within this session)"
   fi
 fi
+# CPU budgets: a cgroup (v1 cpu controller) per process, quota one core each, so that
+# neither can borrow the other's time (and Go sizes GOMAXPROCS to the quota).
+CG_ROOT=/sys/fs/cgroup/cpu
+CG_DIRS=()
+CG_SERVER=() CG_TESTER=()
+if [ "${BENCH_CGROUP:-1}" != 0 ] && [ -w "$CG_ROOT" ] && [ -f "$CG_ROOT/cpu.cfs_quota_us" ]; then
+  for role in server tester; do
+    d="$CG_ROOT/atrium-bench-$$-$role"
+    mkdir -p "$d" && echo 100000 >"$d/cpu.cfs_period_us" && echo 100000 >"$d/cpu.cfs_quota_us" &&
+      echo "${BENCH_CPU_SHARES:-1024}" >"$d/cpu.shares" || die "cannot set up cgroup $d"
+    CG_DIRS+=("$d")
+  done
+  # cgexec without libcgroup: the wrapper joins the group, then becomes the command.
+  CG_SERVER=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG_ROOT/atrium-bench-$$-server")
+  CG_TESTER=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG_ROOT/atrium-bench-$$-tester")
+  log "server and tester each in a cgroup with a quota of one core (cpu.shares ${BENCH_CPU_SHARES:-1024})"
+fi
+cg_cleanup() { for d in "${CG_DIRS[@]}"; do rmdir "$d" 2>/dev/null || true; done; }
+
 log "load average before the suite: $(cut -d' ' -f1-3 /proc/loadavg) on $cpus CPUs"
 
 listening() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
@@ -75,13 +99,13 @@ stop_sfu() {
   fi
   SFU_PID=
 }
-trap stop_sfu EXIT INT TERM
+trap 'stop_sfu; cg_cleanup' EXIT INT TERM
 
 start_sfu() {
   local name=$1
   listening "$HTTP_ADDR" && die "$HTTP_ADDR is already in use (another server?): set BENCH_HTTP_ADDR"
   ATRIUM_SFU_HTTP_ADDR=$HTTP_ADDR ATRIUM_SFU_RTC_UDP_ADDR=$UDP_ADDR \
-    "${SERVER_PIN[@]}" "$BIN" sfu --dev >"$RUNS/$name.sfu.log" 2>&1 &
+    "${CG_SERVER[@]}" "${SERVER_PIN[@]}" "$BIN" sfu --dev >"$RUNS/$name.sfu.log" 2>&1 &
   SFU_PID=$!
   for _ in $(seq 1 100); do
     listening "$HTTP_ADDR" && return 0
@@ -103,7 +127,7 @@ scenario() {
   log "$name: $*"
   start_sfu "$name"
   local rc=0
-  timeout --kill-after=10 $((dur + 60)) "${TESTER_PIN[@]}" "$BIN" bench "$@" --url "$URL" \
+  timeout --kill-after=10 $((dur + 60)) "${CG_TESTER[@]}" "${TESTER_PIN[@]}" "$BIN" bench "$@" --url "$URL" \
     --duration "${dur}s" --server-pid "$SFU_PID" --json "$RUNS/$name.json" --quiet \
     >"$RUNS/$name.txt" 2>"$RUNS/$name.log" || rc=$?
   stop_sfu
@@ -117,9 +141,9 @@ scenario() {
 }
 
 if [ -n "$QUICK" ]; then
-  L1=20 L2=40 MEET=4 SPK=2 LIS=40 JOINS=40 D=8 DL=12
+  L1=20 L2=40 L3=60 MEET=4 SPK=2 LIS=40 JOINS=40 D=8 DL=12
 else
-  L1=100 L2=300 MEET=10 SPK=5 LIS=200 JOINS=200 D=30 DL=45
+  L1=100 L2=300 L3=600 MEET=10 SPK=5 LIS=200 JOINS=200 D=30 DL=45
 fi
 
 if want udp-baseline; then
@@ -128,7 +152,16 @@ if want udp-baseline; then
     --json "$RUNS/udp-baseline.json" >&2
 fi
 scenario "lecture-$L1" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20
+# The same lecture with server-sdk-go's default feedback, with pion subscribers sending no
+# RTCP, and with lean subscribers (bench/leansub: no PeerConnection, no RTCP): what RTCP
+# costs the server, and what the lean tester changes (the summary puts them side by side).
+scenario "lecture-$L1-sdk" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20 --feedback sdk
+scenario "lecture-$L1-none" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20 --feedback none
+scenario "lecture-$L1-lean" "$D" lecture --subscribers "$L1" --simulcast --video-bitrate 1500000 --join-rate 20 --lean
 scenario "lecture-$L2" "$DL" lecture --subscribers "$L2" --simulcast --video-bitrate 1500000 --join-rate 20
+# Density: lean subscribers, so that one tester core keeps up with hundreds of students.
+scenario "lecture-$L2-lean" "$DL" lecture --subscribers "$L2" --simulcast --video-bitrate 1500000 --join-rate 30 --lean
+scenario "lecture-$L3-lean" "$((DL + 15))" lecture --subscribers "$L3" --simulcast --video-bitrate 1500000 --join-rate 30 --lean
 scenario "meeting-${MEET}x${MEET}" "$D" meeting --publishers "$MEET" --join-rate 10
 scenario "audio-room-${SPK}x${LIS}" "$D" audio-room --publishers "$SPK" --subscribers "$LIS" --join-rate 20
 # Joins under a light media load (students on the low simulcast layer), so that join time is

@@ -84,6 +84,7 @@ func (r *room) updateSpeakers() {
 		return
 	}
 	sort.Slice(changed, func(i, j int) bool { return changed[i].Level > changed[j].Level })
+	r.span.forwardSpeakers(changed)
 	for _, p := range ps {
 		p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_SpeakersChanged{
 			SpeakersChanged: &livekit.SpeakersChanged{Speakers: changed},

@@ -79,6 +79,9 @@ func (n *node) meta() cluster.Meta {
 	if a := n.s.ICEUDPAddr(); a != nil {
 		m.MediaAddrs = []string{a.String()}
 	}
+	if n.s.relay != nil {
+		m.RelayAddr = n.s.relay.addr
+	}
 	if n.s.draining.Load() {
 		m.State = cluster.StateDraining
 	}
@@ -149,6 +152,9 @@ func (n *node) watchMembers(events <-chan cluster.Event) {
 			released, err := n.leases.ReleaseAll(ctx, ev.Member.NodeID)
 			cancel()
 			n.s.log.Warn("cluster member dead", "node", ev.Member.NodeID, "leases_released", released, "err", err)
+			if n.s.relay != nil {
+				n.s.relay.peerDown(ev.Member.NodeID)
+			}
 		}
 	}
 }
@@ -175,6 +181,9 @@ func (n *node) renewLoop() {
 // running rooms never depend on Redis.
 func (n *node) renewAll(ttl time.Duration) {
 	for _, r := range n.s.rooms.all() {
+		if r.span.isRelay() {
+			continue // the origin holds the lease of a room this node relays
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		ok, err := n.leases.Renew(ctx, r.name, n.self, ttl)
 		if err == nil && !ok {

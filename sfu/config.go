@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
+	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/egress"
@@ -51,6 +51,8 @@ type Config struct {
 	Placement clusterconf.Placement `yaml:"placement"`
 	// Egress serves LiveKit's Egress API (recordings) when its redis_addr is set.
 	Egress egress.APIConfig `yaml:"egress"`
+	// Relay lets a room span nodes (relay.go, docs/relay.md).
+	Relay RelayConfig `yaml:"relay"`
 	// Limits bound sizes and rates per client (limits.go); zero fields take defaults.
 	Limits LimitsConfig `yaml:"limits"`
 	// Tokens sets the refresh_token cadence and lifetime (tokenrefresh.go).
@@ -61,6 +63,23 @@ type Config struct {
 	Region string `yaml:"region"`
 	// DrainTimeout bounds graceful shutdown: after it, remaining participants are closed.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// RelayConfig makes rooms span nodes: once a room is big enough on its origin (owner) node,
+// new participants are placed on other nodes, which receive the room's tracks over one
+// encrypted link per node pair (docs/relay.md). Needs cluster.enabled.
+type RelayConfig struct {
+	// Addr is the link's address, UDP (media) and TCP (room state) on the same port, e.g.
+	// ":7883". Empty turns relaying off: every room stays on its owner.
+	Addr string `yaml:"addr"`
+	// AdvertiseAddr is Addr as other nodes reach it, when it differs (wildcard or NAT).
+	AdvertiseAddr string `yaml:"advertise_addr"`
+	// ParticipantsPerNode: once a room has this many participants on a node, further
+	// participants go to other nodes. 0: no such bound (only MinHeadroom spills).
+	ParticipantsPerNode int `yaml:"participants_per_node"`
+	// MinHeadroom: while the origin's placement headroom (0..1) is below it, new
+	// participants go to other nodes. 0 turns it off.
+	MinHeadroom float64 `yaml:"min_headroom"`
 }
 
 // RTCConfig is the WebRTC transport.
@@ -80,8 +99,9 @@ type RTCConfig struct {
 	// relays on 127.0.0.1). On in dev mode and tests; never needed in production.
 	AllowLoopback bool `yaml:"allow_loopback"`
 	// BatchWrites sends each packet's fan-out on the muxed UDP socket with one sendmmsg
-	// instead of one sendto per subscriber. Off by default: on loopback benchmarks it saved
-	// CPU in the send thread but showed no clear end-to-end gain (docs/sfu-internals.md).
+	// instead of one sendto per subscriber. On by default: in alternating lecture 1 -> 100
+	// runs with browser-like subscribers it forwarded 12-18% more packets per server
+	// CPU-second (bench/results/media-path-2026-12-07.md).
 	BatchWrites bool `yaml:"batch_writes"`
 }
 
@@ -145,7 +165,7 @@ type WebhookConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		HTTPAddr: ":7880",
-		RTC:      RTCConfig{UDPAddr: ":7882", PortMin: 50000, PortMax: 60000},
+		RTC:      RTCConfig{UDPAddr: ":7882", PortMin: 50000, PortMax: 60000, BatchWrites: true},
 		Room:     RoomConfig{EmptyTimeout: 5 * time.Minute, DynacastPauseDelay: 5 * time.Second},
 		Signal: SignalConfig{
 			PingInterval: 10 * time.Second, PingTimeout: 20 * time.Second,
@@ -182,47 +202,19 @@ func (c *Config) Load(path string, lookup func(string) (string, bool)) error {
 	return nil
 }
 
-// apiKeys merges Keys, the key file and, in dev mode with no keys, devkey/secret.
-func (c *Config) apiKeys() (map[string]string, error) {
-	keys := make(map[string]string, len(c.Keys)+1)
-	for k, v := range c.Keys {
-		keys[k] = v
-	}
-	if c.KeyFile != "" {
-		raw, err := os.ReadFile(c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("key file: %w", err)
-		}
-		var fromFile map[string]string
-		if err := config.DecodeYAML(raw, &fromFile); err != nil {
-			return nil, fmt.Errorf("key file %s: %w", c.KeyFile, err)
-		}
-		for k, v := range fromFile {
-			keys[k] = v
-		}
-	}
-	if c.Dev && len(keys) == 0 {
-		keys[DevAPIKey] = DevAPISecret
-	}
-	return keys, nil
+// keySource says where this role's API keys come from (see access.KeySource).
+func (c *Config) keySource() access.KeySource {
+	return access.KeySource{Inline: c.Keys, File: c.KeyFile, Dev: c.Dev, DevKey: DevAPIKey, DevSecret: DevAPISecret}
 }
+
+// apiKeys merges keys, key_file and, in dev mode with none, the development key.
+func (c *Config) apiKeys() (access.Keys, error) { return c.keySource().Load() }
 
 // Validate reports the first inconsistency.
 func (c *Config) Validate() error {
-	keys, err := c.apiKeys()
+	keys, err := c.keySource().LoadValid()
 	if err != nil {
 		return err
-	}
-	if len(keys) == 0 {
-		return errors.New("no API keys: set keys, key_file, or dev")
-	}
-	for k, v := range keys {
-		if k == "" || v == "" {
-			return fmt.Errorf("API key %q has an empty key or secret", k)
-		}
-		if !c.Dev && len(v) < 32 {
-			return fmt.Errorf("API key %q: secret shorter than 32 characters", k)
-		}
 	}
 	if c.HTTPAddr == "" {
 		return errors.New("http_addr is empty")
@@ -283,6 +275,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DrainTimeout <= 0 {
 		return errors.New("drain_timeout must be positive")
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Tokens.validate(); err != nil {
+		return err
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return errors.New("tls: set both cert_file and key_file, or neither")

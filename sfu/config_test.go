@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,22 @@ func TestConfigValidate(t *testing.T) {
 		{"ping", func(c *Config) { c.Signal.PingTimeout = c.Signal.PingInterval }, "ping_timeout"},
 		{"webhook key", func(c *Config) { c.Webhook.URLs = []string{"http://x"}; c.Webhook.APIKey = "other" }, "webhook.api_key"},
 		{"port range", func(c *Config) { c.RTC.UDPAddr = ""; c.RTC.PortMin = 10; c.RTC.PortMax = 5 }, "port_min"},
+		// Limits (issue 17): negative values used to fall back to the defaults silently.
+		{"negative api body", func(c *Config) { c.Limits.MaxAPIBodyBytes = -1 }, "limits.max_api_body_bytes is -1"},
+		{"tiny api body", func(c *Config) { c.Limits.MaxAPIBodyBytes = 100 }, "limits.max_api_body_bytes is 100"},
+		{"negative metadata", func(c *Config) { c.Limits.MaxMetadataBytes = -64000 }, "limits.max_metadata_bytes"},
+		{"negative name", func(c *Config) { c.Limits.MaxNameBytes = -1 }, "limits.max_name_bytes"},
+		{"negative attributes", func(c *Config) { c.Limits.MaxAttributesBytes = -1 }, "limits.max_attributes_bytes"},
+		{"negative update rate", func(c *Config) { c.Limits.MetadataUpdatesPerSecond = -2 }, "limits.metadata_updates_per_second"},
+		{"NaN update rate", func(c *Config) { c.Limits.MetadataUpdatesPerSecond = math.NaN() }, "limits.metadata_updates_per_second"},
+		{"infinite update rate", func(c *Config) { c.Limits.MetadataUpdatesPerSecond = math.Inf(1) }, "limits.metadata_updates_per_second"},
+		{"negative burst", func(c *Config) { c.Limits.MetadataUpdateBurst = -10 }, "limits.metadata_update_burst"},
+		{"negative queue", func(c *Config) { c.Limits.SignalQueueBytes = -1 }, "limits.signal_queue_bytes is -1"},
+		{"tiny queue", func(c *Config) { c.Limits.SignalQueueBytes = 4096 }, "limits.signal_queue_bytes is 4096"},
+		{"negative refresh", func(c *Config) { c.Tokens.RefreshInterval = -time.Minute }, "tokens.refresh_interval"},
+		{"negative token ttl", func(c *Config) { c.Tokens.TTL = -time.Minute }, "tokens.ttl is -1m0s"},
+		{"ttl under refresh", func(c *Config) { c.Tokens.TTL = 4 * time.Minute }, "tokens.ttl (4m0s) must exceed tokens.refresh_interval (5m0s)"},
+		{"ttl equal refresh", func(c *Config) { c.Tokens.RefreshInterval, c.Tokens.TTL = time.Minute, time.Minute }, "must exceed tokens.refresh_interval"},
 	}
 	for _, tc := range tests {
 		c := DevConfig()
@@ -76,6 +93,24 @@ func TestConfigValidate(t *testing.T) {
 	c := DevConfig()
 	if err := c.Validate(); err != nil {
 		t.Errorf("DevConfig().Validate() = %v", err)
+	}
+	// Zero means the default (documented), and sensible values pass.
+	for name, edit := range map[string]func(*Config){
+		"zero limits":    func(c *Config) { c.Limits = LimitsConfig{} },
+		"default limits": func(c *Config) { c.Limits = DefaultLimits() },
+		"floors": func(c *Config) {
+			c.Limits.MaxAPIBodyBytes, c.Limits.SignalQueueBytes = minAPIBodyBytes, minSignalQueueBytes
+		},
+		"zero tokens":      func(c *Config) { c.Tokens = TokenConfig{} },
+		"short tokens":     func(c *Config) { c.Tokens = TokenConfig{RefreshInterval: time.Minute, TTL: 2 * time.Minute} },
+		"ttl over default": func(c *Config) { c.Tokens.TTL = 6 * time.Minute },
+		"fractional rate":  func(c *Config) { c.Limits.MetadataUpdatesPerSecond = 0.5 },
+	} {
+		c := DevConfig()
+		edit(&c)
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: Validate() = %v, want nil", name, err)
+		}
 	}
 }
 

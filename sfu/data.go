@@ -92,6 +92,7 @@ func (p *participant) onData(label string, msg webrtc.DataChannelMessage) {
 		}
 		o.sendData(label, raw)
 	}
+	p.room.span.forwardData(label, raw, dest, p.identity)
 	m.WithLabelValues("relayed").Inc()
 }
 

@@ -175,7 +175,7 @@ func (d *drainer) run(deadline time.Time, cancel, done chan struct{}) {
 // default drain_timeout), DELETE cancels, GET reports. It needs a token with the roomCreate
 // and roomList grants (an operator's, never a participant's).
 func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
-	if !operator(w, r, s.keys) {
+	if !access.RequireOperator(w, r, s.keys) {
 		return
 	}
 	switch r.Method {
@@ -205,24 +205,9 @@ func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(s.DrainStatus())
 }
 
-// operator checks that r carries an operator's token (roomCreate and roomList), answering
-// 401/403 itself when it does not.
-func operator(w http.ResponseWriter, r *http.Request, keys access.Keys) bool {
-	grants, err := access.Verify(access.TokenFromRequest(r), keys)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnauthorized)
-		return false
-	}
-	if grants.Video == nil || !grants.Video.RoomCreate || !grants.Video.RoomList {
-		http.Error(w, "this call needs an operator token (roomCreate and roomList grants)", http.StatusForbidden)
-		return false
-	}
-	return true
-}
-
 // handleCluster lists the cluster as this node sees it (operators: `atrium` docs/cluster.md).
 func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
-	if !operator(w, r, s.keys) {
+	if !access.RequireOperator(w, r, s.keys) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

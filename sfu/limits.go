@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"golang.org/x/time/rate"
 )
@@ -42,7 +43,42 @@ func DefaultLimits() LimitsConfig {
 	}
 }
 
-// withDefaults fills zero (or negative) fields from DefaultLimits.
+// validate refuses settings that cannot be meant: negative sizes and rates (zero means the
+// default, as documented, but a negative value used to fall back to it silently), a rate
+// that is not a number, an API body cap too small for any request and a signal queue
+// smaller than one ordinary signal message. Errors name the YAML key.
+func (l LimitsConfig) validate() error {
+	var errs []error
+	neg := func(key string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("limits.%s is %d: must not be negative (0 means the default)", key, v))
+		}
+	}
+	neg("max_api_body_bytes", l.MaxAPIBodyBytes)
+	neg("max_metadata_bytes", int64(l.MaxMetadataBytes))
+	neg("max_name_bytes", int64(l.MaxNameBytes))
+	neg("max_attributes_bytes", int64(l.MaxAttributesBytes))
+	neg("metadata_update_burst", int64(l.MetadataUpdateBurst))
+	neg("signal_queue_bytes", l.SignalQueueBytes)
+	if r := l.MetadataUpdatesPerSecond; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		errs = append(errs, fmt.Errorf("limits.metadata_updates_per_second is %v: must be a finite number >= 0 (0 means the default)", r))
+	}
+	if l.MaxAPIBodyBytes > 0 && l.MaxAPIBodyBytes < minAPIBodyBytes {
+		errs = append(errs, fmt.Errorf("limits.max_api_body_bytes is %d: must be at least %d (RoomService requests would fail)", l.MaxAPIBodyBytes, minAPIBodyBytes))
+	}
+	if l.SignalQueueBytes > 0 && l.SignalQueueBytes < minSignalQueueBytes {
+		errs = append(errs, fmt.Errorf("limits.signal_queue_bytes is %d: must be at least %d (a room update would disconnect readers)", l.SignalQueueBytes, minSignalQueueBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// Floors for validate.
+const (
+	minAPIBodyBytes     = 1 << 10
+	minSignalQueueBytes = 64 << 10
+)
+
+// withDefaults fills zero fields from DefaultLimits (validate refuses negative ones).
 func (l LimitsConfig) withDefaults() LimitsConfig {
 	d := DefaultLimits()
 	if l.MaxAPIBodyBytes <= 0 {
@@ -129,6 +165,8 @@ var errUpdateRate = errors.New("participant updates too frequent")
 
 // applyUpdate sets a non-empty name and metadata and merges attrs (an empty value deletes
 // the key), after checking the update rate and the size limits; on error nothing changes.
+// Both paths use it: RoomService.UpdateParticipant and the signal connection's
+// UpdateParticipantMetadata (LiveKit SDKs' setAttributes), so both are capped alike.
 // It does not announce the change: callers call changed().
 func (p *participant) applyUpdate(name, metadata string, attrs map[string]string) error {
 	l := p.s.limits()
@@ -136,6 +174,12 @@ func (p *participant) applyUpdate(name, metadata string, attrs map[string]string
 	defer p.mu.Unlock()
 	if p.updates == nil {
 		p.updates = newUpdateLimiter(l)
+	}
+	// The update itself is checked before it is merged: deletions (empty values) could
+	// otherwise make an oversized request look small once applied.
+	if n := attributesSize(attrs); n > l.MaxAttributesBytes {
+		p.s.metrics.signalErrors.WithLabelValues("update_too_large").Inc()
+		return fmt.Errorf("attribute update is %d bytes, more than %d", n, l.MaxAttributesBytes)
 	}
 	newName, newMeta, newAttrs := p.name, p.metadata, p.attributes
 	if name != "" {

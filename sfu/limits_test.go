@@ -3,7 +3,9 @@ package sfu_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -173,6 +175,65 @@ func TestParticipantUpdateLimits(t *testing.T) {
 	}
 }
 
+// Attributes sent over the signal connection (LiveKit SDKs' setAttributes) were read and
+// dropped while an empty update was still fanned out; they are now applied, and capped like
+// RoomService updates: an oversized set, or an oversized update, is refused.
+func TestSignalAttributeUpdates(t *testing.T) {
+	srv := sfutest.Serve(t, sfutest.WithConfig(func(c *sfu.Config) { c.Limits.MaxAttributesBytes = 1000 }))
+	tok := srv.Token("class", "alice", sfutest.Grant(func(g *auth.VideoGrant) { g.SetCanUpdateOwnMetadata(true) }))
+	alice, status, err := dialRaw(t, srv, tok)
+	if err != nil {
+		t.Fatalf("join: %d %v", status, err)
+	}
+	// update sends attrs and returns the RequestResponse, or nil once alice's own update
+	// shows want.
+	update := func(id uint32, attrs map[string]string, want map[string]string) *livekit.RequestResponse {
+		t.Helper()
+		alice.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: &livekit.UpdateParticipantMetadata{
+			RequestId: id, Attributes: attrs}}})
+		res := alice.readUntil(3*time.Second, func(r *livekit.SignalResponse) bool {
+			if rr := r.GetRequestResponse(); rr != nil && rr.RequestId == id {
+				return true
+			}
+			u := r.GetUpdate()
+			return u != nil && len(u.Participants) == 1 && u.Participants[0].Identity == "alice" && maps.Equal(u.Participants[0].Attributes, want)
+		})
+		if res == nil {
+			t.Fatalf("update %d (%d attributes): no answer", id, len(attrs))
+		}
+		return res.GetRequestResponse()
+	}
+	if rr := update(1, map[string]string{"hand": "raised", "seat": "12"}, map[string]string{"hand": "raised", "seat": "12"}); rr != nil {
+		t.Errorf("small attributes: %v, want them applied", rr)
+	}
+	if rr := update(2, map[string]string{"seat": ""}, map[string]string{"hand": "raised"}); rr != nil {
+		t.Errorf("deleting an attribute: %v, want it applied", rr)
+	}
+	// The resulting set over the cap.
+	if rr := update(3, map[string]string{"big": strings.Repeat("v", 995)}, nil); rr == nil || rr.Reason != livekit.RequestResponse_LIMIT_EXCEEDED {
+		t.Errorf("attributes growing past 1000 bytes: %v, want LIMIT_EXCEEDED", rr)
+	}
+	// An update over the cap, even one that only deletes keys.
+	dels := map[string]string{}
+	for i := range 200 {
+		dels[fmt.Sprintf("gone-%03d", i)] = ""
+	}
+	if rr := update(4, dels, nil); rr == nil || rr.Reason != livekit.RequestResponse_LIMIT_EXCEEDED {
+		t.Errorf("a 1600-byte update of deletions: %v, want LIMIT_EXCEEDED", rr)
+	}
+
+	api := lksdk.NewRoomServiceClient(srv.HTTPURL(), srv.APIKey(), srv.APISecret())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := api.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: "class", Identity: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"hand": "raised"}; !maps.Equal(p.Attributes, want) {
+		t.Errorf("alice's attributes = %v, want %v (refused updates change nothing)", p.Attributes, want)
+	}
+}
+
 // Issue 17, finding 4 (queues): room updates aimed at a participant that does not read its
 // socket grew the SFU by 400 MiB. Its queue is bounded in bytes: it is disconnected and
 // counted.
@@ -253,6 +314,18 @@ func TestMetricsNotPublic(t *testing.T) {
 	}
 	if code := get(internal+"/debug/pprof/cmdline", ""); code != http.StatusOK {
 		t.Errorf("internal pprof: %d, want 200", code)
+	}
+	// The runtime's own figures are there too (make soak reads the live heap from them).
+	res, err := http.Get(internal + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, name := range []string{"go_memstats_heap_alloc_bytes", "go_goroutines", "process_resident_memory_bytes", "atrium_sfu_participants"} {
+		if !strings.Contains(string(body), "\n"+name+" ") {
+			t.Errorf("internal /metrics has no %s", name)
+		}
 	}
 
 	guarded := sfutest.Serve(t)

@@ -232,6 +232,8 @@ func (p *participant) start() {
 			otherInfos = append(otherInfos, o.info())
 		}
 	}
+	// Participants on the room's other nodes (a room spanning nodes).
+	otherInfos = append(otherInfos, p.room.span.remoteInfos(p.identity)...)
 	p.mu.Lock()
 	if p.state == livekit.ParticipantInfo_JOINING {
 		p.state = livekit.ParticipantInfo_JOINED
@@ -263,7 +265,7 @@ func (p *participant) start() {
 	p.s.metrics.participants.Inc()
 	p.room.broadcastParticipant(p, self)
 	p.room.countsChanged()
-	p.s.notify(webhook.ParticipantJoined, &livekit.WebhookEvent{Room: p.room.info(), Participant: self})
+	p.room.notify(webhook.ParticipantJoined, &livekit.WebhookEvent{Room: p.room.info(), Participant: self})
 
 	// The subscriber PC carries the server's data channels, so it is offered at once, as
 	// LiveKit does when the subscriber is primary; existing tracks come with it.
@@ -271,6 +273,9 @@ func (p *participant) start() {
 		for _, t := range o.publishedTracks() {
 			p.offerTrack(t)
 		}
+	}
+	for _, t := range p.room.span.remoteTracks() {
+		p.offerTrack(t)
 	}
 	p.subNeg.start()
 }
@@ -428,7 +433,7 @@ func (p *participant) cleanup(started bool) {
 		p.s.metrics.participants.Dec()
 		p.room.broadcastParticipant(p, final)
 		p.room.countsChanged()
-		p.s.notify(webhook.ParticipantLeft, &livekit.WebhookEvent{Room: p.room.info(), Participant: final})
+		p.room.notify(webhook.ParticipantLeft, &livekit.WebhookEvent{Room: p.room.info(), Participant: final})
 	}
 	p.log.Info("participant left")
 }
@@ -478,7 +483,7 @@ func (p *participant) handleUpdateMetadata(m *livekit.UpdateParticipantMetadata)
 		}}})
 		return
 	}
-	if err := p.applyUpdate(m.Name, m.Metadata, nil); err != nil {
+	if err := p.applyUpdate(m.Name, m.Metadata, m.Attributes); err != nil {
 		p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
 			RequestId: m.RequestId, Reason: livekit.RequestResponse_LIMIT_EXCEEDED, Message: err.Error(),
 		}}})

@@ -53,6 +53,8 @@ type publishedTrack struct {
 	retired bool
 	// subscribed: the publisher was told of the first subscriber (track_subscribed).
 	subscribed bool
+	// remote is set for a track relayed from the room's origin (relaytrack.go).
+	remote *remoteTrack
 }
 
 // firstSubscription reports whether this is the track's first subscription ever.
@@ -69,6 +71,9 @@ func (t *publishedTrack) firstSubscription() bool {
 func (t *publishedTrack) subscribersChanged() {
 	if t.dyn != nil {
 		t.dyn.update()
+	}
+	if t.remote != nil {
+		t.remote.demandChanged()
 	}
 }
 
@@ -203,7 +208,7 @@ func (p *participant) onPublisherTrack(remote *webrtc.TrackRemote, rx *webrtc.RT
 		p.room.trackPublished(t)
 		t.subscribersChanged()
 		p.s.metrics.tracks.Inc()
-		p.s.notify(webhook.TrackPublished, &livekit.WebhookEvent{Room: p.room.info(), Participant: p.info(), Track: t.infoClone()})
+		p.room.notify(webhook.TrackPublished, &livekit.WebhookEvent{Room: p.room.info(), Participant: p.info(), Track: t.infoClone()})
 	}
 }
 
@@ -357,7 +362,7 @@ func (p *participant) retireTrack(t *publishedTrack) {
 	p.room.trackUnpublished(t)
 	t.recv.Close()
 	p.s.metrics.tracks.Dec()
-	p.s.notify(webhook.TrackUnpublished, &livekit.WebhookEvent{Room: p.room.info(), Participant: p.info(), Track: t.infoClone()})
+	p.room.notify(webhook.TrackUnpublished, &livekit.WebhookEvent{Room: p.room.info(), Participant: p.info(), Track: t.infoClone()})
 }
 
 func (p *participant) publishedTrack(sid string) *publishedTrack {

@@ -41,6 +41,8 @@ type roomDeps struct {
 		Inc()
 		Dec()
 	}
+	// relay links rooms spanning nodes; nil when relaying is off.
+	relay *relayService
 }
 
 // roomManager owns the node's rooms: created on first join, closed after EmptyTimeout.
@@ -68,10 +70,52 @@ func (m *roomManager) getOrCreate(name string, opts roomOptions) (*room, error) 
 		go m.deps.release(name)
 		return nil, ErrDraining
 	}
-	r := newRoom(m, name, opts)
+	r := newRoom(m, name, opts, "")
 	m.rooms[name] = r
 	m.deps.roomsGauge.Inc()
 	m.deps.notify(webhook.RoomStarted, &livekit.WebhookEvent{Room: r.info()})
+	return r, nil
+}
+
+// getOrCreateRelay returns the room called name relayed from origin, creating it and
+// attaching it to the origin (which sends the room's state) if needed.
+func (m *roomManager) getOrCreateRelay(name string, opts roomOptions, origin string) (*room, error) {
+	if m.deps.relay == nil {
+		return nil, errors.New("sfu: relaying is off on this node")
+	}
+	m.mu.Lock()
+	r, ok := m.rooms[name]
+	created := false
+	if !ok {
+		if m.deps.draining() {
+			m.mu.Unlock()
+			return nil, ErrDraining
+		}
+		r = newRoom(m, name, opts, origin)
+		m.rooms[name] = r
+		m.deps.roomsGauge.Inc()
+		created = true
+	}
+	m.mu.Unlock()
+	if r.span.origin != origin {
+		return nil, fmt.Errorf("sfu: room %s here is relayed from %q, not %q", name, r.span.origin, origin)
+	}
+	if created {
+		if err := r.span.attachAndWait(5 * time.Second); err != nil {
+			r.span.setReady(err)
+			go r.move()
+			return nil, err
+		}
+		return r, nil
+	}
+	select {
+	case <-r.span.ready:
+		if r.span.readyErr != nil {
+			return nil, r.span.readyErr
+		}
+	case <-time.After(5 * time.Second):
+		return nil, errors.New("sfu: relayed room not ready")
+	}
 	return r, nil
 }
 
@@ -139,14 +183,22 @@ type room struct {
 	wg         sync.WaitGroup
 
 	activity activity // speakers and quality state, owned by the activity goroutine
+
+	// span links the room with its parts on other nodes (relayroom.go); origin is "" when
+	// this node owns the room.
+	span *span
 }
 
-func newRoom(m *roomManager, name string, opts roomOptions) *room {
+func newRoom(m *roomManager, name string, opts roomOptions, origin string) *room {
 	r := &room{
 		mgr: m, deps: m.deps, name: name, sid: ids.NewRoomID(), createdAt: m.deps.now(), opts: opts, metadata: opts.metadata,
 		participants: make(map[string]*participant), stop: make(chan struct{}),
 	}
+	r.span = newSpan(r, m.deps.relay, origin)
 	r.log = m.deps.log.With("room", name, "room_sid", r.sid)
+	if origin != "" {
+		r.log = r.log.With("origin", origin)
+	}
 	// A room nobody manages to join closes like an empty one.
 	r.emptyTimer = time.AfterFunc(opts.emptyTimeout, r.closeIfEmpty)
 	r.wg.Add(1)
@@ -167,9 +219,11 @@ func (r *room) info() *livekit.Room {
 		}
 		recording = recording || p.recorder()
 	}
+	sid := r.sid
 	r.mu.Unlock()
+	n += r.span.remoteCount()
 	return &livekit.Room{
-		Sid: r.sid, Name: r.name,
+		Sid: sid, Name: r.name,
 		EmptyTimeout:    uint32(r.opts.emptyTimeout / time.Second),
 		MaxParticipants: uint32(r.opts.maxParticipants),
 		CreationTime:    r.createdAt.Unix(), CreationTimeMs: r.createdAt.UnixMilli(),
@@ -259,11 +313,12 @@ func (r *room) othersThan(tp trackPublisher) []*participant {
 }
 
 // broadcastParticipant tells everyone but p about p's new state (hidden participants are
-// never announced).
+// never announced), here and on the room's other nodes.
 func (r *room) broadcastParticipant(p *participant, info *livekit.ParticipantInfo) {
 	if p.hidden() {
 		return
 	}
+	r.span.localChanged(p, info)
 	for _, o := range r.others(p) {
 		if o.identity == p.identity {
 			continue // p's replacement already knows; it must not see its old self leave
@@ -321,8 +376,16 @@ func (r *room) trackUnpublished(t *publishedTrack) {
 	}
 }
 
-// findTrack finds a published track by sid.
+// findTrack finds a published track by sid, here or relayed from the origin.
 func (r *room) findTrack(sid string) *publishedTrack {
+	if t := r.findLocalTrack(sid); t != nil {
+		return t
+	}
+	return r.span.track(sid)
+}
+
+// findLocalTrack finds a track published by a participant on this node.
+func (r *room) findLocalTrack(sid string) *publishedTrack {
 	for _, p := range r.snapshot() {
 		if t := p.publishedTrack(sid); t != nil {
 			return t
@@ -331,12 +394,35 @@ func (r *room) findTrack(sid string) *publishedTrack {
 	return nil
 }
 
+// notify sends a webhook about the room. A room spanning nodes is reported once, by its
+// origin: relay nodes send none.
+func (r *room) notify(event string, ev *livekit.WebhookEvent) {
+	if r.span.isRelay() {
+		return
+	}
+	r.deps.notify(event, ev)
+}
+
 func (r *room) closeIfEmpty() {
 	r.mu.Lock()
 	empty := len(r.participants) == 0
 	r.mu.Unlock()
-	if empty {
+	// The origin stays while relay nodes have participants; a relay room closes (and
+	// detaches) when its own participants are gone.
+	if empty && (r.span.isRelay() || r.span.remoteCount() == 0) {
 		r.close(livekit.DisconnectReason_ROOM_CLOSED)
+	}
+}
+
+// emptyCheck restarts the empty timer when the last participant anywhere left.
+func (r *room) emptyCheck() {
+	if r.span.isRelay() || r.span.remoteCount() > 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.participants) == 0 && !r.closed {
+		r.emptyTimer.Reset(r.opts.emptyTimeout)
 	}
 }
 
@@ -362,9 +448,15 @@ func (r *room) closeWith(reason livekit.DisconnectReason, action livekit.LeaveRe
 	r.mu.Unlock()
 
 	r.mgr.remove(r)
+	r.mu.Lock()
+	moved := r.moved
+	r.mu.Unlock()
+	r.span.closing(moved)
 	// The lease goes first, so participants told to reconnect find the room unowned and
-	// are placed on a serving node.
-	r.deps.release(r.name)
+	// are placed on a serving node. A relay node holds no lease.
+	if !r.span.isRelay() {
+		r.deps.release(r.name)
+	}
 	for _, p := range ps {
 		p.close(closeParams{reason: reason, sendLeave: true, action: action})
 	}
@@ -373,14 +465,11 @@ func (r *room) closeWith(reason livekit.DisconnectReason, action livekit.LeaveRe
 	}
 	close(r.stop)
 	r.wg.Wait()
-	r.mu.Lock()
-	moved := r.moved
-	r.mu.Unlock()
 	if moved {
 		r.log.Info("room moved to another node", "reason", reason.String(), "participants", len(ps))
 		return
 	}
-	r.deps.notify(webhook.RoomFinished, &livekit.WebhookEvent{Room: r.info()})
+	r.notify(webhook.RoomFinished, &livekit.WebhookEvent{Room: r.info()})
 	r.log.Info("room closed", "reason", reason.String())
 }
 

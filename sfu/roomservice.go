@@ -95,6 +95,8 @@ func (rs *roomService) ListParticipants(ctx context.Context, req *livekit.ListPa
 	for _, p := range r.snapshot() {
 		res.Participants = append(res.Participants, p.info())
 	}
+	// And the room's participants on relay nodes (docs/relay.md).
+	res.Participants = append(res.Participants, r.span.remoteInfos("")...)
 	return res, nil
 }
 
@@ -203,6 +205,9 @@ func (rs *roomService) SendData(ctx context.Context, req *livekit.SendDataReques
 		}
 		p.sendData(label, raw)
 	}
+	if len(req.DestinationSids) == 0 {
+		r.span.forwardData(label, raw, req.DestinationIdentities, "")
+	}
 	return &livekit.SendDataResponse{}, nil
 }
 
@@ -219,6 +224,7 @@ func (rs *roomService) UpdateRoomMetadata(ctx context.Context, req *livekit.Upda
 	}
 	r.setMetadata(req.Metadata)
 	r.broadcastRoomUpdate()
+	r.span.forwardRoomMetadata(req.Metadata)
 	return r.info(), nil
 }
 

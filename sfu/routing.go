@@ -63,6 +63,7 @@ func (s *Server) signalRouter(local http.Handler) http.Handler {
 	return sigroute.New(sigroute.Params{
 		Self: s.cfg.NodeID, Keys: s.keys, Locator: s.node, Directory: s.node, Local: local,
 		Logger: s.log.With("component", "sigroute"),
+		Spill:  s.spill,
 		Observe: func(o sigroute.Outcome, d time.Duration) {
 			s.metrics.signalRoutes.WithLabelValues(string(o)).Inc()
 		},

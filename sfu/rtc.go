@@ -85,7 +85,13 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		if opts, err = s.roomOptionsFromGrants(grants); err != nil {
 			break
 		}
-		if rm, err = s.rooms.getOrCreate(roomName, opts); err != nil {
+		if origin := relayOrigin(r); origin != "" && origin != s.cfg.NodeID {
+			// The room's origin placed this participant here: serve it as a relay node.
+			rm, err = s.rooms.getOrCreateRelay(roomName, opts, origin)
+		} else {
+			rm, err = s.rooms.getOrCreate(roomName, opts)
+		}
+		if err != nil {
 			break
 		}
 		if p, err = newParticipant(participantParams{server: s, room: rm, grants: grants, join: join, conn: conn, accepted: accepted}); err != nil {

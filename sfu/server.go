@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/cluster"
@@ -33,7 +34,8 @@ import (
 type Deps struct {
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
-	// Registry collects the node's metrics and is served on /metrics; nil makes a private one.
+	// Registry collects the node's metrics and is served on /metrics; nil makes a private one,
+	// which also holds the Go runtime and process collectors (a given one is left as it is).
 	Registry *prometheus.Registry
 	// HTTPListener, if set, is served instead of listening on Config.HTTPAddr.
 	HTTPListener net.Listener
@@ -67,7 +69,8 @@ type Server struct {
 	hooks        *webhook.Notifier // nil without webhook URLs
 	rooms        *roomManager
 	node         *node
-	egressAPI    http.Handler // nil unless cfg.Egress names the recorders' Redis
+	relay        *relayService // nil when relaying is off
+	egressAPI    http.Handler  // nil unless cfg.Egress names the recorders' Redis
 	closeEgress  func() error
 	drainer      drainer
 
@@ -94,7 +97,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.reg == nil {
+		// A private registry also carries the Go runtime and process metrics (heap, goroutines,
+		// RSS): operators alert on them and `make soak` reads the live heap from them, since
+		// pprof's text heap profile allocates in proportion to its history before it reports.
 		s.reg = prometheus.NewRegistry()
+		s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	if s.cfg.NodeID == "" {
 		s.cfg.NodeID = "ND_local"
@@ -141,8 +148,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		})
 	}
 	s.egressAPI, s.closeEgress = cfg.Egress.Open(keys, s.log.With("component", "egress"))
+	if s.relay, err = newRelayService(s); err != nil {
+		s.tr.close()
+		_ = s.httpLn.Close()
+		return nil, err
+	}
 	s.rooms = newRoomManager(roomDeps{
-		log: s.log, now: s.now, signal: cfg.Signal, notify: s.notify,
+		relay: s.relay,
+		log:   s.log, now: s.now, signal: cfg.Signal, notify: s.notify,
 		draining: s.draining.Load, release: func(room string) { s.node.release(room) },
 		roomsGauge: s.metrics.rooms,
 	})
@@ -222,6 +235,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	if s.relay != nil {
+		s.relay.start()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.httpSrv.Serve(s.httpLn) }()
 	s.ops.serve()
@@ -243,6 +259,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ops.close()
 	s.rooms.closeAll()
+	if s.relay != nil {
+		s.relay.close()
+	}
 	s.node.close()
 	_ = s.closeEgress()
 	if s.hooks != nil {
@@ -261,6 +280,9 @@ func (s *Server) Close() {
 		_ = s.httpLn.Close()
 		s.ops.close()
 		s.tr.close()
+		if s.relay != nil {
+			s.relay.close()
+		}
 		_ = s.closeEgress()
 		if s.hooks != nil {
 			s.hooks.Close(context.Background())

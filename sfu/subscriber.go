@@ -136,8 +136,11 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *media.DownTrack) {
 		if err != nil {
 			return
 		}
-		// The interceptors (reports, NACK, TWCC) usually parsed this datagram already; reuse
-		// their packets rather than parsing it a second time.
+		// Most of what a subscriber sends is transport-cc feedback, which the estimator read
+		// from the raw bytes already and the DownTrack ignores: do not parse it into objects.
+		if media.OnlyTransportFeedback(buf[:n]) {
+			continue
+		}
 		pkts, err := attr.GetRTCPPackets(buf[:n])
 		if err != nil {
 			continue

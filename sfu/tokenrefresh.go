@@ -21,6 +21,21 @@ type TokenConfig struct {
 	TTL             time.Duration `yaml:"ttl"`
 }
 
+// validate refuses negative durations (zero means the default) and a token that would
+// expire before the next refresh reaches the client. Errors name the YAML key.
+func (c TokenConfig) validate() error {
+	if c.RefreshInterval < 0 {
+		return fmt.Errorf("tokens.refresh_interval is %s: must not be negative (0 means 5m)", c.RefreshInterval)
+	}
+	if c.TTL < 0 {
+		return fmt.Errorf("tokens.ttl is %s: must not be negative (0 means 10m)", c.TTL)
+	}
+	if d := c.withDefaults(); d.TTL <= d.RefreshInterval {
+		return fmt.Errorf("tokens.ttl (%s) must exceed tokens.refresh_interval (%s): refreshed tokens would expire before the next one arrives", d.TTL, d.RefreshInterval)
+	}
+	return nil
+}
+
 func (c TokenConfig) withDefaults() TokenConfig {
 	if c.RefreshInterval <= 0 {
 		c.RefreshInterval = 5 * time.Minute

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
+	"github.com/atrium-live/atrium/pkg/access"
 	"github.com/atrium-live/atrium/pkg/clusterconf"
 	"github.com/atrium-live/atrium/pkg/config"
 	"github.com/atrium-live/atrium/pkg/egress"
@@ -64,47 +64,18 @@ func (c *Config) Load(path string, lookup func(string) (string, bool)) error {
 	return nil
 }
 
-// apiKeys merges Keys, KeyFile and, in dev mode with none, devkey/secret.
-func (c *Config) apiKeys() (map[string]string, error) {
-	keys := make(map[string]string, len(c.Keys)+1)
-	for k, v := range c.Keys {
-		keys[k] = v
-	}
-	if c.KeyFile != "" {
-		raw, err := os.ReadFile(c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("key file: %w", err)
-		}
-		var fromFile map[string]string
-		if err := config.DecodeYAML(raw, &fromFile); err != nil {
-			return nil, fmt.Errorf("key file %s: %w", c.KeyFile, err)
-		}
-		for k, v := range fromFile {
-			keys[k] = v
-		}
-	}
-	if c.Dev && len(keys) == 0 {
-		keys["devkey"] = "secret"
-	}
-	return keys, nil
+// keySource says where this role's API keys come from (see access.KeySource).
+func (c *Config) keySource() access.KeySource {
+	return access.KeySource{Inline: c.Keys, File: c.KeyFile, Dev: c.Dev, DevKey: "devkey", DevSecret: "secret"}
 }
+
+// apiKeys merges keys, key_file and, in dev mode with none, the development key.
+func (c *Config) apiKeys() (access.Keys, error) { return c.keySource().Load() }
 
 // Validate reports the first inconsistency.
 func (c *Config) Validate() error {
-	keys, err := c.apiKeys()
-	if err != nil {
+	if _, err := c.keySource().LoadValid(); err != nil {
 		return err
-	}
-	if len(keys) == 0 {
-		return errors.New("no API keys: set keys, key_file, or dev")
-	}
-	for k, v := range keys {
-		if k == "" || v == "" {
-			return fmt.Errorf("API key %q has an empty key or secret", k)
-		}
-		if !c.Dev && len(v) < 32 {
-			return fmt.Errorf("API key %q: secret shorter than 32 characters", k)
-		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err)

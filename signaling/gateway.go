@@ -317,13 +317,7 @@ func (g *Gateway) watch(events <-chan cluster.Event, stop <-chan struct{}) {
 // handleCluster lists the cluster as the gateway sees it, for an operator's token (roomCreate
 // and roomList grants).
 func (g *Gateway) handleCluster(w http.ResponseWriter, r *http.Request) {
-	grants, err := access.Verify(access.TokenFromRequest(r), g.keys)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnauthorized)
-		return
-	}
-	if grants.Video == nil || !grants.Video.RoomCreate || !grants.Video.RoomList {
-		http.Error(w, "this call needs an operator token (roomCreate and roomList grants)", http.StatusForbidden)
+	if !access.RequireOperator(w, r, g.keys) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -99,9 +99,10 @@ type runFlags struct {
 	turnMetrics                                                                        string
 	publishers, subscribers, serverPID, turnPID, fps, videoBitrate, rooms              int
 	relayOnly                                                                          relayFlag
+	feedback                                                                           string
 	joinRate                                                                           float64
 	duration, grace, joinTimeout                                                       time.Duration
-	simulcast, quiet                                                                   bool
+	simulcast, quiet, lean                                                             bool
 }
 
 func benchFlags(name string) (*flag.FlagSet, *runFlags) {
@@ -127,6 +128,8 @@ func benchFlags(name string) (*flag.FlagSet, *runFlags) {
 	fs.BoolVar(&rf.simulcast, "simulcast", false, "publish three simulcast layers")
 	fs.StringVar(&rf.quality, "subscribe-quality", "", "simulcast layer subscribers ask for: low, medium, high")
 	fs.IntVar(&rf.serverPID, "server-pid", 0, "sample this server process's CPU and RSS from /proc")
+	fs.StringVar(&rf.feedback, "feedback", string(bench.FeedbackBrowser), "RTCP subscribers send: browser (like livekit-client in Chrome: RR, TWCC every 50 ms, NACK, PLI), sdk (server-sdk-go defaults: RR, TWCC every 100 ms, NACK) or none (lean: no RTCP, flatters the server)")
+	fs.BoolVar(&rf.lean, "lean", false, "subscribers are lean clients: real signalling, ICE, DTLS and SRTP without a PeerConnection and without RTCP (implies --feedback none): one tester core receives for several hundred subscribers")
 	fs.Var(&rf.relayOnly, "relay-only", "subscribers (bare --relay-only) or all (--relay-only=all, publishers too) connect with ICE transport policy relay, through the TURN relay the server hands out")
 	fs.IntVar(&rf.turnPID, "turn-pid", 0, "sample this TURN relay process's CPU and RSS (relayed packets per TURN CPU-second); needs --relay-only")
 	fs.StringVar(&rf.turnMetrics, "turn-metrics", "", "the relay's Prometheus URL (http://127.0.0.1:9478/metrics): count relayed packets there instead of estimating them")
@@ -227,7 +230,17 @@ func (rf *runFlags) options(fs *flag.FlagSet) (bench.Options, error) {
 		}
 		lksdk.SetLogger(sdkLog)
 	}
-	opts := bench.Options{Scenario: scn, ServerPID: rf.serverPID, RelayOnly: rf.relayOnly.mode,
+	fb, err := bench.ParseFeedback(rf.feedback)
+	if err != nil {
+		return bench.Options{}, fmt.Errorf("--feedback: %w", err)
+	}
+	if rf.lean {
+		if set["feedback"] && fb != bench.FeedbackNone {
+			return bench.Options{}, errors.New("--lean subscribers send no RTCP: --feedback must be none")
+		}
+		fb = bench.FeedbackNone
+	}
+	opts := bench.Options{Scenario: scn, ServerPID: rf.serverPID, RelayOnly: rf.relayOnly.mode, Feedback: fb, Lean: rf.lean,
 		TURNPID: rf.turnPID, TURNMetricsURL: rf.turnMetrics, Grace: rf.grace, JoinTimeout: rf.joinTimeout,
 		Target: bench.Target{URL: rf.url, APIKey: rf.apiKey, APISecret: rf.apiSecret}, Logger: logger}
 	// Direct groups (a scenario file's `direct: true`) join the owner node the target names.

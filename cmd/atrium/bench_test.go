@@ -111,6 +111,32 @@ func TestBenchRelayOnlyFlag(t *testing.T) {
 	}
 }
 
+// TestBenchFeedbackFlag: subscribers send browser-like RTCP unless told otherwise.
+func TestBenchFeedbackFlag(t *testing.T) {
+	for args, want := range map[string]bench.Feedback{
+		"lecture": bench.FeedbackBrowser, "lecture --feedback sdk": bench.FeedbackSDK, "--feedback none lecture": bench.FeedbackNone,
+	} {
+		fs, rf := benchFlags("bench")
+		if err := parseInterspersed(fs, strings.Fields(args)); err != nil {
+			t.Fatalf("parse %q: %v", args, err)
+		}
+		o, err := rf.options(fs)
+		if err != nil {
+			t.Fatalf("options %q: %v", args, err)
+		}
+		if o.Feedback != want {
+			t.Errorf("%q: Feedback = %q, want %q", args, o.Feedback, want)
+		}
+	}
+	fs, rf := benchFlags("bench")
+	if err := parseInterspersed(fs, []string{"--feedback", "chrome"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rf.options(fs); err == nil || !strings.Contains(err.Error(), "browser, sdk or none") {
+		t.Errorf("--feedback chrome: %v, want an error naming the modes", err)
+	}
+}
+
 func TestBenchRoomsFlags(t *testing.T) {
 	fs, rf := benchFlags("bench")
 	cf := clusterFlags(fs)

@@ -71,6 +71,7 @@ func (h *Handler) adminRefund(w http.ResponseWriter, r *http.Request, p store.Pr
 		writeError(w, r, h.Log, err)
 		return
 	}
+	h.endMediaAccessIfUnbooked(r.Context(), ref.ClassID, ref.StudentID)
 	writeJSON(w, http.StatusCreated, viewRefund(ref))
 }
 
@@ -185,6 +186,7 @@ func (h *Handler) resolveDispute(w http.ResponseWriter, r *http.Request, p store
 	}
 	out := map[string]any{"dispute": viewDispute(d)}
 	if ref != nil {
+		h.endMediaAccessIfUnbooked(r.Context(), ref.ClassID, ref.StudentID)
 		out["refund"] = viewRefund(*ref)
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -168,6 +168,19 @@ func (h *Handler) endMediaAccess(ctx context.Context, classID, userID string) {
 	}
 }
 
+// endMediaAccessIfUnbooked is endMediaAccess after a refund: a full refund ends the booking
+// (the student can no longer /join, so they leave the room too), a partial one keeps it.
+// The booking store answers, as it does for /join.
+func (h *Handler) endMediaAccessIfUnbooked(ctx context.Context, classID, userID string) {
+	booked, err := h.Store.HasConfirmedBooking(ctx, classID, userID)
+	if err != nil {
+		h.Log.Warn("could not check a refunded booking; removing the participant", "class_id", classID, "err", err)
+	}
+	if err != nil || !booked {
+		h.endMediaAccess(ctx, classID, userID)
+	}
+}
+
 // closeMediaRoom ends a cancelled class's room, disconnecting everyone in it; best effort
 // and bounded like endMediaAccess.
 func (h *Handler) closeMediaRoom(ctx context.Context, classID string) {

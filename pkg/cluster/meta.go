@@ -44,6 +44,7 @@ type Meta struct {
 	Role       Role     `json:"role"`
 	SignalURL  string   `json:"url"`             // base http(s) URL of the node's /rtc and Twirp
 	MediaAddrs []string `json:"media,omitempty"` // advertised ICE host:port
+	RelayAddr  string   `json:"relay,omitempty"` // relay link host:port (UDP and TCP), docs/relay.md
 	State      State    `json:"state,omitempty"`
 	Load       Load     `json:"load"`
 	Version    string   `json:"ver,omitempty"`

@@ -1,76 +1,23 @@
 package placement
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/atrium-live/atrium/pkg/redistest"
 )
 
-// redisServer is a redis-server of the test's own, on a free loopback port, so that it
-// can be stopped and restarted without disturbing anyone else.
-type redisServer struct {
-	t    *testing.T
-	port int
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
+// redisServer is a redis-server of the test's own (pkg/redistest).
+type redisServer struct{ *redistest.Server }
 
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &redisServer{t: t, port: l.Addr().(*net.TCPAddr).Port}
-	l.Close()
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
+func startRedis(t *testing.T) *redisServer { return &redisServer{redistest.Start(t)} }
 
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
-	}
-	s.cmd = cmd
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s did not answer", s.addr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
+func (s *redisServer) addr() string { return s.Addr() }
+func (s *redisServer) start()       { s.Start() }
+func (s *redisServer) stop()        { s.Stop() }
 
 // client returns a go-redis client for s that fails fast while the server is down.
 func (s *redisServer) client(t *testing.T) *redis.Client {

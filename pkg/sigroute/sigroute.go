@@ -35,6 +35,11 @@ import (
 // than MaxHops times (leases moving under it could otherwise bounce it around).
 const HopHeader = "X-Atrium-Hops"
 
+// RelayHeader names the origin a request was sent on from: the origin (the room's owner)
+// placed the participant on another node, which serves it as a relay node of the room
+// (docs/relay.md). The receiving router honours it only when that origin does own the room.
+const RelayHeader = "X-Atrium-Relay-Origin"
+
 // MaxHops bounds proxying: client → gateway → owner, plus one more if the room moved between
 // the gateway's lookup and the node's.
 const MaxHops = 2
@@ -60,6 +65,7 @@ const (
 	OutcomeUnauthorized Outcome = "unauthorized"
 	OutcomeUnavailable  Outcome = "unavailable"
 	OutcomeTooManyHops  Outcome = "too_many_hops"
+	OutcomeRelayed      Outcome = "relayed"
 )
 
 // Params configure a Router. Keys, Locator and Directory are required.
@@ -83,6 +89,9 @@ type Params struct {
 	Logger *slog.Logger
 	// Observe, if set, is told each request's outcome and routing latency.
 	Observe func(Outcome, time.Duration)
+	// Spill, if set, is asked on the owner before serving locally: a node id other than
+	// Self sends the participant to that node as a relay node of the room.
+	Spill func(r *http.Request, room, identity string) string
 }
 
 // Router is an http.Handler for /rtc and /rtc/validate. Safe for concurrent use.
@@ -146,6 +155,22 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "sigroute: cannot place room: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		case owner == rt.p.Self && rt.p.Local != nil:
+			if target := rt.spill(r, room, grants.Identity); target != "" {
+				if m, ok := rt.p.Directory.Member(target); ok {
+					r.Header.Set(RelayHeader, rt.p.Self)
+					if sent, _ := rt.proxy(w, r, m.SignalURL, hops+1); sent {
+						rt.observe(OutcomeRelayed, start)
+						return
+					}
+					r.Header.Del(RelayHeader)
+				}
+			}
+			r.Header.Del(RelayHeader)
+			rt.observe(OutcomeLocal, start)
+			rt.p.Local.ServeHTTP(w, r)
+			return
+		case rt.p.Local != nil && owner != "" && r.Header.Get(RelayHeader) == owner:
+			// Sent here by the owner to serve as a relay node of the room.
 			rt.observe(OutcomeLocal, start)
 			rt.p.Local.ServeHTTP(w, r)
 			return
@@ -180,6 +205,17 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.observe(OutcomeUnavailable, start)
 	rt.p.Logger.Warn("signal route failed", "room", room, "err", lastErr)
 	http.Error(w, "sigroute: no node can serve this room now: "+errMessage(lastErr), http.StatusServiceUnavailable)
+}
+
+// spill asks the Spill hook, if any, for another node to serve the participant.
+func (rt *Router) spill(r *http.Request, room, identity string) string {
+	if rt.p.Spill == nil || r.Header.Get(RelayHeader) != "" {
+		return ""
+	}
+	if t := rt.p.Spill(r, room, identity); t != rt.p.Self {
+		return t
+	}
+	return ""
 }
 
 func errMessage(err error) string {

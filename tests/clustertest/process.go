@@ -143,12 +143,14 @@ type ProcCluster struct {
 	Prefix  string // lease key prefix
 }
 
-func StartProcCluster(t *testing.T, n int) *ProcCluster {
+// StartProcCluster starts n node processes and a gateway; extra environment variables, if
+// given, go to every node (e.g. relay settings).
+func StartProcCluster(t *testing.T, n int, extra ...map[string]string) *ProcCluster {
 	t.Helper()
 	// Ports are picked free and then bound by the processes: another test can take one in
 	// between, and that process exits. Such a start is retried once with fresh ports.
 	for attempt := 1; ; attempt++ {
-		pc, ok := startProcClusterOnce(t, n)
+		pc, ok := startProcClusterOnce(t, n, extra...)
 		if ok {
 			return pc
 		}
@@ -162,7 +164,7 @@ func StartProcCluster(t *testing.T, n int) *ProcCluster {
 	}
 }
 
-func startProcClusterOnce(t *testing.T, n int) (*ProcCluster, bool) {
+func startProcClusterOnce(t *testing.T, n int, extra ...map[string]string) (*ProcCluster, bool) {
 	t.Helper()
 	pc := &ProcCluster{Redis: StartRedis(t), Prefix: fmt.Sprintf("proc%d:", time.Now().UnixNano())}
 	prefix := pc.Prefix
@@ -193,6 +195,11 @@ func startProcClusterOnce(t *testing.T, n int) (*ProcCluster, bool) {
 			"ATRIUM_SFU_SIGNAL_RESUME_WINDOW":    "10s",
 			"ATRIUM_SFU_ROOM_EMPTY_TIMEOUT":      "20s",
 			"ATRIUM_SFU_SIGNAL_QUALITY_INTERVAL": "1s",
+		}
+		for _, e := range extra {
+			for k, v := range e {
+				env[k] = v
+			}
 		}
 		p := StartProc(t, id, env, "sfu", "--dev", "--log-level", "info")
 		p.HTTP = fmt.Sprintf("http://127.0.0.1:%d", httpPort)

@@ -578,29 +578,41 @@ func TestVP8PictureIDContinuity(t *testing.T) {
 }
 
 // TestFreshKeyframeRequests: subscribers whose transport came up after the
-// last PLI may ask again after 100 ms instead of 500 ms, but a crowd of them
-// does not multiply PLIs.
+// last PLI's keyframe may ask again after 250 ms instead of 500 ms; while a
+// PLI is unanswered, joiners wait for its keyframe; a crowd of them does not
+// multiply PLIs.
 func TestFreshKeyframeRequests(t *testing.T) {
 	g := newRig(t, ReceiverParams{TrackID: "TR_x"})
 	g.r.AddLayer("", 1000)
 	g.now = 1000 * ms
 	g.up.take()
+	keyframeAt := func(at int64) {
+		g.now = at*ms - ms
+		g.vp8(0, true, ms)
+	}
 	steps := []struct {
 		at        int64 // ms
 		notBefore int64 // ms, 0: an ordinary request
+		keyframe  int64 // ms: a keyframe arrives then, before the request
 		want      bool
 	}{
-		{1000, 0, true},     // ordinary PLI
-		{1050, 0, false},    // throttled 500 ms
-		{1060, 1010, false}, // transport up after it, but only 60 ms since
-		{1110, 1010, true},  // 110 ms: a fresh PLI
-		{1120, 1115, false}, // another joiner 10 ms later: within 100 ms
-		{1130, 1105, false}, // this one is served by the 1110 PLI
-		{1220, 1115, true},  // 110 ms after the last: fresh again
-		{1300, 0, false},    // ordinary requests still wait 500 ms
-		{1720, 0, true},
+		{1000, 0, 0, true},        // ordinary PLI
+		{1050, 0, 0, false},       // throttled 500 ms
+		{1060, 1010, 0, false},    // transport up after it, but only 60 ms since
+		{1300, 1010, 0, false},    // 300 ms, but the PLI is unanswered: its keyframe will serve this joiner
+		{1320, 1315, 1310, true},  // the keyframe came before this joiner was up: a fresh PLI
+		{1400, 1390, 0, false},    // another joiner 80 ms later: within 250 ms
+		{1580, 1390, 0, false},    // 260 ms, but the 1320 PLI is unanswered
+		{1600, 1595, 1590, true},  // answered before this one was up: fresh again
+		{1700, 0, 0, false},       // ordinary requests still wait 500 ms
+		{2100, 0, 0, true},        // ...and then go out
+		{2120, 2110, 0, false},    // a joiner right after: within 250 ms
+		{2400, 2110, 2130, false}, // the keyframe came after it was up: nothing to ask (it was served)
 	}
 	for i, s := range steps {
+		if s.keyframe > 0 {
+			keyframeAt(s.keyframe)
+		}
 		g.now = s.at * ms
 		if got := g.r.requestKeyframe(0, s.notBefore*ms); got != s.want {
 			t.Fatalf("step %d: requestKeyframe(at %d ms, notBefore %d ms) = %v, want %v", i, s.at, s.notBefore, got, s.want)

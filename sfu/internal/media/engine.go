@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -170,6 +171,53 @@ func ConfigureInterceptors(m *webrtc.MediaEngine, r *interceptor.Registry, onEst
 	}
 	r.Add(&twccFactory{onEstimator: onEstimator})
 	return nil
+}
+
+// ConfigureSubscriberInterceptors registers the interceptors of a PeerConnection
+// that only sends media (an SFU subscriber PC): sender reports and the
+// Estimator (transport-wide sequence numbers, bandwidth estimate), as in
+// ConfigureInterceptors, but not pion's receiver reports and TWCC feedback
+// generator, which serve incoming streams. A subscriber PC has none, yet
+// pion's receiver-report interceptor parses every RTCP datagram the subscriber
+// sends (about 20 transport-cc feedback packets a second from a browser) into
+// objects looking for sender reports; without it, feedback reaches the
+// Estimator as raw bytes and is never parsed into objects (see
+// OnlyTransportFeedback).
+func ConfigureSubscriberInterceptors(m *webrtc.MediaEngine, r *interceptor.Registry, onEstimator func(id string, est cc.BandwidthEstimator)) error {
+	sender, err := report.NewSenderInterceptor()
+	if err != nil {
+		return fmt.Errorf("sender reports: %w", err)
+	}
+	r.Add(sender)
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+			return fmt.Errorf("transport-cc header extension: %w", err)
+		}
+	}
+	r.Add(&twccFactory{onEstimator: onEstimator})
+	return nil
+}
+
+// OnlyTransportFeedback reports whether the (compound) RTCP datagram b holds
+// nothing but transport-cc feedback, which the Estimator consumed already:
+// the session layer then need not parse it for a DownTrack (HandleRTCP
+// ignores such feedback). Malformed datagrams report false (let the parser
+// decide).
+func OnlyTransportFeedback(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	for len(b) >= 4 {
+		if b[0]>>6 != 2 || b[1] != rtcpTypeRTPFB || b[0]&0x1f != rtcpFmtTWCC {
+			return false
+		}
+		n := (int(b[2])<<8 | int(b[3]) + 1) * 4
+		if n > len(b) {
+			return false
+		}
+		b = b[n:]
+	}
+	return len(b) == 0
 }
 
 // Bandwidth estimator bounds (bits per second).

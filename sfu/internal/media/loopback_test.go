@@ -176,7 +176,9 @@ func startLoop(t *testing.T, c codecCase, o loopOpts) *loop {
 		downFactories = append(downFactories, o.lossDown)
 	}
 	ests := make(chan *Estimator, 2)
-	sfuAPI := newAPI(t, true, func(_ string, e cc.BandwidthEstimator) { ests <- e.(*Estimator) })
+	onEst := func(_ string, e cc.BandwidthEstimator) { ests <- e.(*Estimator) }
+	sfuAPI := newAPI(t, true, onEst)
+	subAPI := newSubscriberAPI(t, onEst) // the session layer's subscriber PCs
 	pub := newPC(t, newAPIWith(t, false, nil, upFactories...))
 	sfuIn := newPC(t, sfuAPI)
 
@@ -247,7 +249,7 @@ func startLoop(t *testing.T, c codecCase, o loopOpts) *loop {
 	time.Sleep(300 * time.Millisecond) // the subscriber joins late: the first key frame is long gone
 	lp.before = lp.plis.Load()
 
-	sfuOut := newPC(t, sfuAPI)
+	sfuOut := newPC(t, subAPI)
 	sub := newPC(t, newAPIWith(t, false, nil, downFactories...))
 	lp.dt, err = lp.r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x", Codecs: Codecs(lp.r.Kind())})
 	if err != nil {

@@ -70,6 +70,26 @@ func newAPIWith(t *testing.T, sfu bool, onEstimator func(string, cc.BandwidthEst
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 }
 
+// newSubscriberAPI is the SFU's API for a subscriber PeerConnection
+// (ConfigureSubscriberInterceptors), as the session layer builds it.
+func newSubscriberAPI(t *testing.T, onEstimator func(string, cc.BandwidthEstimator)) *webrtc.API {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	reg := &interceptor.Registry{}
+	if err := ConfigureMediaEngine(m); err != nil {
+		t.Fatalf("ConfigureMediaEngine: %v", err)
+	}
+	if err := ConfigureSubscriberInterceptors(m, reg, onEstimator); err != nil {
+		t.Fatalf("ConfigureSubscriberInterceptors: %v", err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+}
+
 func newPC(t *testing.T, api *webrtc.API) *webrtc.PeerConnection {
 	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})

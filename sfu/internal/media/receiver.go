@@ -32,12 +32,15 @@ var (
 )
 
 const (
-	maxPacket        = 1500
-	videoBufferSize  = 512 // ~1-2 s of a 1-2.5 Mbit/s layer
-	audioBufferSize  = 128 // ~2.5 s of 20 ms Opus
-	nackCheckEvery   = int64(20 * time.Millisecond)
-	pliMinInterval   = int64(500 * time.Millisecond)
-	forcedPLIEvery   = int64(100 * time.Millisecond) // PLI interval for subscribers not yet served a keyframe
+	maxPacket       = 1500
+	videoBufferSize = 512 // ~1-2 s of a 1-2.5 Mbit/s layer
+	audioBufferSize = 128 // ~2.5 s of 20 ms Opus
+	nackCheckEvery  = int64(20 * time.Millisecond)
+	pliMinInterval  = int64(500 * time.Millisecond)
+	// forcedPLIEvery is the PLI interval for subscribers not yet served a keyframe (joiners):
+	// a join burst costs the publisher at most one keyframe per layer per 250 ms, and none
+	// while the last request is still unanswered (its keyframe serves the joiners too).
+	forcedPLIEvery   = int64(250 * time.Millisecond)
 	layerActiveFor   = int64(time.Second)
 	bitrateWindow    = int64(time.Second)
 	maxNacksPerBatch = 64
@@ -132,6 +135,7 @@ type layer struct {
 	lastArrival atomic.Int64
 	bitrate     atomic.Int64
 	lastPLI     atomic.Int64
+	lastKey     atomic.Int64 // arrival of the last keyframe (its first packet)
 
 	hdr        rtp.Header
 	out        scratch
@@ -429,6 +433,9 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 		arrival:  now,
 		keyframe: r.isKeyframe != nil && len(body) > 0 && r.isKeyframe(body),
 	}
+	if l.pkt.keyframe {
+		l.lastKey.Store(now)
+	}
 	if r.isVP8 {
 		l.pkt.vp8, l.pkt.hasVP8 = vp8.Parse(body)
 	}
@@ -490,10 +497,12 @@ func (r *Receiver) sendNacks(l *layer, now int64) {
 func (r *Receiver) RequestKeyframe(layer int) bool { return r.requestKeyframe(layer, 0) }
 
 // requestKeyframe is RequestKeyframe for a subscriber that could not use
-// keyframes requested before notBefore (its transport was not up yet): a
-// PLI older than notBefore throttles it for 100 ms only, not 500 ms, so a
-// late joiner is served quickly while a crowd joining at once still causes
-// at most ten PLIs a second.
+// keyframes requested before notBefore (its transport was not up yet). Such
+// a caller is throttled for 250 ms (forcedPLIEvery) instead of 500 ms, and
+// only if the last PLI was already answered by a keyframe: while it is
+// unanswered, the keyframe on its way will serve this subscriber too. So a
+// late joiner is served within about one keyframe round trip, while a crowd
+// joining at once causes at most four PLIs a second per layer.
 func (r *Receiver) requestKeyframe(layer int, notBefore int64) bool {
 	if r.kind != forwarder.Video || r.p.WriteRTCP == nil {
 		return false
@@ -504,9 +513,12 @@ func (r *Receiver) requestKeyframe(layer int, notBefore int64) bool {
 	}
 	now := r.now()
 	last := l.lastPLI.Load()
-	if last != 0 {
-		fresh := notBefore > last && now-last >= forcedPLIEvery // the last PLI came too early for this caller
-		if now-last < pliMinInterval && !fresh {
+	if last != 0 && now-last < pliMinInterval {
+		// The last PLI came too early for this caller, and its keyframe came and went
+		// before the caller was up.
+		k := l.lastKey.Load()
+		fresh := notBefore > last && k >= last && k < notBefore && now-last >= forcedPLIEvery
+		if !fresh {
 			return false
 		}
 	}

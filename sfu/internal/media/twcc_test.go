@@ -338,3 +338,42 @@ func TestEstimatorFeedback(t *testing.T) {
 		t.Errorf("stats %v: want ≥ 50 feedback packets", st)
 	}
 }
+
+func TestOnlyTransportFeedback(t *testing.T) {
+	// pion marshals the header as given: set it as a sender of feedback does.
+	twcc, err := (&rtcp.TransportLayerCC{Header: rtcp.Header{Count: rtcp.FormatTCC, Type: rtcp.TypeTransportSpecificFeedback, Length: 5},
+		SenderSSRC: 1, MediaSSRC: 2, BaseSequenceNumber: 5, PacketStatusCount: 1,
+		PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 1}},
+		RecvDeltas:   []*rtcp.RecvDelta{{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, _ := (&rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: 2}}}).Marshal()
+	nack, _ := (&rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: 2, Nacks: []rtcp.NackPair{{PacketID: 7}}}).Marshal()
+	pli, _ := (&rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: 2}).Marshal()
+	cat := func(bs ...[]byte) []byte {
+		var out []byte
+		for _, b := range bs {
+			out = append(out, b...)
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"one feedback packet", twcc, true},
+		{"two feedback packets", cat(twcc, twcc), true},
+		{"receiver report", rr, false},
+		{"feedback then NACK (same RTPFB type, other format)", cat(twcc, nack), false},
+		{"PLI then feedback", cat(pli, twcc), false},
+		{"truncated feedback", twcc[:len(twcc)-4], false},
+		{"empty", nil, false},
+	}
+	for _, c := range cases {
+		if got := OnlyTransportFeedback(c.b); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
