@@ -9,6 +9,7 @@ import (
 
 	"github.com/atrium-live/atrium/controlplane/api"
 	"github.com/atrium-live/atrium/controlplane/media"
+	"github.com/atrium-live/atrium/controlplane/recordings"
 	"github.com/atrium-live/atrium/pkg/secrets"
 	"github.com/atrium-live/atrium/pkg/tlsfile"
 )
@@ -28,6 +29,7 @@ type Config struct {
 	Jobs      JobsConfig      `yaml:"jobs"`
 	Money     MoneyConfig     `yaml:"money"`
 	UI        UIConfig        `yaml:"ui"`
+	Recording RecordingConfig `yaml:"recording"`
 	LogLevel  string          `yaml:"log_level"`
 	// SeedDemo inserts demo users and classes at start-up when the database has none.
 	SeedDemo bool `yaml:"seed_demo"`
@@ -151,6 +153,22 @@ type TURNConfig struct {
 	TTL    time.Duration `yaml:"ttl"`
 }
 
+// RecordingConfig connects the control plane to recordings (docs/recording.md): the media
+// plane's Egress API to start and stop them, and the recorders' bucket to play and delete them.
+type RecordingConfig struct {
+	// EgressURL is the http(s) base URL of an SFU node or gateway serving LiveKit's Egress
+	// API (egress.redis_addr set there). Empty: derived from livekit.url. "off" disables
+	// starting recordings.
+	EgressURL string `yaml:"egress_url"`
+	// S3 is the recorders' bucket (read and delete rights). An empty endpoint disables
+	// playback and deletion.
+	S3 recordings.S3Config `yaml:"s3"`
+	// RetentionDays is how long recordings are kept unless their class sets its own.
+	RetentionDays int `yaml:"retention_days"`
+	// SweepInterval is how often recordings past their retention are deleted.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+}
+
 // PriceBounds are the allowed prices in credits for one tier, inclusive.
 type PriceBounds struct {
 	Min int `yaml:"min"`
@@ -228,9 +246,11 @@ func DefaultConfig() Config {
 			Premium: PriceBounds{Min: 10, Max: 200},
 			VIP:     PriceBounds{Min: 50, Max: 1000},
 		},
-		Jobs:     JobsConfig{Workers: 4, PollInterval: time.Second},
-		Money:    defaultMoneyConfig(),
-		UI:       UIConfig{VendorDir: "web/node_modules/livekit-client/dist"},
+		Jobs:  JobsConfig{Workers: 4, PollInterval: time.Second},
+		Money: defaultMoneyConfig(),
+		UI:    UIConfig{VendorDir: "web/node_modules/livekit-client/dist", HLSDir: "web/node_modules/hls.js/dist"},
+		Recording: RecordingConfig{RetentionDays: 90, SweepInterval: time.Hour,
+			S3: recordings.S3Config{Bucket: "atrium-recordings", Region: "us-east-1"}},
 		LogLevel: "info",
 	}
 }
@@ -312,6 +332,12 @@ func (c *Config) Validate() error {
 	if c.Jobs.Workers < 1 || c.Jobs.PollInterval <= 0 {
 		bad("jobs.workers and jobs.poll_interval must be positive")
 	}
+	if c.Recording.RetentionDays < 1 || c.Recording.RetentionDays > 3650 || c.Recording.SweepInterval <= 0 {
+		bad("recording.retention_days must be 1..3650 and recording.sweep_interval positive")
+	}
+	if c.Recording.S3.Endpoint != "" && (c.Recording.S3.Bucket == "" || c.Recording.S3.AccessKey == "" || c.Recording.S3.SecretKey == "") {
+		bad("recording.s3 needs bucket, access_key and secret_key with an endpoint")
+	}
 	errs = append(errs, c.Money.validate()...)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
@@ -364,6 +390,7 @@ func (c *Config) Secrets() []secrets.Setting {
 		{Path: "livekit.api_secret", Env: "ATRIUM_LIVEKIT_API_SECRET", Value: c.LiveKit.APISecret},
 		{Path: "money.stripe.secret_key", Env: "ATRIUM_MONEY_STRIPE_SECRET_KEY", Value: c.Money.Stripe.SecretKey},
 		{Path: "money.stripe.webhook_secret", Env: "ATRIUM_MONEY_STRIPE_WEBHOOK_SECRET", Value: c.Money.Stripe.WebhookSecret},
+		{Path: "recording.s3.secret_key", Env: "ATRIUM_RECORDING_S3_SECRET_KEY", Value: c.Recording.S3.SecretKey, Optional: true, MinLen: 16},
 		{Path: "turn.secret", Env: "ATRIUM_TURN_SECRET", Value: c.TURN.Secret, Optional: true},
 		{Path: "redis.password", Env: "ATRIUM_REDIS_PASSWORD", Value: c.Redis.Password, Optional: true, MinLen: 16},
 	}

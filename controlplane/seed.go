@@ -102,9 +102,10 @@ func SeedDemo(ctx context.Context, s *Server) (Demo, error) {
 			continue
 		}
 		starts := now.Add(c.in).Truncate(time.Minute)
+		recordable := c.in < time.Hour // the live demo may be recorded (atrium dev runs a recorder)
 		created, err := s.Catalog.Create(ctx, catalog.Actor{UserID: teacher.ID, Role: teacher.Role, Verified: true},
 			catalog.ClassInput{Title: &c.title, Topic: &c.topic, Description: &c.desc, StartsAt: &starts,
-				DurationMinutes: &c.minutes, Capacity: &c.capacity, Tier: &c.tier, PriceCredits: &c.price})
+				DurationMinutes: &c.minutes, Capacity: &c.capacity, Tier: &c.tier, PriceCredits: &c.price, Recordable: &recordable})
 		if err != nil {
 			var pe *problem.Error
 			if errors.As(err, &pe) {

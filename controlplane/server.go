@@ -37,6 +37,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/migrations"
+	"github.com/atrium-live/atrium/controlplane/recordings"
 	"github.com/atrium-live/atrium/controlplane/store"
 	"github.com/atrium-live/atrium/pkg/opsauth"
 )
@@ -76,8 +77,10 @@ type Server struct {
 	Accounts *accounts.Service
 	Catalog  *catalog.Service
 	Media    *media.Service
-	Money    *Money // ledger, billing, bookings (money.go)
-	Registry *prometheus.Registry
+	// Recordings starts, lists, serves and deletes class recordings.
+	Recordings *recordings.Service
+	Money      *Money // ledger, billing, bookings (money.go)
+	Registry   *prometheus.Registry
 
 	handler   http.Handler
 	closeOnce sync.Once
@@ -146,12 +149,26 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	river.AddWorker(workers, &email.DeliverWorker{Store: s.Store, Sender: sender, Log: s.Log})
 	s.Money = newMoney(cfg, s, workers)
 	s.Money.hooks(&d)
+	egressURL := cfg.Recording.EgressURL
+	switch egressURL {
+	case "":
+		egressURL = httpOrigin(cfg.LiveKit.URL)
+	case "off":
+		egressURL = ""
+	}
+	if s.Recordings, err = recordings.New(recordings.Config{EgressURL: egressURL, APIKey: cfg.LiveKit.APIKey,
+		APISecret: cfg.LiveKit.APISecret, S3: cfg.Recording.S3, RetentionDays: cfg.Recording.RetentionDays},
+		recordings.Deps{Store: s.Store, Bookings: d.Bookings, Log: s.Log.With("component", "recordings"), Now: s.Now}); err != nil {
+		return nil, err
+	}
+	river.AddWorker(workers, &recordings.SweepWorker{Service: s.Recordings})
 	if d.AddWorkers != nil {
 		d.AddWorkers(workers)
 	}
 	rcfg := &river.Config{Workers: workers, Logger: s.Log.With("component", "river"),
 		FetchPollInterval: cfg.Jobs.PollInterval, FetchCooldown: min(cfg.Jobs.PollInterval, 100*time.Millisecond)}
-	rcfg.PeriodicJobs = s.Money.periodicJobs()
+	rcfg.PeriodicJobs = append(s.Money.periodicJobs(), river.NewPeriodicJob(river.PeriodicInterval(cfg.Recording.SweepInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return recordings.SweepArgs{}, nil }, nil))
 	if !cfg.Jobs.Disabled {
 		rcfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.Jobs.Workers},
@@ -183,7 +200,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	lk := cfg.LiveKit
 	s.Media = media.New(media.Config{APIKey: lk.APIKey, APISecret: lk.APISecret, URL: lk.URL, JoinEarly: lk.JoinEarly, TokenTTL: lk.TokenTTL,
 		TURNURLs: cfg.TURN.URLs, TURNSecret: cfg.TURN.Secret, TURNTTL: cfg.TURN.TTL},
-		media.Deps{Store: s.Store, Bookings: d.Bookings, Hooks: d.EventHooks, Log: s.Log, Now: s.Now})
+		media.Deps{Store: s.Store, Bookings: d.Bookings, Hooks: d.EventHooks, Recordings: s.Recordings, Log: s.Log, Now: s.Now})
 
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -194,7 +211,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	h := &api.Handler{
-		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
+		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Recordings: s.Recordings, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
 		MetricsHandler: opsauth.Guard(cfg.HTTP.MetricsToken, promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,

@@ -21,13 +21,21 @@ type UIConfig struct {
 	// and every page but the classroom work without it, and /assets/vendor/ explains what is
 	// missing with a 404.
 	VendorDir string `yaml:"vendor_dir"`
+	// HLSDir holds hls.js's dist files (also from `npm ci` in web/), served for recording
+	// playback at /assets/vendor/hls.min.js; missing, the recordings page explains why.
+	HLSDir string `yaml:"hls_dir"`
 }
 
-// vendorFiles are the only files served from UIConfig.VendorDir (URL name → file name), so
-// the directory's other contents are never exposed.
-var vendorFiles = map[string]string{
-	"livekit-client.umd.js":     "livekit-client.umd.js",
-	"livekit-client.umd.js.map": "livekit-client.umd.js.map",
+// vendorFile is one allow-listed library file: which library, and its name in its directory.
+type vendorFile struct{ lib, file string }
+
+// vendorFiles are the only files served from UIConfig.VendorDir and HLSDir (URL name →
+// file), so the directories' other contents are never exposed.
+var vendorFiles = map[string]vendorFile{
+	"livekit-client.umd.js":     {"livekit-client", "livekit-client.umd.js"},
+	"livekit-client.umd.js.map": {"livekit-client", "livekit-client.umd.js.map"},
+	"hls.min.js":                {"hls.js", "hls.min.js"},
+	"hls.min.js.map":            {"hls.js", "hls.min.js.map"},
 }
 
 // appPaths are links the server sends out (emails, Stripe redirects) that land on the app
@@ -60,7 +68,7 @@ func NewUI(cfg UIConfig) http.Handler {
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`{"error":{"code":"not_found","message":"no such endpoint"}}` + "\n"))
 		case strings.HasPrefix(p, "/assets/vendor/"):
-			serveVendor(w, r, cfg.VendorDir, strings.TrimPrefix(p, "/assets/vendor/"))
+			serveVendor(w, r, cfg, strings.TrimPrefix(p, "/assets/vendor/"))
 		case isAppPath(p):
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-cache")
@@ -86,19 +94,24 @@ func isAppPath(p string) bool {
 
 // serveVendor serves one allow-listed file of dir, or a plain-text 404 that says how to
 // install it.
-func serveVendor(w http.ResponseWriter, r *http.Request, dir, name string) {
-	file, ok := vendorFiles[path.Clean(name)]
+func serveVendor(w http.ResponseWriter, r *http.Request, cfg UIConfig, name string) {
+	vf, ok := vendorFiles[path.Clean(name)]
 	if !ok {
 		http.Error(w, "no such vendor file", http.StatusNotFound)
 		return
 	}
+	dir, setting := cfg.VendorDir, "ui.vendor_dir (ATRIUM_UI_VENDOR_DIR)"
+	if vf.lib == "hls.js" {
+		dir, setting = cfg.HLSDir, "ui.hls_dir (ATRIUM_UI_HLS_DIR)"
+	}
+	file := vf.file
 	full := filepath.Join(dir, file)
 	f, err := os.Open(full)
 	if err != nil {
-		msg := "livekit-client is not available: " + full + " cannot be opened"
+		msg := vf.lib + " is not available: " + full + " cannot be opened"
 		if errors.Is(err, fs.ErrNotExist) {
-			msg = "livekit-client is not installed: " + full + " is missing. Run `npm ci` in web/ (make build does it), " +
-				"or set ui.vendor_dir (ATRIUM_UI_VENDOR_DIR) to the directory holding livekit-client.umd.js."
+			msg = vf.lib + " is not installed: " + full + " is missing. Run `npm ci` in web/ (make build does it), " +
+				"or set " + setting + " to the directory holding " + file + "."
 		}
 		http.Error(w, msg, http.StatusNotFound)
 		return
@@ -106,7 +119,7 @@ func serveVendor(w http.ResponseWriter, r *http.Request, dir, name string) {
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || st.IsDir() {
-		http.Error(w, "livekit-client is not available: "+full+" is not a file", http.StatusNotFound)
+		http.Error(w, vf.lib+" is not available: "+full+" is not a file", http.StatusNotFound)
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")

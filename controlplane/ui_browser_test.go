@@ -19,7 +19,7 @@ import (
 // playwright-core (from tests/browser/node_modules) and livekit-client (from web/node_modules,
 // served to the pages by the control plane). scripts/test-deps.sh installs all of them.
 type uiBrowser struct {
-	node, chromium, modules, vendor string
+	node, chromium, modules, vendor, hls string
 }
 
 // needBrowser finds the toolchain or fails the test saying how to install it (never skips).
@@ -35,8 +35,9 @@ func needBrowser(t *testing.T) uiBrowser {
 	}
 	b.modules, _ = filepath.Abs("../tests/browser/node_modules")
 	b.vendor, _ = filepath.Abs("../web/node_modules/livekit-client/dist")
+	b.hls, _ = filepath.Abs("../web/node_modules/hls.js/dist")
 	for _, p := range []string{b.chromium, filepath.Join(b.modules, "playwright-core", "package.json"),
-		filepath.Join(b.vendor, "livekit-client.umd.js")} {
+		filepath.Join(b.vendor, "livekit-client.umd.js"), filepath.Join(b.hls, "hls.min.js")} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("this test needs %s (%v); run ./scripts/test-deps.sh", p, err)
 		}
@@ -48,7 +49,9 @@ func needBrowser(t *testing.T) uiBrowser {
 func (b uiBrowser) serveUI(t *testing.T, cfg func(*controlplane.Config)) *cptest.Env {
 	return cptest.Serve(t, cptest.Options{
 		Config: cfg,
-		Deps:   func(d *controlplane.Deps) { d.UI = controlplane.NewUI(controlplane.UIConfig{VendorDir: b.vendor}) },
+		Deps: func(d *controlplane.Deps) {
+			d.UI = controlplane.NewUI(controlplane.UIConfig{VendorDir: b.vendor, HLSDir: b.hls})
+		},
 	})
 }
 
@@ -65,6 +68,10 @@ type uiResult struct {
 func (b uiBrowser) run(t *testing.T, cfg map[string]any, out any) (console []string) {
 	t.Helper()
 	timeout := 60 * time.Second
+	if d, ok := cfg["timeout"].(time.Duration); ok { // a longer scenario says so
+		timeout = d
+		delete(cfg, "timeout")
+	}
 	cfg["chromium"] = b.chromium
 	cfg["timeoutMs"] = timeout.Milliseconds()
 	cfg["screenshots"] = ""

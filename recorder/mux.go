@@ -68,7 +68,7 @@ func (s *Server) mux(ctx context.Context, r muxRun) (muxOutcome, error) {
 	// its inputs for a few seconds of media, and audio flowing alone would end the probe
 	// before the video's SPS arrived.
 	fillDone := make(chan struct{})
-	r.src.sink.Store(newSink(r.sender, in.VideoPort, videoPT, !needsTranscode(in.VideoMime), func() {
+	r.src.sink.Store(newSink(r.sender, in.VideoPort, videoPT, keyframeStart(in.VideoMime), func() {
 		r.audioOn.Store(true)
 		go r.mixer.fill(fillDone)
 	}))

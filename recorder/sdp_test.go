@@ -83,3 +83,26 @@ func TestH264KeyframeStart(t *testing.T) {
 		}
 	}
 }
+
+func TestVP8KeyframeStart(t *testing.T) {
+	cases := []struct {
+		name string
+		p    []byte
+		want bool
+	}{
+		{"keyframe, no extension", []byte{0x10, 0x50}, true},
+		{"interframe, no extension", []byte{0x10, 0x51}, false},
+		{"keyframe, 15-bit picture id", []byte{0x90, 0x80, 0x81, 0x23, 0x50}, true},
+		{"interframe, 15-bit picture id", []byte{0x90, 0x80, 0x81, 0x23, 0x51}, false},
+		{"keyframe, 7-bit picture id, TL0PICIDX, TID", []byte{0x90, 0xe0, 0x05, 0x07, 0x40, 0x50}, true},
+		{"not the start of a partition", []byte{0x00, 0x50}, false},
+		{"start of partition 1", []byte{0x11, 0x50}, false},
+		{"truncated after the descriptor", []byte{0x90, 0x80, 0x81}, false},
+		{"empty", nil, false},
+	}
+	for _, c := range cases {
+		if got := vp8KeyframeStart(c.p); got != c.want {
+			t.Errorf("vp8KeyframeStart(%s % x) = %v, want %v", c.name, c.p, got, c.want)
+		}
+	}
+}

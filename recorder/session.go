@@ -184,21 +184,70 @@ func nextEpoch(prior []Segment) (epochNo, startNumber int) {
 }
 
 // sink is where a track's RTP goes: ffmpeg's port on loopback, written through the
-// session's one sending socket. waitKey drops H.264 until a keyframe starts (ffmpeg cannot
-// use what precedes its SPS and PPS, and complains about every such frame).
+// session's one sending socket. waitKey drops the picture until a keyframe starts: ffmpeg
+// cannot use H.264 before its SPS and PPS, and a VP8 stream joined mid-GOP leaves its probe
+// without a picture size or frame rate (it then guessed the RTP clock as the frame rate and
+// duplicated frames by the thousand into the transcoder: TestVP8IsTranscoded's flake).
 type sink struct {
-	conn    *net.UDPConn
-	addr    *net.UDPAddr
-	pt      byte
-	waitKey atomic.Bool
-	onKey   func() // called once the first packet passes
+	conn     *net.UDPConn
+	addr     *net.UDPAddr
+	pt       byte
+	keyframe func(payload []byte) bool
+	waitKey  atomic.Bool
+	onKey    func() // called once the first packet passes
 }
 
-func newSink(conn *net.UDPConn, port int, pt byte, h264 bool, onKey func()) *sink {
+// newSink sends to ffmpeg's port; keyframe (nil: none) recognises the RTP payload that
+// starts a keyframe, before which nothing is sent.
+func newSink(conn *net.UDPConn, port int, pt byte, keyframe func([]byte) bool, onKey func()) *sink {
 	sk := &sink{conn: conn, addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, pt: pt,
-		onKey: sync.OnceFunc(onKey)}
-	sk.waitKey.Store(h264)
+		keyframe: keyframe, onKey: sync.OnceFunc(onKey)}
+	sk.waitKey.Store(keyframe != nil)
 	return sk
+}
+
+// keyframeStart returns the keyframe test for a picture's codec (nil: none known).
+func keyframeStart(mime string) func([]byte) bool {
+	switch strings.ToLower(mime) {
+	case "video/h264":
+		return h264KeyframeStart
+	case "video/vp8":
+		return vp8KeyframeStart
+	}
+	return nil
+}
+
+// vp8KeyframeStart reports whether an RTP payload (RFC 7741 §4.2) starts a VP8 keyframe:
+// the start of partition 0 (S set, PID 0) whose payload header has P (inverse key frame
+// flag, RFC 6386 §9.1) clear.
+func vp8KeyframeStart(p []byte) bool {
+	if len(p) < 1 || p[0]&0x10 == 0 || p[0]&0x07 != 0 {
+		return false
+	}
+	i := 1
+	if p[0]&0x80 != 0 { // X: extension byte
+		if len(p) < 2 {
+			return false
+		}
+		ext := p[1]
+		i = 2
+		if ext&0x80 != 0 { // I: picture id, 7 or 15 bits
+			if len(p) <= i {
+				return false
+			}
+			if p[i]&0x80 != 0 {
+				i++
+			}
+			i++
+		}
+		if ext&0x40 != 0 { // L: TL0PICIDX
+			i++
+		}
+		if ext&0x30 != 0 { // T or K: TID/Y/KEYIDX
+			i++
+		}
+	}
+	return len(p) > i && p[i]&0x01 == 0
 }
 
 // forward copies a track's RTP to the sink, rewriting the payload type to the one the SDP
@@ -217,7 +266,7 @@ func forward(track *webrtc.TrackRemote, dst *atomic.Pointer[sink]) {
 		}
 		if sk.waitKey.Load() {
 			hn, err := h.Unmarshal(buf[:n])
-			if err != nil || !h264KeyframeStart(buf[hn:n]) {
+			if err != nil || !sk.keyframe(buf[hn:n]) {
 				continue
 			}
 			sk.waitKey.Store(false)

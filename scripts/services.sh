@@ -10,6 +10,7 @@
 #                  $RUN_DIR/bin: as a go.mod tool it would add ~60 modules (AWS, Azure, Kafka,
 #                  NATS, Vault SDKs) to the module graph and upgrade shared ones)
 #                  keys: ATRIUM_S3_ACCESS_KEY / ATRIUM_S3_SECRET_KEY, default atrium / atrium-dev-secret
+#   ffmpeg         not a service: the recorder's muxer, which `atrium dev` runs (Debian package)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=${ATRIUM_RUN_DIR:-.run}
@@ -79,6 +80,7 @@ case ${1:-up} in
     gotool mailpit 8025 --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025 --smtp-auth-accept-any --smtp-auth-allow-insecure
     gotool stripe-mock 12111 -http-addr 127.0.0.1:12111 -https-addr 127.0.0.1:12112
     versitygw
+    command -v ffmpeg >/dev/null || apt_install ffmpeg
     echo "services: postgres :5432, redis :6379, mailpit :1025/:8025, stripe-mock :12111/:12112, versitygw :7070 up"
     ;;
   status)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
@@ -39,4 +40,29 @@ func TestEgressAPIMounted(t *testing.T) {
 	if err == nil || (errors.As(err, &te) && te.Code() != twirp.BadRoute && te.Code() != twirp.NotFound && te.Code() != twirp.Internal && te.Code() != twirp.Unimplemented) {
 		t.Errorf("ListEgress on a node without egress settings: %v, want a not-found error", err)
 	}
+}
+
+// While a recorder (a participant with the recorder grant) is in a room, the room's
+// active_recording flag is set, so SDK-built clients show their recording indicator: a
+// participant already in the room learns it from room_update, one joining later from its
+// JoinResponse, and both see it cleared when the recorder leaves.
+func TestActiveRecordingWhileRecorderPresent(t *testing.T) {
+	srv := sfutest.Serve(t)
+	alice := join(t, srv, "rec", "alice", nil)
+	if alice.IsRecording() {
+		t.Fatal("a room nobody records reports active_recording")
+	}
+	recorder, err := tryJoin(srv, "rec", "recorder", nil, true,
+		sfutest.Hidden(), sfutest.Grant(func(g *auth.VideoGrant) { g.Recorder = true }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "alice's room_update with active_recording", alice.IsRecording)
+	bob := join(t, srv, "rec", "bob", nil)
+	if !bob.IsRecording() {
+		t.Error("a participant joining a recorded room gets active_recording = false in its JoinResponse")
+	}
+	recorder.Disconnect()
+	eventually(t, 5*time.Second, "active_recording cleared after the recorder left",
+		func() bool { return !alice.IsRecording() && !bob.IsRecording() })
 }

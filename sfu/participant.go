@@ -135,6 +135,9 @@ func newParticipant(pp participantParams) (*participant, error) {
 }
 
 func (p *participant) hidden() bool { return p.grants.Video != nil && p.grants.Video.Hidden }
+
+// recorder reports a recording client (the recorder grant): the room is recorded while one is in it.
+func (p *participant) recorder() bool { return p.grants.Video != nil && p.grants.Video.Recorder }
 func (p *participant) canSubscribe() bool {
 	return p.grants.Video != nil && p.grants.Video.GetCanSubscribe()
 }

@@ -212,11 +212,12 @@ func (r *room) info() *livekit.Room {
 	r.mu.Lock()
 	n := len(r.participants)
 	metadata := r.metadata
-	pubs := 0
+	pubs, recording := 0, false
 	for _, p := range r.participants {
 		if p.isPublisher() {
 			pubs++
 		}
+		recording = recording || p.recorder()
 	}
 	sid := r.sid
 	r.mu.Unlock()
@@ -228,6 +229,9 @@ func (r *room) info() *livekit.Room {
 		CreationTime:    r.createdAt.Unix(), CreationTimeMs: r.createdAt.UnixMilli(),
 		EnabledCodecs:   enabledCodecs(r.opts.codecs),
 		NumParticipants: uint32(n), NumPublishers: uint32(pubs), Metadata: metadata,
+		// A recorder (the recorder grant) is in the room only while it records it: SDKs
+		// show their recording indicator from this flag (room_update on its join and leave).
+		ActiveRecording: recording,
 	}
 }
 

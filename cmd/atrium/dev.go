@@ -6,15 +6,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/atrium-live/atrium/controlplane"
+	"github.com/atrium-live/atrium/controlplane/recordings"
+	"github.com/atrium-live/atrium/pkg/config"
+	"github.com/atrium-live/atrium/pkg/egress"
 	"github.com/atrium-live/atrium/pkg/logging"
+	"github.com/atrium-live/atrium/recorder"
 	"github.com/atrium-live/atrium/sfu"
 )
 
@@ -34,6 +42,7 @@ func runDev(ctx context.Context, args []string) error {
 	sfuOnly := fs.Bool("sfu-only", false, "run only the SFU (no TURN, no control plane, no PostgreSQL/Redis needed)")
 	sfuNodes := fs.Int("sfu-nodes", 1, "run this many SFU nodes plus a signal gateway on 127.0.0.1:7880 (docs/cluster.md)")
 	cpPath := fs.String("controlplane-config", "", "control plane YAML (defaults suit scripts/services.sh)")
+	noRecorder := fs.Bool("no-recorder", false, "run no recorder (recording then fails to start)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,7 +100,17 @@ func runDev(ctx context.Context, args []string) error {
 	sfuCfg.Keys = map[string]string{sfu.DevAPIKey: sfu.DevAPISecret, devControlPlaneKey: cpCfg.LiveKit.APISecret}
 	sfuCfg.TURN.URLs, sfuCfg.TURN.Secret = turnURLs, cpCfg.LiveKit.APISecret
 	sfuCfg.Webhook.APIKey = devControlPlaneKey
-	sfuCfg.Webhook.URLs = append(sfuCfg.Webhook.URLs, strings.TrimSuffix(cpCfg.HTTP.PublicURL, "/")+"/api/v1/webhooks/livekit")
+	webhookURL := strings.TrimSuffix(cpCfg.HTTP.PublicURL, "/") + "/api/v1/webhooks/livekit"
+	sfuCfg.Webhook.URLs = append(sfuCfg.Webhook.URLs, webhookURL)
+	// Recordings: the SFU serves the Egress API over the recorders' Redis job store, and the
+	// control plane reads the recorders' bucket (versitygw from scripts/services.sh).
+	rec := devRecording(cpCfg)
+	sfuCfg.Egress.RedisAddr, sfuCfg.Egress.RedisPassword, sfuCfg.Egress.RedisDB = cpCfg.Redis.Addr, cpCfg.Redis.Password, cpCfg.Redis.DB
+	sfuCfg.Egress.KeyPrefix, sfuCfg.Egress.Bucket = rec.Redis.Prefix, rec.S3.Bucket
+	if cpCfg.Recording.S3.Endpoint == "" {
+		cpCfg.Recording.S3 = recordings.S3Config{Endpoint: rec.S3.Endpoint, AccessKey: rec.S3.AccessKey,
+			SecretKey: rec.S3.SecretKey, Bucket: rec.S3.Bucket, Region: rec.S3.Region}
+	}
 	var (
 		sfuSrv  *sfu.Server
 		cluster *devCluster
@@ -129,9 +148,21 @@ func runDev(ctx context.Context, args []string) error {
 		return fmt.Errorf("dev control plane: listen %s: %w", cpCfg.HTTP.Addr, err)
 	}
 
+	roles := 3
+	var recSrv *recorder.Server
+	if !*noRecorder {
+		rec.LiveKit.URL = cpCfg.LiveKit.URL
+		rec.Webhook.URLs = []string{webhookURL}
+		if recSrv, err = newDevRecorder(rec, log.With("role", "recorder")); err != nil {
+			cp.Close()
+			return err
+		}
+		roles++
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 3)
+	errs := make(chan error, roles)
 	run := func(name string, f func(context.Context) error) {
 		go func() {
 			if err := f(ctx); err != nil {
@@ -144,16 +175,24 @@ func runDev(ctx context.Context, args []string) error {
 	run("sfu", runSFUs)
 	run("turn", turnSrv.Run)
 	run("controlplane", func(ctx context.Context) error { return cp.Run(ctx, ln) })
+	if recSrv != nil {
+		rdb := redis.NewClient(&redis.Options{Addr: cpCfg.Redis.Addr, Password: cpCfg.Redis.Password, DB: cpCfg.Redis.DB})
+		defer rdb.Close()
+		run("recorder", func(ctx context.Context) error { return recSrv.Run(ctx, egress.NewStore(rdb, rec.Redis.Prefix)) })
+	}
 
 	demo.Print(os.Stdout)
 	printDevBanner(os.Stdout, cpCfg.LiveKit.URL, turnURLs, cpCfg.HTTP.PublicURL)
+	if recSrv != nil {
+		fmt.Fprintf(os.Stdout, "  recorder         HLS to s3://%s at %s (spool %s)\n\n", rec.S3.Bucket, rec.S3.Endpoint, rec.SpoolDir)
+	}
 	if cluster != nil {
 		cluster.printBanner(os.Stdout)
 	}
 
 	// The first role to stop (with or without error) stops the others.
 	var first error
-	for i := 0; i < 3; i++ {
+	for i := 0; i < roles; i++ {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 			log.Error("atrium dev: role stopped", "err", err)
@@ -161,6 +200,46 @@ func runDev(ctx context.Context, args []string) error {
 		cancel()
 	}
 	return first
+}
+
+// devRecording is the dev recorder's configuration: versitygw as scripts/services.sh starts
+// it (keys from ATRIUM_S3_ACCESS_KEY / ATRIUM_S3_SECRET_KEY), jobs in the control plane's
+// Redis under its key prefix, the control plane's LiveKit key pair (the dev SFU accepts it),
+// a spool under .run, and no HTTP listener; ATRIUM_RECORDER_* variables still override.
+func devRecording(cp controlplane.Config) recorder.Config {
+	c := recorder.DefaultConfig()
+	c.HTTP = ""
+	c.LiveKit.APIKey, c.LiveKit.APISecret = cp.LiveKit.APIKey, cp.LiveKit.APISecret
+	c.S3.AccessKey, c.S3.SecretKey = envOr("ATRIUM_S3_ACCESS_KEY", "atrium"), envOr("ATRIUM_S3_SECRET_KEY", "atrium-dev-secret")
+	c.Redis = recorder.RedisConfig{Addr: cp.Redis.Addr, Password: cp.Redis.Password, DB: cp.Redis.DB, Prefix: cp.Redis.KeyPrefix + "rec"}
+	c.SpoolDir = filepath.Join(".run", "recorder")
+	c.LogLevel = "warn"
+	return c
+}
+
+// newDevRecorder applies ATRIUM_RECORDER_* overrides to c and builds the recorder.
+func newDevRecorder(c recorder.Config, log *slog.Logger) (*recorder.Server, error) {
+	if err := config.ApplyEnv(&c, "ATRIUM_RECORDER", os.LookupEnv); err != nil {
+		return nil, fmt.Errorf("dev recorder: %w", err)
+	}
+	if _, err := exec.LookPath(c.FFmpeg); err != nil {
+		return nil, fmt.Errorf("dev recorder needs ffmpeg (scripts/services.sh installs it, or pass --no-recorder): %w", err)
+	}
+	if err := os.MkdirAll(c.SpoolDir, 0o755); err != nil {
+		return nil, fmt.Errorf("dev recorder spool: %w", err)
+	}
+	srv, err := recorder.New(c, recorder.Deps{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("dev recorder: %w", err)
+	}
+	return srv, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }
 
 func printDevBanner(w io.Writer, sfuURL string, turnURLs []string, cpURL string) {

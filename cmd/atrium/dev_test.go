@@ -180,6 +180,8 @@ func TestDevRunsWholePlatform(t *testing.T) {
 		t.Fatal("the booked demo student got no join token")
 	}
 
+	checkDevRecording(t, "http://"+cpHTTP, login.AccessToken, live)
+
 	resp, err := http.Get("http://" + sfuHTTP + "/rtc/validate?access_token=" + join.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -233,5 +235,49 @@ func dropDatabase(t *testing.T, adminURL, name string) {
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 		t.Logf("drop %s: %v", name, err)
+	}
+}
+
+// checkDevRecording starts a recording of the live demo class (marked "may be recorded") as
+// its teacher: the control plane reaches the dev SFU's Egress API, the dev recorder claims the
+// job (its egress_started webhook makes the recording active in the control plane), and a stop
+// ends it (egress_ended). So recording works in `atrium dev` without any setup.
+func checkDevRecording(t *testing.T, cp, token, classID string) {
+	t.Helper()
+	var rec struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}
+	postJSON(t, cp+"/api/v1/classes/"+classID+"/recordings", token, nil, &rec)
+	if rec.ID == "" {
+		t.Fatal("starting a recording in atrium dev returned no id")
+	}
+	state := func() string {
+		req, _ := http.NewRequest(http.MethodGet, cp+"/api/v1/classes/"+classID+"/recordings", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		var list struct {
+			Items []struct{ ID, State string } `json:"items"`
+		}
+		do(t, req, &list)
+		for _, it := range list.Items {
+			if it.ID == rec.ID {
+				return it.State
+			}
+		}
+		return ""
+	}
+	for deadline := time.Now().Add(30 * time.Second); state() != "active"; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the dev recorder did not take up the recording within 30 s (state %q)", state())
+		}
+	}
+	postJSON(t, cp+"/api/v1/recordings/"+rec.ID+"/stop", token, nil, &rec)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if s := state(); s == "complete" || s == "failed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stopped recording did not end within 30 s (state %q)", state())
+		}
 	}
 }

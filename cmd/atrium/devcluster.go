@@ -55,6 +55,7 @@ func newDevCluster(base sfu.Config, n int, log *slog.Logger) (*devCluster, error
 	gcfg.NodeID = "signal-1"
 	gcfg.HTTPAddr = base.HTTPAddr
 	gcfg.Keys = base.Keys
+	gcfg.Egress = base.Egress // the gateway serves the Egress API like the nodes
 	gcfg.Cluster.BindAddr = "127.0.0.1:7945"
 	gcfg.Cluster.Seeds = []string{seed}
 	g, err := signaling.New(gcfg, signaling.Deps{Logger: log.With("role", "signal"), Leases: leases})

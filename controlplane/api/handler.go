@@ -17,6 +17,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/auth"
 	"github.com/atrium-live/atrium/controlplane/catalog"
 	"github.com/atrium-live/atrium/controlplane/media"
+	"github.com/atrium-live/atrium/controlplane/recordings"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
 
@@ -26,12 +27,14 @@ type Handler struct {
 	Accounts *accounts.Service
 	Catalog  *catalog.Service
 	Media    *media.Service
-	Store    *store.Store
-	Signer   *auth.Signer
-	Spec     *openapi3.T
-	Metrics  *Metrics
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Recordings lists, starts, stops, serves and deletes class recordings (h_recordings.go).
+	Recordings *recordings.Service
+	Store      *store.Store
+	Signer     *auth.Signer
+	Spec       *openapi3.T
+	Metrics    *Metrics
+	Log        *slog.Logger
+	Now        func() time.Time
 
 	// Ready reports whether dependencies (PostgreSQL, Redis) answer; /readyz uses it.
 	Ready func(ctx context.Context) error

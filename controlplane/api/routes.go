@@ -100,6 +100,16 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/classes/{id}/participants/{userID}/mute", any(h.muteParticipant)).Methods(http.MethodPost)
 	api.HandleFunc("/classes/{id}/participants/{userID}/remove", any(h.removeParticipant)).Methods(http.MethodPost)
 
+	// Recordings (h_recordings.go): the class's teacher manages them; the teacher, admins and
+	// booked students list and watch them (media is the authorizing proxy to the bucket).
+	api.HandleFunc("/classes/{id}/recordings", any(h.classRecordings)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/recordings", any(h.startRecording)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/recording-settings", any(h.putRecordingSettings)).Methods(http.MethodPut)
+	api.HandleFunc("/recordings/{id}/stop", any(h.stopRecording)).Methods(http.MethodPost)
+	api.HandleFunc("/recordings/{id}", any(h.deleteRecording)).Methods(http.MethodDelete)
+	api.HandleFunc("/recordings/{id}/media/{file}", any(h.recordingMedia)).Methods(http.MethodGet)
+	api.HandleFunc("/teacher/recordings", teacher(h.teacherRecordings)).Methods(http.MethodGet)
+
 	api.HandleFunc("/discount-codes", teacher(h.createDiscount)).Methods(http.MethodPost)
 	api.HandleFunc("/discount-codes", teacher(h.listDiscounts)).Methods(http.MethodGet)
 	api.HandleFunc("/discount-codes/{id}", teacher(h.disableDiscount)).Methods(http.MethodDelete)

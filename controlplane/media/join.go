@@ -14,6 +14,7 @@ import (
 	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
@@ -41,6 +42,14 @@ type EventHooks interface {
 	LiveKitEvent(ctx context.Context, tx *store.Store, event string, c store.Class) error
 }
 
+// RecordingEvents is what recordings need from the media plane's webhooks: the recorders'
+// egress events, and the teacher joining (auto-record). TeacherJoined runs after the join
+// is stored and must not block for long.
+type RecordingEvents interface {
+	HandleEgressEvent(ctx context.Context, ev *livekit.WebhookEvent) error
+	TeacherJoined(ctx context.Context, classID, teacherID string)
+}
+
 // Config is the SFU key pair and where clients connect.
 type Config struct {
 	APIKey     string
@@ -58,8 +67,10 @@ type Deps struct {
 	Store    *store.Store
 	Bookings BookingChecker
 	Hooks    EventHooks
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Recordings may be nil (egress events are then acknowledged and ignored).
+	Recordings RecordingEvents
+	Log        *slog.Logger
+	Now        func() time.Time
 }
 
 // Service mints join tokens and records attendance.

@@ -41,6 +41,12 @@ func (s *Service) ReceiveWebhook(r *http.Request) (*livekit.WebhookEvent, error)
 // id already stored in the same transaction and changes nothing. Events for rooms that are
 // not classes are acknowledged and ignored.
 func (s *Service) HandleWebhook(ctx context.Context, ev *livekit.WebhookEvent) error {
+	if ev.GetEgressInfo() != nil {
+		if s.Recordings == nil {
+			return nil
+		}
+		return s.Recordings.HandleEgressEvent(ctx, ev)
+	}
 	roomName := ev.GetRoom().GetName()
 	if !uuidRE.MatchString(roomName) {
 		s.Log.Info("livekit webhook for a non-class room ignored", "event", ev.Event)
@@ -52,7 +58,8 @@ func (s *Service) HandleWebhook(ctx context.Context, ev *livekit.WebhookEvent) e
 		return problem.New(http.StatusUnprocessableEntity, problem.CodeBadRequest,
 			"webhook createdAt is not a time this event can have happened (future or absurd)")
 	}
-	return s.Store.InTx(ctx, func(tx *store.Store) error {
+	teacherJoined := ""
+	err := s.Store.InTx(ctx, func(tx *store.Store) error {
 		fresh, err := tx.MarkWebhookEvent(ctx, ev.Id, "livekit", ev.Event)
 		if err != nil || !fresh {
 			return err
@@ -67,6 +74,9 @@ func (s *Service) HandleWebhook(ctx context.Context, ev *livekit.WebhookEvent) e
 		if err := s.apply(ctx, tx, ev, c, at); err != nil {
 			return fmt.Errorf("media: webhook %s: %w", ev.Event, err)
 		}
+		if ev.Event == webhook.EventParticipantJoined && ev.GetParticipant().GetIdentity() == c.TeacherID {
+			teacherJoined = c.TeacherID
+		}
 		if s.Hooks == nil {
 			return nil
 		}
@@ -75,6 +85,11 @@ func (s *Service) HandleWebhook(ctx context.Context, ev *livekit.WebhookEvent) e
 		}
 		return s.Hooks.LiveKitEvent(ctx, tx, ev.Event, c)
 	})
+	if err == nil && teacherJoined != "" && s.Recordings != nil {
+		// After the commit: starting a recording calls the media plane.
+		s.Recordings.TeacherJoined(ctx, roomName, teacherJoined)
+	}
+	return err
 }
 
 func (s *Service) apply(ctx context.Context, tx *store.Store, ev *livekit.WebhookEvent, c store.Class, at time.Time) error {

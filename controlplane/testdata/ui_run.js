@@ -445,6 +445,8 @@ const scenarios = {
     await s.shot(denied, 'classroom-denied');
   },
 };
+// Recording scenarios live in their own file (recording.js in the UI has its own tests).
+Object.assign(scenarios, require("./ui_recording.js"));
 
 async function main() {
   const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));

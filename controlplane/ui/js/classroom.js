@@ -122,7 +122,11 @@
       // /rtc/v1 attempt and its fallback round trip.
       singlePeerConnection: false,
       videoCaptureDefaults: { resolution: LK.VideoPresets.h540.resolution },
+      // A recordable class publishes H.264, which the recorder stores without transcoding.
+      publishDefaults: c.recordable ? { videoCodec: "h264" } : undefined,
     });
+    // Recording indicator and the teacher's button (recording.js).
+    if (Atrium.recording) Atrium.recording.classroom({ room, LK, classID, cls: c, isTeacher, controls, head: title.parentNode });
     let leaving = false;
     onLeave(async () => {
       leaving = true;

@@ -138,6 +138,8 @@
     } else if (!ended) {
       msg.append(h("p", { class: "meta" }, "This class has started; booking is closed."));
     }
+    // Recordings (recording.js): for the teacher and booked students.
+    if (isTeacher || booking) actions.append(h("a", { class: "button secondary", id: "recordings-link", href: "#/class/" + id + "/recordings" }, "Recordings"));
 
     mount(h("section", { class: "stack" },
       h("a", { href: "#/", class: "back" }, "← All classes"),
