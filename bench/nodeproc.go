@@ -47,9 +47,11 @@ type cpuGroup struct {
 	dir string
 }
 
-// newCPUGroup creates root/name with the quota. root is the cpu controller's mount
+// newCPUGroup creates root/name with the quota and, if shares > 0, that cpu.shares (the
+// group's weight while it is under its quota: on a machine shared with other work, a
+// higher weight keeps other load from delaying it). root is the cpu controller's mount
 // (/sys/fs/cgroup/cpu); it must be writable (root, or a delegated folder).
-func newCPUGroup(root, name string, cores float64) (*cpuGroup, error) {
+func newCPUGroup(root, name string, cores float64, shares int) (*cpuGroup, error) {
 	quota, err := cfsQuota(cores)
 	if err != nil {
 		return nil, err
@@ -62,7 +64,11 @@ func newCPUGroup(root, name string, cores float64) (*cpuGroup, error) {
 		return nil, fmt.Errorf("bench: cgroup: %w", err)
 	}
 	g := &cpuGroup{dir: dir}
-	for file, v := range map[string]int{"cpu.cfs_period_us": cfsPeriod, "cpu.cfs_quota_us": quota} {
+	settings := map[string]int{"cpu.cfs_period_us": cfsPeriod, "cpu.cfs_quota_us": quota}
+	if shares > 0 {
+		settings["cpu.shares"] = shares
+	}
+	for file, v := range settings {
 		if err := os.WriteFile(filepath.Join(dir, file), []byte(strconv.Itoa(v)), 0o644); err != nil {
 			_ = g.remove()
 			return nil, fmt.Errorf("bench: cgroup %s: %w", file, err)
@@ -220,6 +226,7 @@ type quotaClusterParams struct {
 	Binary     string
 	Nodes      int
 	Quota      float64 // cores per node
+	Shares     int     // cpu.shares of the node groups (0: the default)
 	CgroupRoot string
 	Redis      string
 	PerNode    int    // relay.participants_per_node
@@ -259,7 +266,7 @@ func startQuotaCluster(ctx context.Context, p quotaClusterParams) (*quotaCluster
 		if err := errors.Join(err1, err2, err3); err != nil {
 			return fail(err)
 		}
-		g, err := newCPUGroup(p.CgroupRoot, "atrium-"+p.Tag+"-"+id, p.Quota)
+		g, err := newCPUGroup(p.CgroupRoot, "atrium-"+p.Tag+"-"+id, p.Quota, p.Shares)
 		if err != nil {
 			return fail(err)
 		}

@@ -28,6 +28,9 @@ type ScaleOutOptions struct {
 	// period); CgroupRoot is the cpu controller's mount (default /sys/fs/cgroup/cpu).
 	NodeQuota  float64
 	CgroupRoot string
+	// NodeShares is the node groups' cpu.shares (0: the kernel's 1024): their weight against
+	// other load on the machine while under their quota.
+	NodeShares int
 	// Nodes are the cluster sizes to measure, e.g. 1 and 3.
 	Nodes []int
 	// Redis is the lease store the nodes and the gateway share (host:port).
@@ -49,6 +52,7 @@ type ScaleOutOptions struct {
 type ScaleOutResult struct {
 	StartedAt       time.Time         `json:"started_at"`
 	NodeQuotaCores  float64           `json:"node_quota_cores"`
+	NodeShares      int               `json:"node_cpu_shares,omitempty"`
 	LossMaxPercent  float64           `json:"loss_max_percent"`
 	LatencyP99MaxMs float64           `json:"latency_p99_max_ms"`
 	Video           VideoSpec         `json:"video"`
@@ -245,7 +249,7 @@ func ScaleOut(ctx context.Context, o ScaleOutOptions) (*ScaleOutResult, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	res := &ScaleOutResult{StartedAt: time.Now().UTC(), NodeQuotaCores: o.NodeQuota, LossMaxPercent: o.LossMaxPercent,
+	res := &ScaleOutResult{StartedAt: time.Now().UTC(), NodeQuotaCores: o.NodeQuota, NodeShares: o.NodeShares, LossMaxPercent: o.LossMaxPercent,
 		LatencyP99MaxMs: o.LatencyP99MaxMs, Video: o.Run.Scenario.Video, TrialDurationS: o.Run.Scenario.Duration.Seconds(),
 		Lean: o.Run.Lean, LoadBefore: loadAvg()}
 	for _, n := range o.Nodes {
@@ -317,7 +321,7 @@ func scaleOutTrial(ctx context.Context, o ScaleOutOptions, n, students, seq int)
 	tag := fmt.Sprintf("scaleout-%d-%d-%d", os.Getpid(), n, seq)
 	scn.Room = tag
 	tr := ScaleOutTrial{Students: students, PerNode: perNodeBound(students, teachers, n)}
-	qc, err := startQuotaCluster(ctx, quotaClusterParams{Binary: o.Binary, Nodes: n, Quota: o.NodeQuota,
+	qc, err := startQuotaCluster(ctx, quotaClusterParams{Binary: o.Binary, Nodes: n, Quota: o.NodeQuota, Shares: o.NodeShares,
 		CgroupRoot: o.CgroupRoot, Redis: o.Redis, PerNode: tr.PerNode, Tag: tag, LogDir: o.LogDir})
 	if err != nil {
 		return tr, err

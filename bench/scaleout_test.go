@@ -158,7 +158,7 @@ func TestCPUGroup(t *testing.T) {
 	} else {
 		f.Close()
 	}
-	g, err := newCPUGroup(root, "atrium-bench-test-"+strconv.Itoa(os.Getpid()), 0.3)
+	g, err := newCPUGroup(root, "atrium-bench-test-"+strconv.Itoa(os.Getpid()), 0.3, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +166,9 @@ func TestCPUGroup(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(g.dir, "cpu.cfs_quota_us"))
 	if err != nil || strings.TrimSpace(string(raw)) != "30000" {
 		t.Fatalf("quota %q, %v; want 30000", raw, err)
+	}
+	if raw, err := os.ReadFile(filepath.Join(g.dir, "cpu.shares")); err != nil || strings.TrimSpace(string(raw)) != "4096" {
+		t.Fatalf("shares %q, %v; want 4096", raw, err)
 	}
 	argv := g.command("sleep", "5")
 	cmd := exec.Command(argv[0], argv[1:]...)

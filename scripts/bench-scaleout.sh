@@ -19,6 +19,9 @@
 #   BENCH_VIDEO_BITRATE=600000   the teacher's camera (one layer), b/s
 #   BENCH_FPS=20
 #   BENCH_JOIN_RATE=30           joins per second
+#   BENCH_CPU_SHARES=8192        cpu.shares of the node groups and of the tester's group (a
+#                                weight, not a cap: on a machine shared with other work it
+#                                keeps other load from delaying them; 0: the default 1024)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,9 +38,19 @@ REDIS=${BENCH_REDIS:-127.0.0.1:6379}
 (exec 3<>"/dev/tcp/${REDIS%:*}/${REDIS##*:}") 2>/dev/null || die "no Redis at $REDIS (scripts/services.sh up)"
 mkdir -p "$OUT" "$LOGS"
 
+# The tester (and the gateway it starts) in a group of its own: no quota, the same weight.
+SHARES=${BENCH_CPU_SHARES:-8192}
+TESTER=()
+if [ "$SHARES" != 0 ]; then
+  CG=/sys/fs/cgroup/cpu/atrium-scaleout-$$-tester
+  mkdir -p "$CG" && echo "$SHARES" >"$CG/cpu.shares" || die "cannot set up $CG"
+  trap 'rmdir "$CG" 2>/dev/null || true' EXIT
+  TESTER=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG")
+fi
+
 log "uptime before: $(uptime)"
 rc=0
-timeout --kill-after=10 1800 "$BIN" bench scale-out lecture --lean \
+timeout --kill-after=10 1800 "${TESTER[@]}" "$BIN" bench scale-out lecture --lean --node-shares "$SHARES" \
   --node-quota "${BENCH_NODE_QUOTA:-0.2}" --nodes "${BENCH_NODES:-1,3}" --redis "$REDIS" \
   --trial-duration "${BENCH_TRIAL:-25s}" --start-per-node "${BENCH_START_PER_NODE:-30}" \
   --max-trials "${BENCH_MAX_TRIALS:-6}" --video-bitrate "${BENCH_VIDEO_BITRATE:-600000}" \

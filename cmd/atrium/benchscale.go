@@ -21,10 +21,15 @@ func runBenchScaleOut(ctx context.Context, args []string) error {
 		quota                        float64
 		nodes, redis, cgroup, logDir string
 		start, maxStudents, trials   int
+		shares                       int
+		lossMax, p99Max              float64
 		trialDuration                time.Duration
 	)
 	fs.Float64Var(&quota, "node-quota", 0, "CPU budget of each SFU node in cores (cgroup v1 cpu.cfs_quota_us of a 100 ms period), e.g. 0.2 (required)")
 	fs.StringVar(&nodes, "nodes", "1,3", "cluster sizes to measure, comma-separated")
+	fs.IntVar(&shares, "node-shares", 0, "cpu.shares of each node's cgroup (0: the kernel's 1024): its weight against other load while under its quota")
+	fs.Float64Var(&lossMax, "max-loss", 0.5, "a trial passes with at most this loss, percent")
+	fs.Float64Var(&p99Max, "max-p99", 50, "a trial passes with at most this latency p99, ms")
 	fs.StringVar(&redis, "redis", "127.0.0.1:6379", "Redis the nodes share room leases in")
 	fs.StringVar(&cgroup, "cgroup-root", "/sys/fs/cgroup/cpu", "mount of the cgroup v1 cpu controller (must be writable)")
 	fs.StringVar(&logDir, "logs", "", "keep the node and gateway logs in this folder")
@@ -60,7 +65,8 @@ func runBenchScaleOut(ctx context.Context, args []string) error {
 			return fmt.Errorf("scale-out: --logs: %w", err)
 		}
 	}
-	so := bench.ScaleOutOptions{Run: opts, Binary: bin, NodeQuota: quota, CgroupRoot: cgroup, Nodes: sizes,
+	so := bench.ScaleOutOptions{Run: opts, Binary: bin, NodeQuota: quota, NodeShares: shares, CgroupRoot: cgroup, Nodes: sizes,
+		LossMaxPercent: lossMax, LatencyP99MaxMs: p99Max,
 		Redis: redis, StartPerNode: start, MaxStudents: maxStudents, MaxTrials: trials, LogDir: logDir}
 	if !rf.quiet {
 		so.Progress = os.Stderr
