@@ -20,6 +20,10 @@ func startTreeCluster(t *testing.T, n, fanout int) *clustertest.Cluster {
 	return clustertest.Start(t, clustertest.Options{Nodes: n, Configure: func(_ int, c *sfu.Config) {
 		c.Relay.Addr = "127.0.0.1:0"
 		c.Relay.ParticipantsPerNode = 1
+		// No node is killed in these tests: the lan preset's failure detector (~6 s) does not
+		// declare a node starved by a loaded machine (or the race detector) dead, as the
+		// local one (~1.3 s) can.
+		c.Cluster.Preset = "lan"
 		c.Relay.MaxFanout = fanout
 		c.Room.DynacastPauseDelay = 300 * time.Millisecond
 		c.Room.EmptyTimeout = 2 * time.Second
