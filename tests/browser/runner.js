@@ -147,6 +147,7 @@ const scenarios = {
   dynacast: require('./scenarios/dynacast'),
   cluster: require('./scenarios/cluster'),
   singlepc: require('./scenarios/singlepc'),
+  e2ee: require('./scenarios/e2ee'),
 };
 
 async function main() {
