@@ -148,6 +148,7 @@ const scenarios = {
   cluster: require('./scenarios/cluster'),
   singlepc: require('./scenarios/singlepc'),
   e2ee: require('./scenarios/e2ee'),
+  svc: require('./scenarios/svc'),
 };
 
 async function main() {

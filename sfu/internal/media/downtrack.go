@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/sfu/internal/forwarder"
+	"github.com/atrium-live/atrium/sfu/internal/svc"
 	"github.com/atrium-live/atrium/sfu/internal/vp8"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -22,6 +23,11 @@ type DownTrackParams struct {
 	// Codecs(kind)); the DownTrack picks the publisher's codec among them.
 	Codecs []webrtc.RTPCodecParameters
 	Logger *slog.Logger
+	// SelectSVC makes the DownTrack forward only the VP9 spatial layers its
+	// layer choice allows (svc.go). Set it for a subscriber that decodes;
+	// leave it off for one that forwards further (a relay to another node,
+	// whose own DownTracks select), which then gets every layer.
+	SelectSVC bool
 }
 
 // DownTrackStats is a snapshot of one DownTrack's counters.
@@ -150,6 +156,8 @@ type DownTrack struct {
 	maxLayer  int         // from the subscriber's track settings
 	allocated int         // from the Allocator
 	alloc     *Allocator
+	svc       *svc.Selector       // VP9 SVC layer choice, created with the first layered packet
+	svcGaps   [svcGapWords]uint64 // output seqs sent as padding in place of a dropped layer (svc.go)
 
 	packets, bytes, retransmits, rtxPackets, nacks, plis, dropped atomic.Uint64
 	fractionLost                                                  atomic.Uint32 // RR fraction lost, in 1/256
@@ -324,6 +332,11 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 		setVP8(&fp, p.vp8)
 	}
 	res := d.fwd.Forward(fp)
+	var layered svc.Decision
+	svcOn := d.p.SelectSVC && p.hasVP9 && p.vp9.HasLayers
+	if res.Forward && svcOn {
+		layered = d.selectSVC(p, want, res.Seq)
+	}
 	if res.NeedKeyframe {
 		// Aim at a layer that is actually being sent, not the wish.
 		if t := d.r.availableLayer(want); t != res.KeyframeLayer {
@@ -335,6 +348,8 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 	d.mu.Unlock()
 	if res.NeedKeyframe {
 		d.requestKeyframe(res.KeyframeLayer)
+	} else if layered.NeedKeyframe {
+		d.requestKeyframe(p.layer) // a higher spatial layer starts at a keyframe
 	}
 	if !res.Forward {
 		if p.layer == prev {
@@ -342,16 +357,23 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 		}
 		return
 	}
-	if res.Switched && prev >= 0 && prev != p.layer {
+	if (res.Switched && prev >= 0 && prev != p.layer) || (layered.Switched && !res.Switched) {
 		if m := d.r.p.Metrics; m != nil {
-			m.LayerSwitch.Inc()
+			m.LayerSwitch.Inc() // a simulcast stream or an SVC layer set
 		}
 	}
-	payload := p.payload
+	payload, padding, marker := p.payload, p.padding, p.hdr.Marker
 	if p.hasVP8 {
 		payload = mungeVP8(s.pay, payload, p.vp8, res.PictureID, res.TL0PicIdx)
 	}
-	n, err := d.send(s, b, p.hdr, payload, p.padding, outHdr{ssrc: b.ssrc, pt: b.pt, seq: res.Seq, ts: res.TS, marker: p.hdr.Marker}, &p.absSend)
+	if svcOn {
+		if layered.Forward {
+			marker = layered.Marker
+		} else {
+			payload, padding, marker = nil, svcGapPadding, false
+		}
+	}
+	n, err := d.send(s, b, p.hdr, payload, padding, outHdr{ssrc: b.ssrc, pt: b.pt, seq: res.Seq, ts: res.TS, marker: marker}, &p.absSend)
 	if err != nil {
 		d.log.Debug("write rtp", "err", err)
 		return

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/sfu/internal/vp8"
+	"github.com/atrium-live/atrium/sfu/internal/vp9"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
@@ -79,6 +80,7 @@ func (d *DownTrack) retransmit(b *binding, seq uint16) {
 	now := d.r.now()
 	d.mu.Lock()
 	o, ok := d.fwd.Lookup(seq)
+	gap, top := d.svcGap(seq), d.svcTop()
 	// The subscriber repeats a NACK until the packet arrives; a resend
 	// already on its way answers the repeats that cross it.
 	slot := &d.resent[seq%uint16(len(d.resent))]
@@ -127,6 +129,14 @@ func (d *DownTrack) retransmit(b *binding, seq uint16) {
 	var abs [3]byte
 	putAbsSendTime(&abs, time.Now())
 	out := outHdr{ssrc: b.ssrc, pt: b.pt, seq: seq, ts: in.Timestamp - o.TSOffset, marker: in.Marker}
+	if gap {
+		// The subscriber got padding in place of a layer it does not receive.
+		body, pad, out.marker = nil, svcGapPadding, false
+	} else if d.r.isVP9 {
+		if desc, ok := vp9.Parse(body); ok && desc.HasLayers {
+			out.marker = in.Marker || (desc.End && desc.Spatial == top)
+		}
+	}
 	rtx := b.rtxSSRC != 0
 	if rtx {
 		// RFC 4588 §4: own SSRC, payload type and numbering; the original

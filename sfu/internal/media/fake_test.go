@@ -155,7 +155,7 @@ func (g *testRig) subscribe(ssrc uint32, pt webrtc.PayloadType, exts []webrtc.RT
 
 func (g *testRig) subscribeTB(tb testing.TB, ssrc uint32, pt webrtc.PayloadType, exts []webrtc.RTPHeaderExtensionParameter, discard bool) (*DownTrack, *fakeWriter) {
 	tb.Helper()
-	dt, err := g.r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x"})
+	dt, err := g.r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x", SelectSVC: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func NewMetrics(namespace string) *Metrics {
 		RTXSent:     c("retransmits_rtx_total", "Retransmissions sent to subscribers as RTX (RFC 4588) on their repair SSRC."),
 		PLIsSent:    c("plis_sent_total", "Keyframe requests (PLI) sent to publishers."),
 		PLIsRecv:    c("plis_received_total", "Keyframe requests (PLI/FIR) received from subscribers."),
-		LayerSwitch: c("layer_switches_total", "Simulcast layer switches."),
+		LayerSwitch: c("layer_switches_total", "Simulcast stream and SVC layer switches."),
 		ForwardDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "sfu_media", Name: "forward_latency_seconds",
 			Help:    "Time from an RTP packet's arrival until it was written to every subscriber.",
