@@ -135,8 +135,9 @@ type pcParams struct {
 	// OnEstimator receives the congestion controller's bandwidth estimator (PCs that send
 	// media to a subscriber).
 	OnEstimator func(id string, est cc.BandwidthEstimator)
-	// Receives is set for a PC that also receives media (the single PC of /rtc/v1).
-	Receives bool
+	// SendOnly marks a PC that never receives media (the dual-PC subscriber PC): it skips the
+	// interceptors that serve incoming streams (receiver reports, TWCC feedback).
+	SendOnly bool
 	// AllowCodec, if set, limits the codecs negotiated (a room's enabled codecs, on the
 	// publisher PC).
 	AllowCodec func(mime string) bool
@@ -156,7 +157,7 @@ func (t *transport) newPeerConnectionAPI(p pcParams) (*webrtc.PeerConnection, *w
 		return nil, nil, fmt.Errorf("sfu: media engine: %w", err)
 	}
 	reg := &interceptor.Registry{}
-	if err := configureInterceptors(m, reg, p); err != nil {
+	if err := configureInterceptors(m, reg, p.SendOnly, p.OnEstimator); err != nil {
 		return nil, nil, fmt.Errorf("sfu: interceptors: %w", err)
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(t.settings), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg))

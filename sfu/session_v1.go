@@ -86,7 +86,6 @@ func (p *participant) setupSinglePC(jr *livekit.JoinRequest) error {
 	pc, api, err := p.s.tr.newPeerConnectionAPI(pcParams{
 		AllowCodec:  p.room.opts.allowsCodec,
 		OnEstimator: func(_ string, est cc.BandwidthEstimator) { p.onEstimator(est) },
-		Receives:    true, // publishes too: receiver reports and transport-cc feedback
 	})
 	if err != nil {
 		return err
