@@ -1,6 +1,7 @@
 package media
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/pion/rtcp"
@@ -138,5 +139,63 @@ func TestSpatialRates(t *testing.T) {
 	if !(rates[0] > 0 && rates[1] > rates[0] && rates[2] > rates[1]) || rates[1]-rates[0] != rates[0] || rates[2]-rates[1] != rates[0] {
 		// Every layer frame here is one packet of the same size.
 		t.Errorf("spatialRates = %v, want three equal cumulative steps", rates)
+	}
+}
+
+// TestSVCForwardDoesNotAllocate: forwarding VP9 SVC to subscribers at different spatial
+// layers (layer selection, padding in place of dropped layers) allocates nothing per packet.
+func TestSVCForwardDoesNotAllocate(t *testing.T) {
+	g := newRig(t, ReceiverParams{TrackID: "TR_x", Kind: webrtc.RTPCodecTypeVideo, Codec: vp9Codec,
+		WriteRTCP: func([]rtcp.Packet) error { return nil }})
+	g.r.AddLayer("", 1000)
+	for i := range 6 {
+		dt, _ := g.subscribe(uint32(2000+i), 98, nil, true)
+		dt.SetMaxLayer(i % 3)
+	}
+	// One pre-marshalled packet per spatial layer; seq and timestamp are patched in place.
+	var raws [3][]byte
+	for sid := range 3 {
+		payload := append(vp9Packet(1, sid, 0, true), make([]byte, 900)...)
+		raw, err := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 1000, PayloadType: 98, Marker: sid == 2}, Payload: payload}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws[sid] = raw
+	}
+	var seq uint16
+	picture := func(pic uint16) {
+		for sid := range 3 {
+			raw := raws[sid]
+			seq++
+			raw[2], raw[3] = byte(seq>>8), byte(seq)
+			ts := uint32(pic) * 3000
+			raw[4], raw[5], raw[6], raw[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+			if pic > 0 {
+				raw[12] |= 0x40 // P: only the first picture is a keyframe
+			}
+			g.now += 1e6
+			l, _ := g.r.layer(0)
+			if err := g.r.write(l, raw, g.now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for pic := range uint16(200) { // warm up: selectors created, every subscriber started
+		picture(pic)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for pic := range uint16(1000) {
+		picture(200 + pic)
+	}
+	runtime.ReadMemStats(&after)
+	if a := after.Mallocs - before.Mallocs; a > 2 {
+		t.Errorf("forwarding 3000 VP9 SVC packets to 6 subscribers allocated %d times, want 0", a)
+	}
+	for _, dt := range g.r.DownTracks() {
+		if st := dt.Stats(); st.Packets < 3000 || dt.SpatialLayer() != dt.MaxLayer() {
+			t.Errorf("subscriber at max layer %d: %d packets, spatial layer %d", dt.MaxLayer(), st.Packets, dt.SpatialLayer())
+		}
 	}
 }
