@@ -24,6 +24,8 @@ func TestVP9SVC(t *testing.T) {
 			Expect        string `json:"expect"`
 			Reached       bool   `json:"reached"`
 			MS            int    `json:"ms"`
+			MatchedWidth  int    `json:"matchedWidth"`
+			MatchedTop    int    `json:"matchedTop"`
 			Width         int    `json:"width"`
 			Top           int    `json:"top"`
 			FramesDecoded int    `json:"framesDecoded"`
@@ -51,16 +53,19 @@ func TestVP9SVC(t *testing.T) {
 	}
 	t.Logf("B first decoded %d px wide", data.InitialWidth)
 	for _, p := range data.Phases {
-		t.Logf("B at %s: %d px wide, A's top layer %d px (reached=%t in %d ms, %d frames decoded)", p.Quality, p.Width, p.Top, p.Reached, p.MS, p.FramesDecoded)
+		t.Logf("B at %s: %d px wide of A's %d px top layer (reached=%t in %d ms; a second later %d of %d px, %d frames decoded)",
+			p.Quality, p.MatchedWidth, p.MatchedTop, p.Reached, p.MS, p.Width, p.Top, p.FramesDecoded)
 		if !p.Reached {
 			t.Errorf("B at %s never decoded the %s layer: %+v", p.Quality, p.Expect, p.Series)
 		}
 	}
+	// Judged on the sample that met the expectation, where B's width and A's top layer were
+	// read together: under CPU load Chromium rescales its layers from one second to the next.
 	low, high := data.Phases[0], data.Phases[1]
-	if low.Width <= 0 || low.Width*3 > low.Top {
-		t.Errorf("at LOW B decodes %d px of a %d px top layer, want the bottom spatial layer (at most a third)", low.Width, low.Top)
+	if !low.Reached || low.MatchedWidth <= 0 || low.MatchedWidth*3 > low.MatchedTop {
+		t.Errorf("at LOW B decodes %d px of a %d px top layer, want the bottom spatial layer (at most a third)", low.MatchedWidth, low.MatchedTop)
 	}
-	if high.Width != high.Top {
-		t.Errorf("at HIGH B decodes %d px, want the top layer's %d px", high.Width, high.Top)
+	if !high.Reached || high.MatchedWidth != high.MatchedTop {
+		t.Errorf("at HIGH B decodes %d px, want the top layer's %d px", high.MatchedWidth, high.MatchedTop)
 	}
 }

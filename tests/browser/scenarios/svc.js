@@ -62,6 +62,9 @@ module.exports = async function svc(r, data, say) {
     series.push({ ms: Date.now() - t0, width: width(held), framesDecoded: frames(held), top: t });
     data.phases.push({
       quality: phase.quality, expect: phase.expect, reached: got.done, ms: got.ms,
+      // matched*: the sample that met the expectation (width and top measured together);
+      // width/top: one second later (Chromium may rescale its layers under CPU load meanwhile).
+      matchedWidth: got.value.w, matchedTop: got.value.t,
       width: width(held), top: t, framesDecoded: frames(held), series,
     });
     say(`B at ${phase.quality}: width ${width(held)}, A's top layer ${t} (reached=${got.done} in ${got.ms} ms)`);
