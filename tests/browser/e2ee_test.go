@@ -78,9 +78,11 @@ func TestEndToEndEncryption(t *testing.T) {
 		stats     []trackStats
 		done      bool
 	}{{"B", "A", data.InboundB, data.BDecodesA}, {"A", "B", data.InboundA, data.ADecodesB}} {
+		// Judged at the end of the scenario, not when its first wait ended: at a load of 20-50
+		// on two cores four pages decoding and decrypting may take longer than that wait.
 		v, ok := videoFrom(c.stats, c.from)
-		if !c.done || !ok || v.FramesDecoded <= 30 {
-			t.Errorf("%s decoding %s's encrypted camera: %v (done=%t), want more than 30 frames decoded", c.who, c.from, v, c.done)
+		if !ok || v.FramesDecoded <= 30 {
+			t.Errorf("%s decoding %s's encrypted camera: %v (30 frames within the first wait: %t), want more than 30 frames decoded", c.who, c.from, v, c.done)
 		}
 	}
 	// Without the key: packets arrive, no clear picture comes out. D (another key) has every
