@@ -38,6 +38,7 @@ module.exports = async function e2ee(r, data, say) {
   const wait = c.waitMs || 20000;
   const minFrames = c.minFrames || 30;
   data.bDecodesA = (await r.poll('B decodes A', () => r.call('B', 'inbound'), (s) => decoded(s, 'A') > minFrames, wait)).done;
+  data.initialWidthBofA = width(await r.call('B', 'inbound'), 'A');
   data.aDecodesB = (await r.poll('A decodes B', () => r.call('A', 'inbound'), (s) => decoded(s, 'B') > minFrames, wait)).done;
   // C and D must have received A's packets for a while (so "no frame decoded" means they
   // could not, not that nothing came).
