@@ -113,12 +113,19 @@ func TestRefundEarlyEndAndSettlement(t *testing.T) {
 	w.env.SendWebhook(t, cptest.RoomEvent("EV_start", webhook.EventRoomStarted, bc.id, bc.starts)).Want(t, http.StatusOK)
 	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_teacher", webhook.EventParticipantJoined, bc.id, w.teacher.ID,
 		"PA_t", bc.starts)).Want(t, http.StatusOK)
-	// The room finishes 20 minutes into a 60-minute class: 40/60 of each booking comes back.
+	// The room finishes 20 minutes into a 60-minute class and nobody comes back: once the
+	// class's window closed, 40/60 of each booking comes back.
 	w.advance(t, 20*time.Minute, bc.students...)
 	finished := bc.starts.Add(20 * time.Minute)
 	w.sendConcurrently(t, 15, func(i int) *cptest.Response {
 		return w.env.SendWebhook(t, cptest.RoomEvent(fmt.Sprintf("EV_fin_%d", i), webhook.EventRoomFinished, bc.id, finished))
 	})
+	// An empty room is not the end of the class (docs/classes.md): nothing is decided until
+	// the window closed and settle_after passed.
+	if rs := w.refunds(t, bc.id); len(rs) != 0 {
+		t.Fatalf("refunds when the room finished mid-class: %v", rs)
+	}
+	w.settleAfterWindow(t, bc.starts, 60*time.Minute, bc.students...)
 	w.wantRefunds(t, bc, "early_end", 20, 13)
 	// Escrow left: 3 × 7 = 21; basic commission 20% = 4; teacher gets 17.
 	ctx := context.Background()
@@ -244,6 +251,7 @@ func TestRefundDispute(t *testing.T) {
 	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_t", webhook.EventParticipantJoined, bc.id, w.teacher.ID, "PA_t", bc.starts)).Want(t, http.StatusOK)
 	w.advance(t, 58*time.Minute, bc.students...)
 	w.env.SendWebhook(t, cptest.RoomEvent("EV_f", webhook.EventRoomFinished, bc.id, bc.starts.Add(58*time.Minute))).Want(t, http.StatusOK)
+	w.settleAfterWindow(t, bc.starts, 60*time.Minute, bc.students...)
 	if b, _ := ledger.Balance(context.Background(), w.env.Server.Store, ledger.EarningsOf(w.teacher.ID)); b != 48 {
 		t.Fatalf("teacher earnings = %d, want 48", b)
 	}
