@@ -73,7 +73,7 @@ func (r *room) finish(t *testing.T, at time.Time) {
 	if d := at.Sub(r.w.env.Clock.Now()); d > 0 {
 		r.w.env.Clock.Advance(d)
 	}
-	ev := cptest.RoomEvent("EV_fin_"+r.sid, webhook.EventRoomFinished, r.classID, at)
+	ev := cptest.RoomEvent("EV_fin_"+r.sid+"_"+cptest.RandomHex(3), webhook.EventRoomFinished, r.classID, at)
 	ev.Room = &livekit.Room{Name: r.classID, Sid: r.sid}
 	r.w.env.SendWebhook(t, ev).Want(t, http.StatusOK)
 }
@@ -241,7 +241,7 @@ func TestLifecycleEndSettlesOnce(t *testing.T) {
 			_, _ = w.env.Server.Money.Booking.Sweep(context.Background())
 			return
 		}
-		ev := cptest.RoomEvent(fmt.Sprintf("EV_late_fin_%d", i), webhook.EventRoomFinished, bc.id, endedAt)
+		ev := cptest.RoomEvent(fmt.Sprintf("EV_late_fin_%s_%d", bc.id, i), webhook.EventRoomFinished, bc.id, endedAt)
 		w.env.SendWebhook(t, ev)
 	})
 	w.sweep(t)
@@ -288,7 +288,7 @@ func TestLifecycleNoShowRefundsOnce(t *testing.T) {
 			return
 		}
 		s := bc.students[i%3]
-		ev := cptest.ParticipantEvent(fmt.Sprintf("EV_race_%d", i), webhook.EventParticipantJoined, bc.id, s.ID, fmt.Sprintf("PA_r%d", i), now)
+		ev := cptest.ParticipantEvent(fmt.Sprintf("EV_race_%s_%d", bc.id, i), webhook.EventParticipantJoined, bc.id, s.ID, fmt.Sprintf("PA_r%d", i), now)
 		w.env.SendWebhook(t, ev)
 	})
 	w.sweep(t)
