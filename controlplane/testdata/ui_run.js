@@ -447,6 +447,8 @@ const scenarios = {
 };
 // Recording scenarios live in their own file (recording.js in the UI has its own tests).
 Object.assign(scenarios, require("./ui_recording.js"));
+// Sessions across tabs, live notifications and CSRF (ui_sessions.js).
+Object.assign(scenarios, require("./ui_sessions.js"));
 
 async function main() {
   const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
