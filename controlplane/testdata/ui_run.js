@@ -438,7 +438,9 @@ const scenarios = {
     await s.login(denied, c.teacher.email, c.teacher.password);
     await denied.goto(c.base + '/#/class/' + c.classID + '/room');
     await denied.reload();
-    await denied.waitForFunction(() => /denied/.test(document.querySelector('#room-status').textContent), null, { timeout: 20000 }).catch(() => {});
+    // After a reload the page first signs in from the session cookie: the room may not be
+    // drawn yet, so the wait must not throw on a missing status line.
+    await denied.waitForFunction(() => /denied/.test((document.querySelector('#room-status') || {}).textContent), null, { timeout: 20000 }).catch(() => {});
     data.deniedStatus = await text(denied, '#room-status');
     await teacher.waitForFunction(() => /another tab/.test(document.querySelector('#room-status').textContent), null, { timeout: 10000 }).catch(() => {});
     data.replacedStatus = await text(teacher, '#room-status');
