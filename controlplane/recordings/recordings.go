@@ -25,6 +25,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
 
+	"github.com/atrium-live/atrium/controlplane/notify"
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
@@ -392,8 +393,33 @@ func (s *Service) HandleEgressEvent(ctx context.Context, ev *livekit.WebhookEven
 		}
 		s.Log.Info("recording event", "event", ev.Event, "class", classID, "egress", r.EgressID, "state", r.State,
 			"duration_s", r.DurationSeconds, "bytes", r.SizeBytes)
+		if r.State == store.RecordingComplete {
+			return s.notifyReady(ctx, tx, r)
+		}
 		return nil
 	})
+}
+
+// notifyReady tells the teacher and the booked students that a recording can be watched,
+// once per recording and person (the dedupe key), however often the end is reported.
+func (s *Service) notifyReady(ctx context.Context, tx *store.Store, r store.Recording) error {
+	c, err := tx.ClassByID(ctx, r.ClassID)
+	if err != nil {
+		return err
+	}
+	students, err := tx.ConfirmedStudents(ctx, r.ClassID)
+	if err != nil {
+		return err
+	}
+	for _, uid := range append([]string{c.TeacherID}, students...) {
+		if err := tx.InsertNotification(ctx, store.Notification{UserID: uid, Kind: notify.KindRecording,
+			Title: "Recording ready: " + c.Title, Body: "The recording of the class can be watched now.",
+			Data:      map[string]any{"class_id": c.ID, "recording_id": r.EgressID},
+			DedupeKey: "recording_ready:" + r.EgressID, CreatedAt: s.Now()}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TeacherJoined starts recording when the teacher of a class marked "may be recorded" and

@@ -10,7 +10,7 @@ const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim()).catch((
 // {status, body}.
 function api(page, path, method) {
   return page.evaluate(async ([p, m]) => {
-    const t = JSON.parse(sessionStorage.getItem('atrium.tokens'));
+    const t = Atrium.store.tokens; // the access token lives in the page's memory (core.js)
     const res = await fetch(p, { method: m || 'GET', headers: { Authorization: 'Bearer ' + t.access_token } });
     return { status: res.status, body: await res.text() };
   }, [path, method]);

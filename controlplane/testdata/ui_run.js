@@ -438,7 +438,9 @@ const scenarios = {
     await s.login(denied, c.teacher.email, c.teacher.password);
     await denied.goto(c.base + '/#/class/' + c.classID + '/room');
     await denied.reload();
-    await denied.waitForFunction(() => /denied/.test(document.querySelector('#room-status').textContent), null, { timeout: 20000 }).catch(() => {});
+    // After a reload the page first signs in from the session cookie: the room may not be
+    // drawn yet, so the wait must not throw on a missing status line.
+    await denied.waitForFunction(() => /denied/.test((document.querySelector('#room-status') || {}).textContent), null, { timeout: 20000 }).catch(() => {});
     data.deniedStatus = await text(denied, '#room-status');
     await teacher.waitForFunction(() => /another tab/.test(document.querySelector('#room-status').textContent), null, { timeout: 10000 }).catch(() => {});
     data.replacedStatus = await text(teacher, '#room-status');
@@ -449,6 +451,8 @@ const scenarios = {
 Object.assign(scenarios, require("./ui_recording.js"));
 // The teacher's roster and "End class for everyone" (teacher.js).
 Object.assign(scenarios, require("./ui_roster.js"));
+// Sessions across tabs, live notifications and CSRF (ui_sessions.js).
+Object.assign(scenarios, require("./ui_sessions.js"));
 
 async function main() {
   const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
