@@ -43,6 +43,9 @@ type videoSource struct {
 	rp     *lksdk.RemoteParticipant
 	screen bool
 	sink   atomic.Pointer[sink] // set while this source feeds the muxer
+	// accept is the size the last muxer on this source ended at, which the next one starts
+	// on without waiting for the top layer. Used by the epoch's goroutine only.
+	accept picSize
 }
 
 // media is what the session subscribed to; changed is closed and replaced on each change.
@@ -128,6 +131,12 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 			// Not recorded: stop the SFU sending it.
 			_ = pub.SetSubscribed(false)
 			return
+		}
+		// The best picture the publisher sends: the top simulcast layer. (The SFU's
+		// default is the top layer too, but it starts a subscriber on whichever layer's
+		// keyframe comes first; the muxer waits for the top one, see keyframeAction.)
+		if err := pub.SetVideoQuality(livekit.VideoQuality_HIGH); err != nil {
+			log.Warn("asking for the top layer", "track", pub.SID(), "err", err)
 		}
 		wg.Add(1)
 		go func() {
