@@ -105,7 +105,7 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// teacherMedia encodes, once per test binary, real media a browser can decode: 60 s of
+// teacherMedia encodes, once per test binary, real media a browser can decode: 120 s of
 // ffmpeg's test pattern as H.264 (x264 baseline, 640x360, 30 fps, a keyframe a second) and a
 // 440 Hz tone as Opus in 20 ms frames.
 var teacherMedia = sync.OnceValues(func() ([2]string, error) {
@@ -115,9 +115,9 @@ var teacherMedia = sync.OnceValues(func() ([2]string, error) {
 	}
 	files := [2]string{filepath.Join(dir, "camera.h264"), filepath.Join(dir, "mic.ogg")}
 	for _, args := range [][]string{
-		{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "60", "-c:v", "libx264", "-preset", "ultrafast",
+		{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "120", "-c:v", "libx264", "-preset", "ultrafast",
 			"-profile:v", "baseline", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p", files[0]},
-		{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "60", "-c:a", "libopus", "-b:a", "32k",
+		{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "120", "-c:a", "libopus", "-b:a", "32k",
 			"-frame_duration", "20", "-page_duration", "20000", files[1]},
 	} {
 		out, err := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...).CombinedOutput()
