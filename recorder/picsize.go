@@ -50,6 +50,7 @@ const (
 
 // keyframeAction decides what to do with a keyframe of size key (zero: unknown) arriving
 // waited after the muxer was set up. started says whether the muxer's picture has begun,
+// transcoded whether the muxer transcodes it (VP8, VP9) rather than copying it,
 // run is the size it began with (zero: unknown), top the publication's largest announced
 // size (zero: unknown), accept a size to start on at once (the size that ended the previous
 // muxer).
@@ -61,12 +62,17 @@ const (
 // factor of four), waiting at most topLayerWait for it, and any later change of size (the
 // SFU or the publisher changing layer) ends the muxer, so the next one starts on the new
 // size with its own init segment, after a discontinuity.
-func keyframeAction(started bool, run, key, top, accept picSize, waited time.Duration) keyAction {
+func keyframeAction(started, transcoded bool, run, key, top, accept picSize, waited time.Duration) keyAction {
 	if started {
-		if run.known() && key.known() && key != run {
-			return keyResize
+		switch {
+		case !run.known() || !key.known() || key == run:
+			return keyContinue
+		case transcoded && key.w*key.h <= run.w*run.h:
+			// A transcoder scales any input to the size it started with: only a larger
+			// picture is worth a new muxer (and its probe) for.
+			return keyContinue
 		}
-		return keyContinue
+		return keyResize
 	}
 	switch {
 	case !top.known(), !key.known(), waited >= topLayerWait:

@@ -127,26 +127,30 @@ func TestKeyframeAction(t *testing.T) {
 	)
 	for _, c := range []struct {
 		name                  string
-		started               bool
+		started, transcoded   bool
 		run, key, top, accept picSize
 		waited                time.Duration
 		want                  keyAction
 	}{
-		{"low layer first: wait for the top", false, none, q, f, none, 0, keySkip},
-		{"middle layer first: wait for the top", false, none, h, f, none, time.Second, keySkip},
-		{"top layer starts", false, none, f, f, none, 0, keyStart},
-		{"top layer scaled down still starts", false, none, f2, f, none, 0, keyStart},
-		{"waited long enough: start on the low layer", false, none, q, f, none, topLayerWait, keyStart},
-		{"the size that ended the last muxer starts at once", false, none, h, f, h, 0, keyStart},
-		{"no layers announced: any keyframe", false, none, q, none, none, 0, keyStart},
-		{"unknown keyframe size: start", false, none, none, f, none, 0, keyStart},
-		{"running, same size", true, f, f, f, none, time.Minute, keyContinue},
-		{"running, switched down", true, f, h, f, none, time.Minute, keyResize},
-		{"running, switched up", true, q, f, f, q, time.Minute, keyResize},
-		{"running, size unknown", true, f, none, f, none, 0, keyContinue},
-		{"running from an unknown size", true, none, f, f, none, 0, keyContinue},
+		{"low layer first: wait for the top", false, false, none, q, f, none, 0, keySkip},
+		{"middle layer first: wait for the top", false, false, none, h, f, none, time.Second, keySkip},
+		{"top layer starts", false, false, none, f, f, none, 0, keyStart},
+		{"top layer scaled down still starts", false, false, none, f2, f, none, 0, keyStart},
+		{"waited long enough: start on the low layer", false, false, none, q, f, none, topLayerWait, keyStart},
+		{"the size that ended the last muxer starts at once", false, false, none, h, f, h, 0, keyStart},
+		{"no layers announced: any keyframe", false, false, none, q, none, none, 0, keyStart},
+		{"unknown keyframe size: start", false, false, none, none, f, none, 0, keyStart},
+		{"running, same size", true, false, f, f, f, none, time.Minute, keyContinue},
+		{"running, switched down", true, false, f, h, f, none, time.Minute, keyResize},
+		{"running, switched up", true, false, q, f, f, q, time.Minute, keyResize},
+		{"running, size unknown", true, false, f, none, f, none, 0, keyContinue},
+		{"running from an unknown size", true, false, none, f, f, none, 0, keyContinue},
+		{"transcoded, switched down: the transcoder scales", true, true, f, h, f, none, time.Minute, keyContinue},
+		{"transcoded, rescaled down: the transcoder scales", true, true, f, f2, f, none, time.Minute, keyContinue},
+		{"transcoded, switched up", true, true, q, f, f, q, time.Minute, keyResize},
+		{"transcoded, low layer first: wait for the top", false, true, none, q, f, none, 0, keySkip},
 	} {
-		if got := keyframeAction(c.started, c.run, c.key, c.top, c.accept, c.waited); got != c.want {
+		if got := keyframeAction(c.started, c.transcoded, c.run, c.key, c.top, c.accept, c.waited); got != c.want {
 			t.Errorf("keyframeAction(%s) = %d, want %d", c.name, got, c.want)
 		}
 	}

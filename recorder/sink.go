@@ -30,8 +30,10 @@ type sink struct {
 	size     func(payload []byte) picSize // nil: sizes unknown
 	top      picSize                      // the publication's largest size
 	accept   picSize                      // a size to start on at once
-	created  time.Time
-	onKey    func() // called once the first packet passes
+	// transcoded: the muxer transcodes the picture (it scales to its first size)
+	transcoded bool
+	created    time.Time
+	onKey      func() // called once the first packet passes
 
 	started bool
 	run     picSize // the size the muxer's picture started with
@@ -56,7 +58,7 @@ type sinkParams struct {
 func newSink(p sinkParams) *sink {
 	return &sink{conn: p.conn, addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p.port}, pt: p.pt,
 		keyframe: keyframeStart(p.mime), size: keyframeSize(p.mime), top: p.top, accept: p.accept,
-		created: time.Now(), onKey: sync.OnceFunc(p.onKey), resized: make(chan struct{})}
+		transcoded: needsTranscode(p.mime), created: time.Now(), onKey: sync.OnceFunc(p.onKey), resized: make(chan struct{})}
 }
 
 // admit decides whether an RTP packet goes to the muxer.
@@ -76,7 +78,7 @@ func (sk *sink) admit(pkt []byte, h *rtp.Header) bool {
 	if sk.size != nil {
 		size = sk.size(pkt[hn:])
 	}
-	switch keyframeAction(sk.started, sk.run, size, sk.top, sk.accept, time.Since(sk.created)) {
+	switch keyframeAction(sk.started, sk.transcoded, sk.run, size, sk.top, sk.accept, time.Since(sk.created)) {
 	case keySkip:
 		return false
 	case keyStart:
