@@ -75,7 +75,8 @@ func newRecStackCap(t *testing.T, serve func(t *testing.T, cfg func(*controlplan
 	cfg.SpoolDir = t.TempDir()
 	cfg.UploadRetryMax = time.Second
 	cfg.FinishTimeout = 60 * time.Second
-	rec, err := recorder.New(cfg, recorder.Deps{Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))})
+	// Info: a failing test shows what the recorder did (joined, muxer started, ffmpeg warnings).
+	rec, err := recorder.New(cfg, recorder.Deps{Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}
