@@ -93,7 +93,12 @@ func (p *participant) preferPublishedCodecs(pc *webrtc.PeerConnection, offer str
 	p.mu.Lock()
 	pending := make(map[string]string, len(p.pending))
 	for cid, info := range p.pending {
-		if len(info.Codecs) > 0 && info.Codecs[0].MimeType != "" {
+		// H.264 is left to the offer's order for now: preferring it made Chromium's H.264
+		// packets arrive on payload types the publisher PC did not know ("codec not found":
+		// the classroom's recordable class published nothing; TestRecordingFromClassroomInBrowser).
+		// The profile-level-id variants need matching before H.264 can be preferred here.
+		if len(info.Codecs) > 0 && info.Codecs[0].MimeType != "" && !strings.EqualFold(info.Codecs[0].MimeType, "h264") &&
+			!strings.EqualFold(info.Codecs[0].MimeType, webrtc.MimeTypeH264) {
 			pending[cid] = info.Codecs[0].MimeType
 		}
 	}

@@ -55,9 +55,9 @@ func (s *Store) SetClassLock(ctx context.Context, id string, locked bool, by str
 // against an unreachable SFU helps nobody).
 func (s *Store) ClassesToClose(ctx context.Context, now time.Time, grace time.Duration, limit int) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT c.id::text FROM classes c
-		WHERE c.room_closed_at IS NULL AND c.starts_at > $1 - interval '2 days'
+		WHERE c.room_closed_at IS NULL AND c.starts_at > $1::timestamptz - interval '2 days'
 		  AND (c.room_started_at IS NOT NULL OR EXISTS (SELECT 1 FROM attendance a WHERE a.class_id = c.id))
-		  AND (least(c.ended_at, c.starts_at + make_interval(mins => c.duration_minutes) + $2) <= $1
+		  AND (least(c.ended_at, c.starts_at + make_interval(mins => c.duration_minutes) + $2::interval) <= $1::timestamptz
 		    OR c.status = 'cancelled'
 		    OR EXISTS (SELECT 1 FROM class_outcomes o WHERE o.class_id = c.id))
 		ORDER BY c.starts_at LIMIT $3`, now, grace, limit)
