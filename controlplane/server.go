@@ -34,6 +34,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/api"
 	"github.com/atrium-live/atrium/controlplane/auth"
 	"github.com/atrium-live/atrium/controlplane/catalog"
+	"github.com/atrium-live/atrium/controlplane/classroom"
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/migrations"
@@ -81,6 +82,9 @@ type Server struct {
 	Recordings *recordings.Service
 	Money      *Money // ledger, billing, bookings (money.go)
 	Registry   *prometheus.Registry
+
+	// Classroom keeps the live room's chat, Q&A and polls.
+	Classroom *classroom.Service
 
 	handler   http.Handler
 	closeOnce sync.Once
@@ -202,6 +206,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		TURNURLs: cfg.TURN.URLs, TURNSecret: cfg.TURN.Secret, TURNTTL: cfg.TURN.TTL},
 		media.Deps{Store: s.Store, Bookings: d.Bookings, Hooks: d.EventHooks, Recordings: s.Recordings, Log: s.Log, Now: s.Now})
 
+	s.Classroom = classroom.New(classroom.Deps{Store: s.Store, Bookings: bookingsOrNone(d.Bookings), Relay: s.Media, Windows: s.Media,
+		Log: s.Log.With("component", "classroom"), Now: s.Now})
+
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.Money.register(s.Registry)
@@ -211,7 +218,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	h := &api.Handler{
-		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Recordings: s.Recordings, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
+		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Recordings: s.Recordings, Classroom: s.Classroom, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
 		MetricsHandler: opsauth.Guard(cfg.HTTP.MetricsToken, promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
@@ -319,4 +326,12 @@ func httpOrigin(wsURL string) string {
 		return "https://" + u.Host
 	}
 	return ""
+}
+
+// bookingsOrNone is b, or media.NoBookings (nobody is booked) when b is nil.
+func bookingsOrNone(b media.BookingChecker) media.BookingChecker {
+	if b == nil {
+		return media.NoBookings{}
+	}
+	return b
 }

@@ -144,14 +144,15 @@ func (s *Service) Join(ctx context.Context, p Participant, classID string) (Gran
 		return Grant{}, problem.New(http.StatusConflict, problem.CodeClassCancelled, "the class was cancelled")
 	}
 	now := s.Now()
-	opens := c.StartsAt.Add(-s.cfg.JoinEarly)
+	win := s.Window(c.StartsAt, c.DurationMinutes, c.Status)
+	opens := win.From
 	if now.Before(opens) {
 		e := problem.New(http.StatusConflict, problem.CodeJoinTooEarly, "the class room opens 15 minutes before the start")
 		e.Details = map[string]any{"opens_at": opens.UTC().Format(time.RFC3339)}
 		e.RetryAfter = opens.Sub(now)
 		return Grant{}, e
 	}
-	if !now.Before(c.EndsAt()) {
+	if !now.Before(win.Until) {
 		return Grant{}, problem.New(http.StatusConflict, problem.CodeClassEnded, "the class has ended")
 	}
 	canPublish := teacher || c.StudentsCanPublish
