@@ -68,7 +68,8 @@ func newRecStack(t *testing.T, serve func(t *testing.T, cfg func(*controlplane.C
 	cfg.SpoolDir = t.TempDir()
 	cfg.UploadRetryMax = time.Second
 	cfg.FinishTimeout = 60 * time.Second
-	rec, err := recorder.New(cfg, recorder.Deps{Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))})
+	// Info: a failing test shows what the recorder did (joined, muxer started, ffmpeg warnings).
+	rec, err := recorder.New(cfg, recorder.Deps{Logger: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}

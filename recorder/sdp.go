@@ -65,8 +65,12 @@ func ffmpegArgs(sdpPath, dir string, in muxInput, segSeconds float64, startNumbe
 	if in.VideoPort != 0 {
 		args = append(args, "-map", "0:v:0")
 		if needsTranscode(in.VideoMime) {
+			// -r 30: a constant 30 fps output, resampled from the RTP timestamps. Without it
+			// ffmpeg takes the frame rate its probe guessed, which for VP8 over RTP was at times
+			// the 90 kHz clock rate: "More than 100000 frames duplicated", no segment in 60 s
+			// (TestRecordingFromClassroomInBrowser under load). -g matches it: a keyframe a segment.
 			args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
-				"-g", fmt.Sprint(int(segSeconds*30)), "-pix_fmt", "yuv420p")
+				"-r", "30", "-g", fmt.Sprint(int(segSeconds*30)), "-pix_fmt", "yuv420p")
 		} else {
 			args = append(args, "-c:v", "copy")
 		}

@@ -41,7 +41,7 @@ func TestFFmpegArgs(t *testing.T) {
 			[]string{"-c:v copy", "-map 0:a:0 -c:a aac", "-start_number 7", "init_2.mp4"}, []string{"amix", "libx264"}},
 		{muxInput{VideoPort: 1, VideoMime: "video/H264", AudioPorts: []int{3, 5, 7}},
 			[]string{"[0:a:0][0:a:1][0:a:2]amix=inputs=3", "-map [mix]"}, nil},
-		{muxInput{VideoPort: 1, VideoMime: "video/VP8"}, []string{"-c:v libx264"}, []string{"-c:a"}},
+		{muxInput{VideoPort: 1, VideoMime: "video/VP8"}, []string{"-c:v libx264", "-r 30"}, []string{"-c:a"}},
 	}
 	for _, c := range cases {
 		got := strings.Join(ffmpegArgs("in.sdp", "/d", c.in, 2, 7, 2), " ")

@@ -11,7 +11,9 @@
 # A round that cannot reach idle is sampled anyway as "busyN", with the reason, and fails
 # the run.
 # An idle sample is: two forced GCs (pprof heap?gc=1; the second empties sync.Pool victim
-# caches, and its heap profile is kept), the live heap (go_memstats_heap_alloc_bytes on the
+# caches, and its heap profile is kept), free pages returned to the OS
+# (/debug/free-os-memory: without it the same idle node read 72 MB or 102 MB depending on
+# whether the Go scavenger had run), the live heap (go_memstats_heap_alloc_bytes on the
 # metrics listener: pprof's text heap profile allocates in proportion to the number of
 # allocation sites it has sampled since start before it reads HeapAlloc), then RSS
 # (/proc), goroutines (pprof) and open file descriptors. The goroutine dumps and heap
@@ -32,6 +34,11 @@
 #   SOAK_DURATION=1800 (s)  SOAK_ROUND=120 (s)  SOAK_SUBSCRIBERS=50  SOAK_WARMUP=2
 #   SOAK_SETTLE=30 (s)  SOAK_RESUME_WINDOW=10 (s)  SOAK_IDLE_TIMEOUT=90 (s)
 #   SOAK_INTERVAL=10 (s)  SOAK_MAX_GROWTH_PCT=1
+#   SOAK_CGROUP=1: when the cgroup v1 cpu controller at /sys/fs/cgroup/cpu is writable, the node
+#     and the tester each run in their own cgroup with a quota of one core, so other work on the
+#     machine cannot starve the node (a starved node queues packets, and RSS then measures the
+#     machine's load, not a leak); SOAK_CPU_SHARES=1024 is their cpu.shares (raise it, e.g. 8192,
+#     to rank them above everything else on a shared machine). The .md names both.
 #   SOAK_HTTP_ADDR=127.0.0.1:7980  SOAK_UDP_ADDR=127.0.0.1:7982  SOAK_METRICS_ADDR=127.0.0.1:7989
 #   BIN=bin/atrium (built when missing)
 set -euo pipefail
@@ -66,8 +73,28 @@ listening() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 mkdir -p "$OUT" "$RUN"
 listening "$HTTP_ADDR" && die "$HTTP_ADDR is in use: set SOAK_HTTP_ADDR"
 
+# CPU budgets (SOAK_CGROUP): a cgroup per process, one core of quota each.
+CG_ROOT=/sys/fs/cgroup/cpu
+SHARES=${SOAK_CPU_SHARES:-1024}
+CG_DIRS=() CG_NODE=() CG_TESTER=()
+CG_NOTE="no cgroups (the node shares the machine's CPU with everything else)"
+if [ "${SOAK_CGROUP:-1}" != 0 ] && [ -w "$CG_ROOT" ] && [ -f "$CG_ROOT/cpu.cfs_quota_us" ]; then
+  for role in node tester; do
+    d="$CG_ROOT/atrium-soak-$$-$role"
+    mkdir -p "$d" && echo 100000 >"$d/cpu.cfs_period_us" && echo 100000 >"$d/cpu.cfs_quota_us" &&
+      echo "$SHARES" >"$d/cpu.shares" || die "cannot set up cgroup $d"
+    CG_DIRS+=("$d")
+  done
+  # cgexec without libcgroup: the wrapper joins the group, then becomes the command.
+  CG_NODE=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG_ROOT/atrium-soak-$$-node")
+  CG_TESTER=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG_ROOT/atrium-soak-$$-tester")
+  CG_NOTE="node and tester each in a cgroup v1 with a quota of one core, cpu.shares $SHARES"
+  log "$CG_NOTE"
+fi
+
 ATRIUM_SFU_HTTP_ADDR=$HTTP_ADDR ATRIUM_SFU_RTC_UDP_ADDR=$UDP_ADDR ATRIUM_SFU_METRICS_ADDR=$METRICS_ADDR \
-  ATRIUM_SFU_ROOM_EMPTY_TIMEOUT=5s ATRIUM_SFU_SIGNAL_RESUME_WINDOW="${RESUME_WINDOW}s" "$BIN" sfu --dev >"$LOG" 2>&1 &
+  ATRIUM_SFU_ROOM_EMPTY_TIMEOUT=5s ATRIUM_SFU_SIGNAL_RESUME_WINDOW="${RESUME_WINDOW}s" \
+  "${CG_NODE[@]}" "$BIN" sfu --dev >"$LOG" 2>&1 &
 SFU_PID=$!
 SAMPLER_PID=
 cleanup() {
@@ -77,6 +104,7 @@ cleanup() {
     for _ in $(seq 1 50); do kill -0 "$SFU_PID" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$SFU_PID" 2>/dev/null || true
   fi
+  for d in "${CG_DIRS[@]}"; do rmdir "$d" 2>/dev/null || true; done
 }
 trap cleanup EXIT INT TERM
 for _ in $(seq 1 100); do listening "$HTTP_ADDR" && listening "$METRICS_ADDR" && break; sleep 0.1; done
@@ -110,6 +138,8 @@ idle_sample() {
   while [ $(( $(date +%s) - t0 )) -lt "$SETTLE" ]; do sleep 1; done
   curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1" >/dev/null || true
   curl -sf --max-time 30 "http://$METRICS_ADDR/debug/pprof/heap?gc=1" >"$RUN/heap.round$round.pb.gz" || true
+  # Return free pages to the OS, so RSS reads what the node holds, not whether the scavenger ran.
+  curl -sf --max-time 30 -X POST "http://$METRICS_ADDR/debug/free-os-memory" >/dev/null || true
   heap=$(gauge go_memstats_heap_alloc_bytes)
   heap=${heap:+$(awk -v b="$heap" 'BEGIN {print int(b / 1024)}')}
   curl -sf --max-time 5 "http://$METRICS_ADDR/debug/pprof/goroutine?debug=1" >"$RUN/goroutines.round$round.txt" || true
@@ -124,7 +154,7 @@ round=0
 while [ $(( $(date +%s) - START + ROUND + SETTLE )) -le "$DURATION" ]; do
   round=$((round + 1))
   log "round $round: lecture 1 -> $SUBS for ${ROUND}s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-  timeout --kill-after=10 $((ROUND + 60)) "$BIN" bench lecture --url "ws://$HTTP_ADDR" --subscribers "$SUBS" \
+  timeout --kill-after=10 $((ROUND + 60)) "${CG_TESTER[@]}" "$BIN" bench lecture --url "ws://$HTTP_ADDR" --subscribers "$SUBS" \
     --simulcast --join-rate 20 --duration "${ROUND}s" --room "soak-$round" --quiet \
     >"$RUN/round$round.txt" 2>&1 || log "round $round: the tester failed (see $RUN/round$round.txt)"
   idle_sample "$round" "$(date +%s)"
@@ -175,6 +205,7 @@ verdict=$(awk -F, -v warm="$WARMUP" -v max="$MAX_GROWTH" '
   echo "window ${RESUME_WINDOW}s), $(( $(date +%s) - START ))s in all, warm-up $WARMUP rounds."
   echo "Host: $(nproc) CPUs, load average at the end $(cut -d' ' -f1-3 /proc/loadavg);"
   echo "1-minute load average at the end of each round: $(cut -d, -f2 "$RUN/loadavg.csv" | cut -d' ' -f1 | paste -sd' ')."
+  echo "CPU: $CG_NOTE."
   echo
   echo "$verdict" | sed '1s/.*/**&**/'
   echo

@@ -95,7 +95,7 @@ func (p *participant) setupPeerConnections() error {
 	if err != nil {
 		return err
 	}
-	subPC, err := p.s.tr.newPeerConnection(pcParams{OnEstimator: func(_ string, est cc.BandwidthEstimator) { p.onEstimator(est) }})
+	subPC, err := p.s.tr.newPeerConnection(pcParams{SendOnly: true, OnEstimator: func(_ string, est cc.BandwidthEstimator) { p.onEstimator(est) }})
 	if err != nil {
 		pubPC.Close()
 		return err

@@ -132,8 +132,12 @@ func (t *transport) close() {
 
 // pcParams configure one PeerConnection.
 type pcParams struct {
-	// OnEstimator receives the congestion controller's bandwidth estimator (subscriber PCs).
+	// OnEstimator receives the congestion controller's bandwidth estimator (PCs that send
+	// media to a subscriber).
 	OnEstimator func(id string, est cc.BandwidthEstimator)
+	// SendOnly marks a PC that never receives media (the dual-PC subscriber PC): it skips the
+	// interceptors that serve incoming streams (receiver reports, TWCC feedback).
+	SendOnly bool
 	// AllowCodec, if set, limits the codecs negotiated (a room's enabled codecs, on the
 	// publisher PC).
 	AllowCodec func(mime string) bool
@@ -153,7 +157,7 @@ func (t *transport) newPeerConnectionAPI(p pcParams) (*webrtc.PeerConnection, *w
 		return nil, nil, fmt.Errorf("sfu: media engine: %w", err)
 	}
 	reg := &interceptor.Registry{}
-	if err := configureInterceptors(m, reg, p.OnEstimator); err != nil {
+	if err := configureInterceptors(m, reg, p.SendOnly, p.OnEstimator); err != nil {
 		return nil, nil, fmt.Errorf("sfu: interceptors: %w", err)
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(t.settings), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg))

@@ -31,3 +31,15 @@ func TestGuard(t *testing.T) {
 		}
 	}
 }
+
+// TestFreeOSMemory: the internal listener's /debug/free-os-memory answers POST only.
+func TestFreeOSMemory(t *testing.T) {
+	mux := Mux(http.NotFoundHandler())
+	for method, want := range map[string]int{http.MethodPost: http.StatusNoContent, http.MethodGet: http.StatusMethodNotAllowed} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest(method, "/debug/free-os-memory", nil))
+		if w.Code != want {
+			t.Errorf("%s /debug/free-os-memory = %d, want %d", method, w.Code, want)
+		}
+	}
+}
