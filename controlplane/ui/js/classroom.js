@@ -244,6 +244,8 @@
       else if (e.code === "not_booked") fail("Book a seat to join this class.");
       else if (e.code === "class_ended") fail("This class has ended.");
       else if (e.code === "class_cancelled") fail("This class was cancelled.");
+      else if (e.code === "banned_from_class") fail("The teacher removed you from this class; you cannot join it again.");
+      else if (e.code === "room_locked") fail("The teacher has locked the classroom. Try again when they unlock it.", true);
       else fail(e.message);
       banner.after(h("a", { href: "#/class/" + classID }, "Back to the class page"));
       return;
