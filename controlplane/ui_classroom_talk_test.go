@@ -69,6 +69,7 @@ func TestClassroomTalkInBrowser(t *testing.T) {
 	classID := class["id"].(string)
 	bookSeat(t, env, admin, ada, classID)
 	bookSeat(t, env, admin, bea, classID)
+	env.Clock.Advance(6 * time.Minute) // the class has started (End class needs that)
 
 	var d struct {
 		Preview                      *struct{ W, H int }

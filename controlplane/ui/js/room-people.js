@@ -88,7 +88,7 @@
       const cancel = h("button", { type: "submit", value: "cancel", class: "secondary", id: id + "-cancel", formNoValidate: true }, "Cancel");
       const dlg = h("dialog", { id, class: "dialog", "aria-labelledby": id + "-title" },
         form);
-      form.append(h("h2", { id: id + "-title" }, title), ...body, h("div", { class: "actions" }, cancel, ok));
+      form.append(h("h2", { id: id + "-title" }, title), ...body.filter(Boolean), h("div", { class: "actions" }, cancel, ok));
       dlg.addEventListener("close", () => {
         dlg.remove();
         resolve(dlg.returnValue === "ok" ? form : null);
@@ -119,8 +119,8 @@
     const early = Date.now() < half.getTime();
     const server = preview && preview.message;
     const form = await confirmDialog({ id: "end-dialog", title: "End the class for everyone?", danger: true, confirm: "End class for everyone",
-      body: [h("p", {}, "Everyone is disconnected and nobody can join this class again."),
-        h("p", { id: "end-credits" }, server ? "Students' credits: " + preview.message : early
+      body: [server ? null : h("p", {}, "Everyone is disconnected and nobody can join this class again."),
+        h("p", { id: "end-credits" }, server ? preview.message : early
           ? "Less than half of the scheduled time has run: ending now counts as an early end. Each student automatically gets back the share of their credits for the time not taught, and you are paid only for the time you taught."
           : "The class is complete: the students' credits are paid to you (minus the platform's commission). If you never taught, students get everything back."),
         h("p", { class: "meta" }, "To take a break instead, press Leave: students can stay, and you can come back until the scheduled end.")] });
