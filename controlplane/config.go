@@ -140,6 +140,9 @@ type LiveKitConfig struct {
 	URL string `yaml:"url"`
 	// JoinEarly is how long before the start participants may join.
 	JoinEarly time.Duration `yaml:"join_early"`
+	// RejoinGrace is how long after the scheduled end people may still join (or come back);
+	// then the class is over and its room is closed (docs/classes.md).
+	RejoinGrace time.Duration `yaml:"rejoin_grace"`
 	// TokenTTL is how long a join token is valid. Keep it short: the SFU refreshes tokens of
 	// connected participants over the signal connection, and a token handed out before a
 	// booking was cancelled must stop working soon after. Zero means 10 minutes.
@@ -238,7 +241,7 @@ func DefaultConfig() Config {
 		RateLimit: RateLimitConfig{Enabled: true, IPPerMinute: 600, UserPerMinute: 600, AuthPerMinute: 20, ForgotPerHour: 5},
 		LiveKit: LiveKitConfig{
 			APIKey: "devkey", APISecret: "dev-only-livekit-secret-0123456789abcdef",
-			URL: "ws://127.0.0.1:7880", JoinEarly: 15 * time.Minute, TokenTTL: 10 * time.Minute,
+			URL: "ws://127.0.0.1:7880", JoinEarly: 15 * time.Minute, RejoinGrace: 10 * time.Minute, TokenTTL: 10 * time.Minute,
 		},
 		TURN: TURNConfig{TTL: 12 * time.Hour},
 		Pricing: PricingConfig{
@@ -314,8 +317,8 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.LiveKit.URL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") {
 		bad("livekit.url must be a ws:// or wss:// URL, got %q", c.LiveKit.URL)
 	}
-	if c.LiveKit.JoinEarly < 0 {
-		bad("livekit.join_early must not be negative")
+	if c.LiveKit.JoinEarly < 0 || c.LiveKit.RejoinGrace < 0 {
+		bad("livekit.join_early and livekit.rejoin_grace must not be negative")
 	}
 	if c.LiveKit.TokenTTL < 0 {
 		bad("livekit.token_ttl is %s: must not be negative (0 means %s)", c.LiveKit.TokenTTL, media.DefaultTokenTTL)

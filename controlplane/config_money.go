@@ -22,11 +22,17 @@ type MoneyConfig struct {
 	LateCancelFeePercent int           `yaml:"late_cancel_fee_percent"`
 	// WaitlistClaimWindow is how long a waitlist offer lasts (never past the start).
 	WaitlistClaimWindow time.Duration `yaml:"waitlist_claim_window"`
-	// NoShowAfter: if the teacher has not joined this long after the start, everyone is refunded.
+	// NoShowAfter: if the teacher has not been in the room between the start and this long
+	// after it, everyone is refunded at once (docs/classes.md).
 	NoShowAfter time.Duration `yaml:"no_show_after"`
-	// EarlyEndPercent: a class that ran less than this share of its schedule refunds the rest.
+	// MinTeaching: a teacher present for less than this within the class's window is not
+	// paid and every student is refunded in full.
+	MinTeaching time.Duration `yaml:"min_teaching"`
+	// EarlyEndPercent: a teacher present for less than this share of the schedule is paid
+	// for the share taught; students get the rest back.
 	EarlyEndPercent int `yaml:"early_end_percent"`
-	// SettleAfter: a taught class without a room-finished event settles this long after its end.
+	// SettleAfter: money is decided this long after the class's window closed (its End, or
+	// the scheduled end plus livekit.rejoin_grace), once the SFU's last webhooks are in.
 	SettleAfter time.Duration `yaml:"settle_after"`
 	// CommissionPercent is the platform's share of settled classes per tier.
 	CommissionPercent CommissionConfig `yaml:"commission_percent"`
@@ -77,6 +83,7 @@ func defaultMoneyConfig() MoneyConfig {
 		LateCancelFeePercent: 25,
 		WaitlistClaimWindow:  24 * time.Hour,
 		NoShowAfter:          15 * time.Minute,
+		MinTeaching:          5 * time.Minute,
 		EarlyEndPercent:      50,
 		SettleAfter:          time.Hour,
 		CommissionPercent:    CommissionConfig{Basic: 20, Premium: 15, VIP: 10},
@@ -125,6 +132,9 @@ func (m *MoneyConfig) validate() []error {
 	}
 	if m.CancelCutoff < 0 || m.WaitlistClaimWindow <= 0 || m.NoShowAfter <= 0 || m.SettleAfter < 0 || m.DisputeWindow <= 0 {
 		bad("cancel_cutoff, waitlist_claim_window, no_show_after, settle_after, dispute_window must be positive")
+	}
+	if m.MinTeaching < 0 {
+		bad("min_teaching must not be negative")
 	}
 	for name, p := range map[string]int{"late_cancel_fee_percent": m.LateCancelFeePercent, "early_end_percent": m.EarlyEndPercent,
 		"commission_percent.basic": m.CommissionPercent.Basic, "commission_percent.premium": m.CommissionPercent.Premium,

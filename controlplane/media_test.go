@@ -125,9 +125,13 @@ func TestJoin(t *testing.T) {
 		}
 	}
 
-	env.Clock.Advance(14*time.Minute + 30*time.Minute) // the end
+	env.Clock.Advance(14*time.Minute + 30*time.Minute) // the scheduled end: people may still come back
 	env.Login(t, teacher)
+	env.Login(t, student)
+	env.Do(t, "POST", "/api/v1/classes/"+id+"/join", student.Token, nil).Want(t, 200)
+	env.Clock.Advance(env.Config.LiveKit.RejoinGrace) // the end plus the rejoin grace: over
 	env.Do(t, "POST", "/api/v1/classes/"+id+"/join", teacher.Token, nil).WantError(t, 409, "class_ended")
+	env.Do(t, "POST", "/api/v1/classes/"+id+"/join", student.Token, nil).WantError(t, 409, "class_ended")
 
 	c2 := env.CreateClass(t, teacher, cptest.ClassSpec{StartsIn: 10 * time.Minute})
 	env.Do(t, "POST", "/api/v1/classes/"+c2["id"].(string)+"/cancel", teacher.Token, map[string]string{}).Want(t, 200)

@@ -12,6 +12,8 @@ import (
 	"github.com/atrium-live/atrium/controlplane/booking"
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/ledger"
+	"github.com/atrium-live/atrium/controlplane/lifecycle"
+	"github.com/atrium-live/atrium/controlplane/media"
 )
 
 // Money is the money side of the control plane (docs/money.md): the credits ledger,
@@ -28,8 +30,7 @@ func newMoney(cfg Config, s *Server, workers *river.Workers) *Money {
 	m := cfg.Money
 	out := &Money{cfg: m}
 	out.Booking = booking.New(booking.Config{CancelCutoff: m.CancelCutoff, LateCancelFeePercent: m.LateCancelFeePercent,
-		ClaimWindow: m.WaitlistClaimWindow, NoShowAfter: m.NoShowAfter, EarlyEndPercent: m.EarlyEndPercent,
-		SettleAfter: m.SettleAfter, DisputeWindow: m.DisputeWindow, ReminderBefore: m.ReminderBefore, AppURL: cfg.HTTP.PublicURL, CommissionPercent: map[string]int{
+		ClaimWindow: m.WaitlistClaimWindow, Lifecycle: lifecyclePolicy(cfg), DisputeWindow: m.DisputeWindow, ReminderBefore: m.ReminderBefore, AppURL: cfg.HTTP.PublicURL, CommissionPercent: map[string]int{
 			"basic": m.CommissionPercent.Basic, "premium": m.CommissionPercent.Premium, "vip": m.CommissionPercent.VIP}},
 		booking.Deps{Store: s.Store, Log: s.Log.With("component", "booking"), Now: s.Now})
 	out.Billing = billing.New(billing.Config{Packages: m.Packages, Currency: m.Currency,
@@ -40,6 +41,14 @@ func newMoney(cfg Config, s *Server, workers *river.Workers) *Money {
 	river.AddWorker(workers, &booking.SweepWorker{Service: out.Booking})
 	(&billing.Workers{Service: out.Billing}).Add(workers)
 	return out
+}
+
+// lifecyclePolicy is the class lifecycle policy (docs/classes.md) from the config, shared by
+// the join endpoint, the room closer, settlement and rosters.
+func lifecyclePolicy(cfg Config) lifecycle.Policy {
+	return lifecycle.Policy{JoinEarly: cfg.LiveKit.JoinEarly, RejoinGrace: cfg.LiveKit.RejoinGrace,
+		NoShowAfter: cfg.Money.NoShowAfter, MinTeaching: cfg.Money.MinTeaching, EarlyEndPercent: cfg.Money.EarlyEndPercent,
+		SettleAfter: cfg.Money.SettleAfter}
 }
 
 // bind gives the services the parts built after River's client.
@@ -69,12 +78,15 @@ func (m *Money) hooks(d *Deps) {
 	}
 }
 
-// periodicJobs are the sweep (no-shows, settlement, waitlist expiry) and reconciliation.
+// periodicJobs are the sweep (no-shows, settlement, waitlist expiry), closing the rooms of
+// ended classes (at the sweep's pace) and reconciliation.
 func (m *Money) periodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(m.cfg.SweepInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return booking.SweepArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(m.cfg.SweepInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return media.CloseRoomsArgs{}, nil }, nil),
 		river.NewPeriodicJob(river.PeriodicInterval(m.cfg.ReconcileInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return billing.ReconcileArgs{}, nil }, nil),
 	}

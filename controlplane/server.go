@@ -39,6 +39,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/migrations"
 	"github.com/atrium-live/atrium/controlplane/recordings"
+	"github.com/atrium-live/atrium/controlplane/roster"
 	"github.com/atrium-live/atrium/controlplane/store"
 	"github.com/atrium-live/atrium/pkg/opsauth"
 )
@@ -80,8 +81,10 @@ type Server struct {
 	Media    *media.Service
 	// Recordings starts, lists, serves and deletes class recordings.
 	Recordings *recordings.Service
-	Money      *Money // ledger, billing, bookings (money.go)
-	Registry   *prometheus.Registry
+	// Roster is the teacher's view of a class's people, and class messages.
+	Roster   *roster.Service
+	Money    *Money // ledger, billing, bookings (money.go)
+	Registry *prometheus.Registry
 
 	// Classroom keeps the live room's chat, Q&A and polls.
 	Classroom *classroom.Service
@@ -166,6 +169,11 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	river.AddWorker(workers, &recordings.SweepWorker{Service: s.Recordings})
+	lk := cfg.LiveKit
+	s.Media = media.New(media.Config{APIKey: lk.APIKey, APISecret: lk.APISecret, URL: lk.URL, Lifecycle: lifecyclePolicy(cfg),
+		TokenTTL: lk.TokenTTL, TURNURLs: cfg.TURN.URLs, TURNSecret: cfg.TURN.Secret, TURNTTL: cfg.TURN.TTL},
+		media.Deps{Store: s.Store, Bookings: d.Bookings, Hooks: d.EventHooks, Recordings: s.Recordings, Log: s.Log, Now: s.Now})
+	river.AddWorker(workers, &media.CloseRoomsWorker{Service: s.Media})
 	if d.AddWorkers != nil {
 		d.AddWorkers(workers)
 	}
@@ -184,6 +192,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	s.Outbox = email.NewOutbox(renderer, s.Jobs)
 	s.Money.bind(s.Jobs, s.Outbox)
+	s.Roster = roster.New(roster.Config{Lifecycle: lifecyclePolicy(cfg), AppURL: cfg.HTTP.PublicURL},
+		roster.Deps{Store: s.Store, Mailer: s.Outbox, Log: s.Log.With("component", "roster"), Now: s.Now})
 
 	a := cfg.Auth
 	hasher := auth.NewHasher(auth.HasherParams{Time: a.ArgonTime, MemoryKiB: a.ArgonMemoryKiB, Threads: a.ArgonThreads,
@@ -201,10 +211,6 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		"basic": {Min: p.Basic.Min, Max: p.Basic.Max}, "premium": {Min: p.Premium.Min, Max: p.Premium.Max},
 		"vip": {Min: p.VIP.Min, Max: p.VIP.Max},
 	}, catalog.Deps{Store: s.Store, Hooks: d.ClassHooks, Log: s.Log, Now: s.Now})
-	lk := cfg.LiveKit
-	s.Media = media.New(media.Config{APIKey: lk.APIKey, APISecret: lk.APISecret, URL: lk.URL, JoinEarly: lk.JoinEarly, TokenTTL: lk.TokenTTL,
-		TURNURLs: cfg.TURN.URLs, TURNSecret: cfg.TURN.Secret, TURNTTL: cfg.TURN.TTL},
-		media.Deps{Store: s.Store, Bookings: d.Bookings, Hooks: d.EventHooks, Recordings: s.Recordings, Log: s.Log, Now: s.Now})
 
 	s.Classroom = classroom.New(classroom.Deps{Store: s.Store, Bookings: bookingsOrNone(d.Bookings), Relay: s.Media, Windows: s.Media,
 		Log: s.Log.With("component", "classroom"), Now: s.Now})
@@ -218,7 +224,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	h := &api.Handler{
-		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Recordings: s.Recordings, Classroom: s.Classroom, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
+		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Recordings: s.Recordings, Classroom: s.Classroom, Roster: s.Roster, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
 		MetricsHandler: opsauth.Guard(cfg.HTTP.MetricsToken, promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,

@@ -80,6 +80,10 @@ type RelayConfig struct {
 	// MinHeadroom: while the origin's placement headroom (0..1) is below it, new
 	// participants go to other nodes. 0 turns it off.
 	MinHeadroom float64 `yaml:"min_headroom"`
+	// MaxFanout bounds the relay nodes one node feeds media to (docs/relay.md, "Trees"):
+	// past it, further relay nodes of a room pull from relay nodes, a tree. 0: no bound
+	// (every relay node pulls from the origin).
+	MaxFanout int `yaml:"max_fanout"`
 }
 
 // RTCConfig is the WebRTC transport.

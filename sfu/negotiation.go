@@ -393,6 +393,7 @@ func (p *participant) handlePublisherOffer(sd *livekit.SessionDescription) error
 		return p.failNegotiation(fmt.Errorf("publisher offer: %w", err))
 	}
 	p.pub.remoteDescriptionSet()
+	p.preferPublishedCodecs(pc, sd.Sdp)
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return p.failNegotiation(fmt.Errorf("publisher answer: %w", err))

@@ -289,9 +289,8 @@ func (svc *relayService) udpLoop() {
 			svc.mu.Lock()
 			rt := svc.remote[string(track)]
 			svc.mu.Unlock()
-			if rt != nil && rt.origin == peer {
+			if rt != nil && rt.write(peer, int(layer), pkt) {
 				svc.m.packetsIn.Inc()
-				rt.write(int(layer), pkt)
 			}
 		case relaywire.TypeRTCP:
 			svc.mu.Lock()
@@ -345,8 +344,13 @@ func (svc *relayService) peerDown(peer string) {
 	delete(svc.addrs, peer)
 	delete(svc.openers, peer)
 	svc.mu.Unlock()
+	changed := map[*publishedTrack]bool{}
 	for _, sk := range sinks {
 		sk.close()
+		changed[sk.t] = true
+	}
+	for t := range changed {
+		t.subscribersChanged() // a relay node fed by this one no longer pulls through it
 	}
 	for _, r := range svc.s.rooms.all() {
 		r.span.peerDown(peer)

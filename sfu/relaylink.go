@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/atrium-live/atrium/pkg/relaywire"
@@ -32,6 +33,12 @@ const (
 	linkQueue       = 4096
 	linkDialTimeout = 2 * time.Second
 	linkWriteWait   = 5 * time.Second
+	// linkGrace is how long a broken link is redialled before the peer counts as gone
+	// (its participants leave or move): a transient network fault costs nobody their
+	// connection. A peer whose port refuses the dial is gone at once.
+	linkGrace       = 3 * time.Second
+	linkRedialEvery = 200 * time.Millisecond
+	linkYield       = time.Second // the higher node id's wait for the lower's redial
 )
 
 // send queues a control message for peer, dialling the link first if there is none.
@@ -60,6 +67,17 @@ func (l *relayLink) send(c *relaywire.Control) error {
 		l.svc.log.Warn("relay link queue full; closing it", "peer", l.peer)
 		l.close()
 		return fmt.Errorf("relay: link to %s overloaded", l.peer)
+	}
+}
+
+// sendIfLinked queues a control message for peer only if a link to it is up (no dial: for
+// goodbyes to a node that may be gone, sent under locks).
+func (svc *relayService) sendIfLinked(peer string, c *relaywire.Control) {
+	svc.mu.Lock()
+	l := svc.links[peer]
+	svc.mu.Unlock()
+	if l != nil {
+		_ = l.send(c)
 	}
 }
 
@@ -237,8 +255,66 @@ func (l *relayLink) readLoop(first []byte) {
 	l.svc.mu.Unlock()
 	l.svc.m.links.Set(float64(l.svc.linkCount()))
 	if mine && !l.replaced && !closed {
-		l.svc.log.Warn("relay link down", "peer", l.peer, "err", err)
-		l.svc.peerDown(l.peer)
+		l.svc.log.Warn("relay link down; redialling", "peer", l.peer, "err", err)
+		l.svc.wg.Add(1)
+		go l.svc.relink(l.peer)
+	}
+}
+
+// relink tries, for linkGrace, to get a link to peer back (either end may dial it; the
+// first record of a new link from peer counts too). Back: the rooms resynchronise
+// (relinked). Not back, or peer's port refuses: peer is gone (peerDown).
+func (svc *relayService) relink(peer string) {
+	defer svc.wg.Done()
+	deadline := time.Now().Add(linkGrace)
+	for {
+		svc.mu.Lock()
+		closed := svc.closed
+		svc.mu.Unlock()
+		if closed {
+			return
+		}
+		if !svc.s.node.Alive(peer) {
+			break
+		}
+		// The lower node id redials at once; the other waits a moment for that link (two
+		// links at once would have one dropped, and what was queued on it lost).
+		var err error
+		if svc.s.cfg.NodeID < peer || time.Until(deadline) < linkGrace-linkYield {
+			_, err = svc.link(peer)
+		} else {
+			svc.mu.Lock()
+			if svc.links[peer] == nil {
+				err = errors.New("waiting for the peer to redial")
+			}
+			svc.mu.Unlock()
+		}
+		if err == nil {
+			svc.log.Info("relay link restored", "peer", peer)
+			for _, r := range svc.s.rooms.all() {
+				r.span.relinked(peer)
+			}
+			return
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			svc.log.Info("relay link not restored", "peer", peer, "err", err)
+			break
+		}
+		time.Sleep(linkRedialEvery)
+	}
+	svc.peerDown(peer)
+}
+
+// breakLinks closes the TCP connection of every link, as a network fault would.
+func (svc *relayService) breakLinks() {
+	svc.mu.Lock()
+	var conns []net.Conn
+	for _, l := range svc.links {
+		conns = append(conns, l.conn)
+	}
+	svc.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
 	}
 }
 
@@ -300,13 +376,20 @@ func (svc *relayService) onControl(peer string, c *relaywire.Control) {
 			_ = svc.send(peer, &relaywire.Control{Kind: relaywire.KindClosed, Room: c.Room, Moved: true})
 			return
 		}
-		r.span.attach(peer)
+		r.span.attach(peer, c)
 		return
 	}
 	if r == nil {
+		if c.Kind == relaywire.KindPull {
+			svc.dropSinks(peer, c.Track) // the room ended here: stop what was still sent
+		}
 		return
 	}
 	switch c.Kind {
+	case relaywire.KindFeed:
+		r.span.applyFeed(peer, c)
+	case relaywire.KindAdmin:
+		r.span.applyAdmin(peer, c)
 	case relaywire.KindDetach:
 		r.span.detach(peer)
 	case relaywire.KindSnapshot:

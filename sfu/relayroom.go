@@ -35,7 +35,15 @@ type span struct {
 	remote  map[string]*remoteParticipant // by identity
 	nodes   map[string]bool               // origin: relay nodes attached
 	pending []spillEntry                  // origin: participants sent to relay nodes, not yet seen there
+	order   []string                      // origin: relay nodes in the order they attached
+	feeds   map[string]string             // origin: the media tree (planFeeds), relay node -> its feed
+	feed    string                        // relay: the node media is pulled from ("": the origin)
+	// relay: pulls from nodes this one feeds, for tracks it does not know yet (the
+	// origin's news reach the nodes of a tree in any order); replayed when they appear.
+	pendingPulls map[pullKey][]int
 }
+
+type pullKey struct{ peer, track string }
 
 // remoteParticipant is a participant connected to another node.
 type remoteParticipant struct {
@@ -51,7 +59,8 @@ type spillEntry struct {
 
 func newSpan(r *room, svc *relayService, origin string) *span {
 	return &span{r: r, svc: svc, origin: origin, ready: make(chan struct{}),
-		remote: map[string]*remoteParticipant{}, nodes: map[string]bool{}}
+		remote: map[string]*remoteParticipant{}, nodes: map[string]bool{}, feeds: map[string]string{},
+		pendingPulls: map[pullKey][]int{}}
 }
 
 func (sp *span) isRelay() bool { return sp != nil && sp.origin != "" }
@@ -212,12 +221,21 @@ func (sp *span) sendLocals(m func() *livekit.SignalResponse) {
 	}
 }
 
-// attach (origin) admits a relay node to the room and sends it the snapshot.
-func (sp *span) attach(peer string) {
+// attach (origin) admits a relay node to the room and sends it the snapshot. A node that
+// attaches again after its link came back lists its participants (c.Participants): those
+// the origin still counts there but it no longer has left meanwhile.
+func (sp *span) attach(peer string, c0 *relaywire.Control) {
+	if len(c0.Participants) > 0 || sp.hasNode(peer) {
+		sp.reconcile(peer, c0)
+	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
+	if !sp.nodes[peer] {
+		sp.order = append(sp.order, peer)
+	}
 	sp.nodes[peer] = true
-	c := &relaywire.Control{Kind: relaywire.KindSnapshot, Room: sp.r.name, RoomSID: sp.r.sid}
+	changed := sp.replanLocked()
+	c := &relaywire.Control{Kind: relaywire.KindSnapshot, Room: sp.r.name, RoomSID: sp.r.sid, Feed: sp.feeds[peer]}
 	sp.r.mu.Lock()
 	c.RoomMetadata = sp.r.metadata
 	sp.r.mu.Unlock()
@@ -234,7 +252,147 @@ func (sp *span) attach(peer string) {
 		}
 	}
 	sp.sendLocked([]string{peer}, c)
-	sp.r.log.Info("relay node attached", "node", peer)
+	sp.sendFeedsLocked(changed, peer)
+	sp.r.log.Info("relay node attached", "node", peer, "feed", sp.feeds[peer])
+}
+
+func (sp *span) hasNode(peer string) bool {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.nodes[peer]
+}
+
+// reconcile (origin) brings the origin's view of peer's participants up to date with the
+// list peer sent on re-attaching.
+func (sp *span) reconcile(peer string, c0 *relaywire.Control) {
+	listed := map[string]bool{}
+	for _, raw := range c0.Participants {
+		info := &livekit.ParticipantInfo{}
+		if proto.Unmarshal(raw, info) == nil {
+			listed[info.Identity] = true
+		}
+	}
+	var gone [][]byte
+	sp.mu.Lock()
+	for id, rp := range sp.remote {
+		if rp.node == peer && !listed[id] {
+			left := proto.Clone(rp.info).(*livekit.ParticipantInfo)
+			left.State = livekit.ParticipantInfo_DISCONNECTED
+			gone = append(gone, marshalInfo(left))
+		}
+	}
+	sp.mu.Unlock()
+	sp.applyParticipants(peer, &relaywire.Control{Kind: relaywire.KindParticipant, Room: sp.r.name,
+		Participants: append(slices.Clone(c0.Participants), gone...), Tracks: c0.Tracks})
+}
+
+// relinked: the link to peer came back after a fault. A relay room whose origin it is
+// attaches again with its participants (the origin answers with a snapshot, which
+// reconciles this side), and every track pulled from peer asks again for what it needs:
+// control messages sent while the link was down are lost, media (UDP) was not.
+func (sp *span) relinked(peer string) {
+	if sp == nil || sp.svc == nil {
+		return
+	}
+	if sp.origin == peer {
+		c := &relaywire.Control{Kind: relaywire.KindAttach, Room: sp.r.name}
+		for _, p := range sp.r.snapshot() {
+			if p.hidden() {
+				continue
+			}
+			c.Participants = append(c.Participants, marshalInfo(p.info()))
+			c.Tracks = append(c.Tracks, trackCodecs(p)...)
+		}
+		if err := sp.svc.send(peer, c); err != nil {
+			sp.r.log.Info("relay re-attach not sent", "err", err)
+		}
+	}
+	sp.mu.Lock()
+	var rts []*remoteTrack
+	for _, rp := range sp.remote {
+		for _, rt := range rp.tracks {
+			rts = append(rts, rt)
+		}
+	}
+	sp.mu.Unlock()
+	for _, rt := range rts {
+		rt.repull(peer)
+	}
+}
+
+// replanLocked (origin) recomputes the media tree after a relay node attached or left and
+// returns the relay nodes whose feed changed.
+func (sp *span) replanLocked() []string {
+	self := sp.svc.s.cfg.NodeID
+	plan := planFeeds(self, sp.svc.s.cfg.Relay.MaxFanout, sp.feeds, sp.order)
+	var changed []string
+	for _, n := range sp.order {
+		if old, ok := sp.feeds[n]; ok && old != plan[n] {
+			changed = append(changed, n)
+		}
+	}
+	sp.feeds = plan
+	if len(changed) > 0 {
+		sp.r.log.Info("relay tree rebuilt", "moved", changed, "depth", treeDepth(plan, self))
+	}
+	return changed
+}
+
+// sendFeedsLocked (origin) tells relay nodes their new feed (except one that learns it
+// from its snapshot).
+func (sp *span) sendFeedsLocked(nodes []string, except string) {
+	for _, n := range nodes {
+		if n != except {
+			sp.sendLocked([]string{n}, &relaywire.Control{Kind: relaywire.KindFeed, Room: sp.r.name, Feed: sp.feeds[n]})
+		}
+	}
+}
+
+// feedLocked (relay) is the node this room's media comes from.
+func (sp *span) feedLocked() string {
+	if sp.feed != "" {
+		return sp.feed
+	}
+	return sp.origin
+}
+
+// applyFeed (relay) takes the origin's decision of where this node pulls media from.
+func (sp *span) applyFeed(from string, c *relaywire.Control) {
+	if from != sp.origin {
+		return
+	}
+	sp.setFeed(c.Feed)
+}
+
+// setFeed (relay) switches the room's media source: every remote track stops pulling from
+// the old feed and pulls what it needs from the new one (its subscribers resume at the
+// next keyframe, as after a publisher restart).
+func (sp *span) setFeed(feed string) {
+	if feed == "" {
+		feed = sp.origin
+	}
+	sp.mu.Lock()
+	if sp.feedLocked() == feed {
+		sp.mu.Unlock()
+		return
+	}
+	old := sp.feedLocked()
+	sp.feed = feed
+	var rts []*remoteTrack
+	for _, rp := range sp.remote {
+		for _, rt := range rp.tracks {
+			rts = append(rts, rt)
+		}
+	}
+	sp.mu.Unlock()
+	// Dial now, so that the pulls below only queue (they are sent under track locks).
+	if _, err := sp.svc.link(feed); err != nil {
+		sp.r.log.Warn("relay feed unreachable", "feed", feed, "err", err)
+	}
+	for _, rt := range rts {
+		rt.setSource(feed)
+	}
+	sp.r.log.Info("relay feed changed", "from", old, "to", feed, "tracks", len(rts))
 }
 
 // attachAndWait (relay) asks the origin for the room and waits for its snapshot.
@@ -262,6 +420,7 @@ func (sp *span) applySnapshot(peer string, c *relaywire.Control) {
 	if peer != sp.origin {
 		return
 	}
+	sp.setFeed(c.Feed)
 	sp.r.mu.Lock()
 	sp.r.sid = c.RoomSID
 	sp.r.metadata = c.RoomMetadata
@@ -359,7 +518,11 @@ func (sp *span) applyParticipants(from string, c *relaywire.Control) {
 				if !ok {
 					continue
 				}
-				rt := newRemoteTrack(sp.svc, sp, from, info, proto.Clone(ti).(*livekit.TrackInfo), tc)
+				source := from // origin: a relay node's track comes from that node
+				if sp.origin != "" {
+					source = sp.feedLocked()
+				}
+				rt := newRemoteTrack(sp.svc, sp, from, source, info, proto.Clone(ti).(*livekit.TrackInfo), tc)
 				rp.tracks[ti.Sid] = rt
 				sp.svc.mu.Lock()
 				sp.svc.remote[ti.Sid] = rt
@@ -397,6 +560,7 @@ func (sp *span) applyParticipants(from string, c *relaywire.Control) {
 		})
 	}
 	for _, t := range added {
+		sp.replayPulls(t.sid)
 		sp.r.trackPublished(t)
 		if sp.origin == "" {
 			sp.r.notify(webhook.TrackPublished, &livekit.WebhookEvent{Room: sp.r.info(), Participant: t.remote.ownerInfo, Track: t.infoClone()})
@@ -501,6 +665,8 @@ func (sp *span) peerDown(peer string) {
 		return
 	}
 	delete(sp.nodes, peer)
+	sp.order = slices.DeleteFunc(sp.order, func(n string) bool { return n == peer })
+	sp.sendFeedsLocked(sp.replanLocked(), "")
 	var gone [][]byte
 	for _, rp := range sp.remote {
 		if rp.node == peer {
@@ -537,6 +703,7 @@ func (sp *span) closing(moved bool) {
 	sp.mu.Unlock()
 	for _, rt := range tracks {
 		rt.close()
+		sp.svc.dropSinks("", rt.t.sid)
 		rt.t.recv.Close()
 	}
 }

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"maps"
 	"net/http"
 	"sort"
 	"time"
@@ -157,4 +158,32 @@ func (s *Server) RelayPulls() map[string][]int {
 		out[rt.t.sid] = ls
 	}
 	return out
+}
+
+// RelayFeeds reports a spanning room's media tree as this node knows it: on the origin,
+// each relay node and the node it pulls media from; on a relay node, itself and its feed.
+func (s *Server) RelayFeeds(room string) map[string]string {
+	out := map[string]string{}
+	rm := s.rooms.get(room)
+	if s.relay == nil || rm == nil {
+		return out
+	}
+	sp := rm.span
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.origin != "" {
+		out[s.cfg.NodeID] = sp.feedLocked()
+		return out
+	}
+	maps.Copy(out, sp.feeds)
+	return out
+}
+
+// BreakRelayLinks closes the room-state connections of this node's relay links, as a
+// network fault would: fault injection for tests and drills (the links must come back
+// without moving anyone). A no-op with relaying off.
+func (s *Server) BreakRelayLinks() {
+	if s.relay != nil {
+		s.relay.breakLinks()
+	}
 }

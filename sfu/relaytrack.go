@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,8 +56,20 @@ func (sp *span) pull(peer, trackSID string, layers []int) {
 	// A track published here, or (on the origin) one received from a relay node for the
 	// other relay nodes; never back to the node it comes from.
 	t := sp.r.findTrack(trackSID)
-	if t != nil && t.remote != nil && t.remote.origin == peer {
+	if t != nil && t.remote != nil && t.remote.sourceNode() == peer {
 		t = nil
+	}
+	if sp.origin != "" {
+		// A relay node feeding others (a tree): a pull may come before the origin's news
+		// of the track; it is replayed when the track appears.
+		sp.mu.Lock()
+		k := pullKey{peer: peer, track: trackSID}
+		if t == nil && len(layers) > 0 {
+			sp.pendingPulls[k] = slices.Clone(layers)
+		} else {
+			delete(sp.pendingPulls, k)
+		}
+		sp.mu.Unlock()
 	}
 	want := [media.MaxLayers]bool{}
 	for _, l := range layers {
@@ -102,6 +115,39 @@ func (sp *span) pull(peer, trackSID string, layers []int) {
 	}
 	if t != nil && (len(add) > 0 || len(drop) > 0) {
 		t.subscribersChanged()
+	}
+}
+
+// replayPulls (relay) serves the pulls that came for track before it was known here.
+func (sp *span) replayPulls(track string) {
+	sp.mu.Lock()
+	var peers []string
+	var layers [][]int
+	for k, ls := range sp.pendingPulls {
+		if k.track == track {
+			peers, layers = append(peers, k.peer), append(layers, ls)
+		}
+	}
+	sp.mu.Unlock()
+	for i, p := range peers {
+		sp.pull(p, track, layers[i])
+	}
+}
+
+// dropSinks stops the sinks of track (to peer, or to every peer when peer is empty): the
+// track is gone here, or its room is.
+func (svc *relayService) dropSinks(peer, track string) {
+	svc.mu.Lock()
+	var drop []*relaySink
+	for k, sk := range svc.sinks {
+		if k.track == track && (peer == "" || k.peer == peer) {
+			drop = append(drop, sk)
+			delete(svc.sinks, k)
+		}
+	}
+	svc.mu.Unlock()
+	for _, sk := range drop {
+		sk.close()
 	}
 }
 
@@ -194,20 +240,23 @@ func (c sinkContext) WriteStream() webrtc.TrackLocalWriter    { return c.sk }
 func (c sinkContext) ID() string                              { return "relay:" + c.sk.key.peer }
 func (c sinkContext) RTCPReader() interceptor.RTCPReader      { return nil }
 
-// remoteTrack is, on a relay node, a track published on the origin: a publishedTrack
-// whose publisher is remote and whose receiver is fed by the link. It pulls the layers the
-// node's subscribers want (adding at once, dropping after the dynacast pause delay) and
-// sends its receiver's NACKs and PLIs to the origin.
+// remoteTrack is, on a relay node, a track published on the origin (or, on the origin, one
+// published on a relay node): a publishedTrack whose publisher is remote and whose
+// receiver is fed by a link. It pulls the layers the node's subscribers (and the relay
+// nodes it feeds) want from its source, adding at once and dropping after the dynacast
+// pause delay, and sends its receiver's NACKs and PLIs there. The source is the node the
+// publisher is on, or in a tree the relay node feeding this one; it changes when the tree
+// is rebuilt (setSource).
 type remoteTrack struct {
 	t         *publishedTrack
 	ownerInfo *livekit.ParticipantInfo // the publisher as first announced (webhooks)
 	svc       *relayService
-	origin    string
 	room      string
 	simulcast bool
 	delay     time.Duration
 
 	mu      sync.Mutex
+	source  string // the node media comes from
 	pulled  [media.MaxLayers]bool
 	added   [media.MaxLayers]bool
 	pending bool
@@ -215,12 +264,12 @@ type remoteTrack struct {
 	rtcpBuf []byte
 }
 
-func newRemoteTrack(svc *relayService, sp *span, origin string, owner *livekit.ParticipantInfo, info *livekit.TrackInfo, tc relaywire.TrackCodec) *remoteTrack {
+func newRemoteTrack(svc *relayService, sp *span, origin, source string, owner *livekit.ParticipantInfo, info *livekit.TrackInfo, tc relaywire.TrackCodec) *remoteTrack {
 	kind := webrtc.RTPCodecTypeAudio
 	if info.Type == livekit.TrackType_VIDEO {
 		kind = webrtc.RTPCodecTypeVideo
 	}
-	rt := &remoteTrack{svc: svc, origin: origin, ownerInfo: owner, room: sp.r.name, simulcast: info.Simulcast && kind == webrtc.RTPCodecTypeVideo,
+	rt := &remoteTrack{svc: svc, source: source, ownerInfo: owner, room: sp.r.name, simulcast: info.Simulcast && kind == webrtc.RTPCodecTypeVideo,
 		delay: svc.s.cfg.Room.DynacastPauseDelay}
 	t := &publishedTrack{
 		owner: trackPublisher{sid: owner.Sid, identity: owner.Identity, node: origin},
@@ -270,7 +319,7 @@ func (rt *remoteTrack) writeRTCP(pkts []rtcp.Packet) error {
 			return err
 		}
 		rt.mu.Lock()
-		err = rt.svc.sendMedia(rt.origin, relaywire.TypeRTCP, rt.t.sid, layer, raw, &rt.rtcpBuf)
+		err = rt.svc.sendMedia(rt.source, relaywire.TypeRTCP, rt.t.sid, layer, raw, &rt.rtcpBuf)
 		rt.mu.Unlock()
 		if err != nil {
 			return err
@@ -279,15 +328,16 @@ func (rt *remoteTrack) writeRTCP(pkts []rtcp.Packet) error {
 	return nil
 }
 
-// write feeds one relayed RTP packet (called from the UDP reader only).
-func (rt *remoteTrack) write(layer int, pkt []byte) {
+// write feeds one relayed RTP packet from peer (called from the UDP reader only); it
+// reports whether the packet was taken (it comes from the track's source).
+func (rt *remoteTrack) write(peer string, layer int, pkt []byte) bool {
 	if layer < 0 || layer >= media.MaxLayers {
-		return
+		return false
 	}
 	rt.mu.Lock()
-	if rt.closed {
+	if rt.closed || rt.source != peer {
 		rt.mu.Unlock()
-		return
+		return false
 	}
 	if !rt.added[layer] {
 		rt.added[layer] = true
@@ -299,6 +349,56 @@ func (rt *remoteTrack) write(layer int, pkt []byte) {
 	}
 	rt.mu.Unlock()
 	_ = rt.t.recv.WriteRTP(layer, pkt, time.Now())
+	return true
+}
+
+// repull sends the current pull again if the track comes from peer (its link was down).
+func (rt *remoteTrack) repull(peer string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed || rt.source != peer {
+		return
+	}
+	cur := rt.pulled
+	rt.pulled = [media.MaxLayers]bool{}
+	for _, on := range cur {
+		if on {
+			rt.svc.m.streamsIn.Dec()
+		}
+	}
+	rt.sendPullLocked(cur)
+}
+
+// sourceNode is the node the track's media comes from.
+func (rt *remoteTrack) sourceNode() string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.source
+}
+
+// setSource moves the track to another source (the relay tree was rebuilt): the old one is
+// told to stop (if its link is still up), the new one gets the layers wanted now. The
+// receiver sees the new source's numbering as a restart.
+func (rt *remoteTrack) setSource(n string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed || rt.source == n {
+		return
+	}
+	old, had := rt.source, rt.pulled
+	rt.source = n
+	rt.pulled = [media.MaxLayers]bool{}
+	pulling := false
+	for _, on := range had {
+		if on {
+			pulling = true
+			rt.svc.m.streamsIn.Dec()
+		}
+	}
+	if pulling {
+		rt.svc.sendIfLinked(old, &relaywire.Control{Kind: relaywire.KindPull, Room: rt.room, Track: rt.t.sid})
+	}
+	rt.sendPullLocked(rt.wanted())
 }
 
 // wanted is the set of layers the node's subscribers ask for: for video each enabled
@@ -378,7 +478,7 @@ func (rt *remoteTrack) sendPullLocked(next [media.MaxLayers]bool) {
 	// Sent under rt.mu so that pulls reach the origin in the order they were decided (the
 	// link to the origin exists: the room attached through it, so this only queues).
 	c := &relaywire.Control{Kind: relaywire.KindPull, Room: rt.room, Track: rt.t.sid, Layers: layers}
-	if err := rt.svc.send(rt.origin, c); err != nil {
+	if err := rt.svc.send(rt.source, c); err != nil {
 		rt.svc.log.Info("relay pull not sent", "track", rt.t.sid, "err", err)
 	}
 }
@@ -400,6 +500,7 @@ func (rt *remoteTrack) close() {
 	rt.closed = true
 	was := rt.pulled
 	rt.pulled = [media.MaxLayers]bool{}
+	source := rt.source
 	rt.mu.Unlock()
 	n := 0
 	for _, on := range was {
@@ -409,7 +510,7 @@ func (rt *remoteTrack) close() {
 		}
 	}
 	if n > 0 {
-		_ = rt.svc.send(rt.origin, &relaywire.Control{Kind: relaywire.KindPull, Room: rt.room, Track: rt.t.sid})
+		rt.svc.sendIfLinked(source, &relaywire.Control{Kind: relaywire.KindPull, Room: rt.room, Track: rt.t.sid})
 	}
 	rt.svc.mu.Lock()
 	if rt.svc.remote[rt.t.sid] == rt {

@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/livekit/protocol/auth"
@@ -10,6 +11,7 @@ import (
 	"github.com/twitchtv/twirp"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/atrium-live/atrium/pkg/relaywire"
 	"github.com/atrium-live/atrium/pkg/roomapi"
 )
 
@@ -106,6 +108,11 @@ func (rs *roomService) GetParticipant(ctx context.Context, req *livekit.RoomPart
 	}
 	p, err := rs.s.findParticipant(req.Room, req.Identity)
 	if err != nil {
+		if r := rs.s.rooms.get(req.Room); r != nil {
+			if info := r.span.remoteInfo(req.Identity); info != nil {
+				return info, nil // on a relay node
+			}
+		}
 		return nil, notFound(err)
 	}
 	return p.info(), nil
@@ -116,7 +123,13 @@ func (rs *roomService) RemoveParticipant(ctx context.Context, req *livekit.RoomP
 		return nil, err
 	}
 	if err := rs.s.RemoveParticipant(req.Room, req.Identity); err != nil {
-		return nil, notFound(err)
+		_, ok, ferr := rs.s.relayAdmin(req.Room, req.Identity, &relaywire.Control{Action: relaywire.ActionRemove})
+		if !ok {
+			return nil, notFound(err)
+		}
+		if ferr != nil {
+			return nil, twirp.NewError(twirp.Unavailable, ferr.Error())
+		}
 	}
 	return &livekit.RemoveParticipantResponse{}, nil
 }
@@ -126,7 +139,7 @@ func (rs *roomService) MutePublishedTrack(ctx context.Context, req *livekit.Mute
 		return nil, err
 	}
 	if err := rs.s.MuteTrack(req.Room, req.Identity, req.TrackSid, req.Muted); err != nil {
-		return nil, notFound(err)
+		return rs.muteRemote(req, err)
 	}
 	p, err := rs.s.findParticipant(req.Room, req.Identity)
 	if err != nil {
@@ -148,18 +161,79 @@ func (rs *roomService) UpdateParticipant(ctx context.Context, req *livekit.Updat
 	if req.Permission != nil {
 		return nil, twirp.NewError(twirp.Unimplemented, "changing permissions of a connected participant is not supported")
 	}
-	p, err := rs.s.findParticipant(req.Room, req.Identity)
-	if err != nil {
-		return nil, notFound(err)
+	info, err := rs.s.updateParticipant(req.Room, req.Identity, req.Name, req.Metadata, req.Attributes)
+	switch {
+	case errors.Is(err, errInvalidUpdate):
+		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
+	case err != nil:
+		return rs.updateRemote(req, err)
 	}
-	if err := p.applyUpdate(req.Name, req.Metadata, req.Attributes); err != nil {
+	return info, nil
+}
+
+// muteRemote mutes a track of a participant on a relay node (local is the error of the
+// local attempt, returned when the participant is on no relay node either). The answer
+// is the track as it will be once the relay node applied it.
+func (rs *roomService) muteRemote(req *livekit.MuteRoomTrackRequest, local error) (*livekit.MuteRoomTrackResponse, error) {
+	r := rs.s.rooms.get(req.Room)
+	if r == nil {
+		return nil, notFound(local)
+	}
+	info := r.span.remoteInfo(req.Identity)
+	if info == nil {
+		return nil, notFound(local)
+	}
+	var track *livekit.TrackInfo
+	for _, ti := range info.Tracks {
+		if ti.Sid == req.TrackSid {
+			track = proto.Clone(ti).(*livekit.TrackInfo)
+		}
+	}
+	if track == nil {
+		return nil, twirp.NewError(twirp.NotFound, fmt.Sprintf("track %q of %q not found", req.TrackSid, req.Identity))
+	}
+	if _, _, err := r.span.remoteAdmin(req.Identity, &relaywire.Control{Action: relaywire.ActionMute, Track: req.TrackSid, Muted: req.Muted}); err != nil {
+		return nil, twirp.NewError(twirp.Unavailable, err.Error())
+	}
+	track.Muted = req.Muted
+	return &livekit.MuteRoomTrackResponse{Track: track}, nil
+}
+
+// updateRemote updates a participant on a relay node: checked against the limits here
+// (so a bad request gets its error now), applied there. The answer is the participant as
+// it will be.
+func (rs *roomService) updateRemote(req *livekit.UpdateParticipantRequest, local error) (*livekit.ParticipantInfo, error) {
+	r := rs.s.rooms.get(req.Room)
+	if r == nil {
+		return nil, notFound(local)
+	}
+	info := r.span.remoteInfo(req.Identity)
+	if info == nil {
+		return nil, notFound(local)
+	}
+	if req.Name != "" {
+		info.Name = req.Name
+	}
+	if req.Metadata != "" {
+		info.Metadata = req.Metadata
+	}
+	if len(req.Attributes) > 0 {
+		info.Attributes = mergeAttributes(info.Attributes, req.Attributes)
+	}
+	l := rs.s.limits()
+	if n := attributesSize(req.Attributes); n > l.MaxAttributesBytes {
+		return nil, twirp.NewError(twirp.InvalidArgument, fmt.Sprintf("attribute update is %d bytes, more than %d", n, l.MaxAttributesBytes))
+	}
+	if err := l.checkParticipantUpdate(info.Name, info.Metadata, info.Attributes); err != nil {
 		return nil, twirp.NewError(twirp.InvalidArgument, err.Error())
 	}
-	p.changed()
-	info := p.info()
-	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{
-		Participants: []*livekit.ParticipantInfo{proto.Clone(info).(*livekit.ParticipantInfo)},
-	}}})
+	raw, err := proto.Marshal(&livekit.UpdateParticipantRequest{Name: req.Name, Metadata: req.Metadata, Attributes: req.Attributes})
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := r.span.remoteAdmin(req.Identity, &relaywire.Control{Action: relaywire.ActionUpdate, Update: raw}); err != nil {
+		return nil, twirp.NewError(twirp.Unavailable, err.Error())
+	}
 	return info, nil
 }
 

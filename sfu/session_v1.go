@@ -306,6 +306,7 @@ func (s *singlePC) handleOffer(sd *livekit.SessionDescription) error {
 		return p.failNegotiation(fmt.Errorf("offer: %w", err))
 	}
 	s.side.remoteDescriptionSet()
+	p.preferPublishedCodecs(s.pc, sd.Sdp)
 	fresh := s.bindPendingLocked()
 	answer, err := s.pc.CreateAnswer(nil)
 	if err != nil {

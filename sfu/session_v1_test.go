@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ type v1Client struct {
 	pc       *webrtc.PeerConnection
 	reliable *webrtc.DataChannel
 
-	negMu   sync.Mutex // one offer in flight
+	negMu   sync.Mutex  // one offer in flight
+	done    atomic.Bool // the test ended: late requirements and writes are not failures
 	wmu     sync.Mutex
 	ws      *websocket.Conn
 	join    *livekit.JoinResponse
@@ -149,7 +151,7 @@ func (c *v1Client) dial(jr *livekit.JoinRequest) {
 		}
 		c.t.Fatalf("dial /rtc/v1: status %d: %v", status, err)
 	}
-	c.t.Cleanup(func() { ws.Close() })
+	c.t.Cleanup(func() { c.done.Store(true); ws.Close() })
 	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, raw, err := ws.ReadMessage()
 	if err != nil {
@@ -248,7 +250,7 @@ func (c *v1Client) send(req *livekit.SignalRequest) {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, raw); err != nil {
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, raw); err != nil && !c.done.Load() {
 		c.t.Errorf("write: %v", err)
 	}
 }
@@ -258,9 +260,38 @@ func (c *v1Client) send(req *livekit.SignalRequest) {
 func (c *v1Client) renegotiate(audios, videos int) {
 	c.negMu.Lock()
 	defer c.negMu.Unlock()
-	c.addSections(audios, videos)
-	offer := c.localOffer()
-	c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{Offer: offer}})
+	// It runs on its own goroutine and may outlive the test (a requirement arriving while
+	// the test cleans up): then the closed PeerConnection is no failure.
+	if c.done.Load() || c.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return
+	}
+	for i := 0; i < audios+videos; i++ {
+		kind := webrtc.RTPCodecTypeAudio
+		if i >= audios {
+			kind = webrtc.RTPCodecTypeVideo
+		}
+		if _, err := c.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			if !c.done.Load() {
+				c.t.Errorf("add section: %v", err)
+			}
+			return
+		}
+	}
+	offer, err := c.pc.CreateOffer(nil)
+	if err == nil {
+		gathered := webrtc.GatheringCompletePromise(c.pc)
+		if err = c.pc.SetLocalDescription(offer); err == nil {
+			<-gathered
+		}
+	}
+	if err != nil {
+		if !c.done.Load() {
+			c.t.Errorf("offer: %v", err)
+		}
+		return
+	}
+	c.offerID++
+	c.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{Offer: &livekit.SessionDescription{Type: "offer", Sdp: c.pc.LocalDescription().SDP, Id: c.offerID}}})
 	deadline := time.Now().Add(5 * time.Second)
 	for c.pc.SignalingState() != webrtc.SignalingStateStable && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

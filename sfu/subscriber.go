@@ -71,6 +71,7 @@ func (p *participant) subscribe(t *publishedTrack) {
 		StreamID:     ids.StreamID(t.owner.sid, t.sid),
 		Codecs:       media.Codecs(kind),
 		Logger:       p.log.With("track", t.sid),
+		SelectSVC:    true, // this subscriber decodes: VP9 spatial layers per its wishes
 	})
 	if err == nil && p.single != nil {
 		p.subscribeSingle(t, placeholder, dt)

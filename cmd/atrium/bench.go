@@ -30,6 +30,10 @@ const benchUsage = `Usage:
                                                participants and CPU
   atrium bench compare --a URL --b URL [SCENARIO] [flags]
                                                the same scenario against two servers, A B A B
+  atrium bench scale-out --node-quota CORES [--nodes 1,3] [SCENARIO] [flags]
+                                               the largest lecture within loss and latency
+                                               criteria on 1 node and on N nodes, each node
+                                               a process held to CORES by a cgroup
   atrium bench udp-baseline [flags]            raw UDP forwarding limit on loopback
   atrium bench summarize --json F --md F DIR   gather a suite directory (scripts/bench.sh)
 
@@ -47,6 +51,8 @@ func runBench(ctx context.Context, args []string) error {
 			return runBenchCompare(ctx, args[1:])
 		case "summarize":
 			return runBenchSummarize(args[1:])
+		case "scale-out":
+			return runBenchScaleOut(ctx, args[1:])
 		}
 	}
 	fs, rf := benchFlags("bench")

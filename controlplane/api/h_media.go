@@ -12,14 +12,21 @@ func (h *Handler) joinClass(w http.ResponseWriter, r *http.Request, p store.Prin
 	id, err := pathUUID(r, "id")
 	var g media.Grant
 	if err == nil {
-		g, err = h.Media.Join(r.Context(), media.Participant{UserID: p.UserID, Name: p.Name}, id)
+		g, err = h.Media.Join(r.Context(), media.Participant{UserID: p.UserID, Name: p.Name, Role: p.Role}, id)
 	}
 	if err != nil {
 		writeError(w, r, h.Log, err)
 		return
 	}
+	role := "student"
+	switch {
+	case g.Teacher:
+		role = "teacher"
+	case p.Role == "admin":
+		role = "admin"
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"url": g.URL, "token": g.Token, "room": g.Room, "identity": g.Identity,
-		"role": map[bool]string{true: "teacher", false: "student"}[g.Teacher], "can_publish": g.CanPublish,
+		"role": role, "can_publish": g.CanPublish,
 		"expires_at": g.ExpiresAt.UTC(), "ice_servers": g.ICEServers})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/classroom"
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/recordings"
+	"github.com/atrium-live/atrium/controlplane/roster"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
 
@@ -30,12 +31,14 @@ type Handler struct {
 	Media    *media.Service
 	// Recordings lists, starts, stops, serves and deletes class recordings (h_recordings.go).
 	Recordings *recordings.Service
-	Store      *store.Store
-	Signer     *auth.Signer
-	Spec       *openapi3.T
-	Metrics    *Metrics
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Roster is the teacher's roster and class messages (h_lifecycle.go).
+	Roster  *roster.Service
+	Store   *store.Store
+	Signer  *auth.Signer
+	Spec    *openapi3.T
+	Metrics *Metrics
+	Log     *slog.Logger
+	Now     func() time.Time
 
 	// Ready reports whether dependencies (PostgreSQL, Redis) answer; /readyz uses it.
 	Ready func(ctx context.Context) error

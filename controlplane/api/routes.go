@@ -99,6 +99,16 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	// Live classroom moderation (h_moderation.go): the class's teacher or an admin.
 	api.HandleFunc("/classes/{id}/participants/{userID}/mute", any(h.muteParticipant)).Methods(http.MethodPost)
 	api.HandleFunc("/classes/{id}/participants/{userID}/remove", any(h.removeParticipant)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/lock", any(h.lockClassRoom)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/mute-all", any(h.muteAll)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/lower-hands", any(h.lowerHands)).Methods(http.MethodPost)
+
+	// Class lifecycle and the teacher's roster (h_lifecycle.go, docs/classes.md).
+	api.HandleFunc("/classes/{id}/lifecycle", any(h.classLifecycle)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/end", any(h.endClass)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/roster", any(h.classRoster)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/roster.csv", any(h.classRosterCSV)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/message", any(h.messageClass)).Methods(http.MethodPost)
 
 	// The classroom's persisted chat, Q&A and polls (h_classroom.go, docs/classroom.md): the
 	// class's teacher, its booked students and admins; changes are relayed to the room.

@@ -13,15 +13,18 @@ import (
 	"github.com/atrium-live/atrium/controlplane/cptest"
 )
 
-// teach runs a class that starts in startsIn: the teacher joins at the start and the room
-// finishes after ran.
+// teach runs a 60-minute class that starts at starts: the teacher joins at the start and
+// leaves after ran, the room finishes, and the class settles once its window closed.
 func (w *world) teach(t *testing.T, classID string, starts time.Time, ran time.Duration, users ...*cptest.User) {
 	t.Helper()
 	w.advance(t, starts.Sub(w.env.Clock.Now()), users...)
 	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_t_"+classID, webhook.EventParticipantJoined, classID, w.teacher.ID,
 		"PA_t_"+classID, starts)).Want(t, http.StatusOK)
 	w.advance(t, ran, users...)
+	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_l_"+classID, webhook.EventParticipantLeft, classID, w.teacher.ID,
+		"PA_t_"+classID, starts.Add(ran))).Want(t, http.StatusOK)
 	w.env.SendWebhook(t, cptest.RoomEvent("EV_f_"+classID, webhook.EventRoomFinished, classID, starts.Add(ran))).Want(t, http.StatusOK)
+	w.settleAfterWindow(t, starts, 60*time.Minute, users...)
 }
 
 func TestEarningsAfterCommissionAndPayoutCycle(t *testing.T) {

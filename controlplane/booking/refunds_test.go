@@ -86,13 +86,13 @@ func TestRefundTeacherNoShow(t *testing.T) {
 	now := w.env.Clock.Now()
 	w.sendConcurrently(t, 15, func(i int) *cptest.Response {
 		s := bc.students[i%3]
-		return w.env.SendWebhook(t, cptest.ParticipantEvent(fmt.Sprintf("EV_noshow_%d", i), webhook.EventParticipantJoined,
+		return w.env.SendWebhook(t, cptest.ParticipantEvent(fmt.Sprintf("EV_noshow_%s_%d", bc.id, i), webhook.EventParticipantJoined,
 			bc.id, s.ID, fmt.Sprintf("PA_%d", i), now))
 	})
 	w.wantRefunds(t, bc, "teacher_no_show", 20, 20)
 	// Refunded students may no longer join; the teacher arriving late changes nothing.
 	w.env.Do(t, "POST", "/api/v1/classes/"+bc.id+"/join", bc.students[0].Token, nil).WantError(t, http.StatusForbidden, "not_booked")
-	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_late_teacher", webhook.EventParticipantJoined, bc.id, w.teacher.ID,
+	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_late_teacher_"+bc.id, webhook.EventParticipantJoined, bc.id, w.teacher.ID,
 		"PA_teacher", now)).Want(t, http.StatusOK)
 	w.wantRefunds(t, bc, "teacher_no_show", 20, 20)
 	cptest.WaitEmail(t, bc.students[1].Email, "Refund:")
@@ -110,15 +110,22 @@ func TestRefundEarlyEndAndSettlement(t *testing.T) {
 	w := newWorld(t)
 	bc := w.bookedClass(t, 2*time.Hour, 20)
 	w.advance(t, 2*time.Hour, bc.students...)
-	w.env.SendWebhook(t, cptest.RoomEvent("EV_start", webhook.EventRoomStarted, bc.id, bc.starts)).Want(t, http.StatusOK)
-	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_teacher", webhook.EventParticipantJoined, bc.id, w.teacher.ID,
+	w.env.SendWebhook(t, cptest.RoomEvent("EV_start_"+bc.id, webhook.EventRoomStarted, bc.id, bc.starts)).Want(t, http.StatusOK)
+	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_teacher_"+bc.id, webhook.EventParticipantJoined, bc.id, w.teacher.ID,
 		"PA_t", bc.starts)).Want(t, http.StatusOK)
-	// The room finishes 20 minutes into a 60-minute class: 40/60 of each booking comes back.
+	// The room finishes 20 minutes into a 60-minute class and nobody comes back: once the
+	// class's window closed, 40/60 of each booking comes back.
 	w.advance(t, 20*time.Minute, bc.students...)
 	finished := bc.starts.Add(20 * time.Minute)
 	w.sendConcurrently(t, 15, func(i int) *cptest.Response {
-		return w.env.SendWebhook(t, cptest.RoomEvent(fmt.Sprintf("EV_fin_%d", i), webhook.EventRoomFinished, bc.id, finished))
+		return w.env.SendWebhook(t, cptest.RoomEvent(fmt.Sprintf("EV_fin_%s_%d", bc.id, i), webhook.EventRoomFinished, bc.id, finished))
 	})
+	// An empty room is not the end of the class (docs/classes.md): nothing is decided until
+	// the window closed and settle_after passed.
+	if rs := w.refunds(t, bc.id); len(rs) != 0 {
+		t.Fatalf("refunds when the room finished mid-class: %v", rs)
+	}
+	w.settleAfterWindow(t, bc.starts, 60*time.Minute, bc.students...)
 	w.wantRefunds(t, bc, "early_end", 20, 13)
 	// Escrow left: 3 × 7 = 21; basic commission 20% = 4; teacher gets 17.
 	ctx := context.Background()
@@ -241,9 +248,10 @@ func TestRefundDispute(t *testing.T) {
 		map[string]any{"reason": "not yet"}).WantError(t, http.StatusConflict, "too_early_to_dispute")
 	// The class runs normally and settles: 60 credits, 20% commission, 48 to the teacher.
 	w.advance(t, 2*time.Hour, bc.students...)
-	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_t", webhook.EventParticipantJoined, bc.id, w.teacher.ID, "PA_t", bc.starts)).Want(t, http.StatusOK)
+	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_t_"+bc.id, webhook.EventParticipantJoined, bc.id, w.teacher.ID, "PA_t", bc.starts)).Want(t, http.StatusOK)
 	w.advance(t, 58*time.Minute, bc.students...)
-	w.env.SendWebhook(t, cptest.RoomEvent("EV_f", webhook.EventRoomFinished, bc.id, bc.starts.Add(58*time.Minute))).Want(t, http.StatusOK)
+	w.env.SendWebhook(t, cptest.RoomEvent("EV_f_"+bc.id, webhook.EventRoomFinished, bc.id, bc.starts.Add(58*time.Minute))).Want(t, http.StatusOK)
+	w.settleAfterWindow(t, bc.starts, 60*time.Minute, bc.students...)
 	if b, _ := ledger.Balance(context.Background(), w.env.Server.Store, ledger.EarningsOf(w.teacher.ID)); b != 48 {
 		t.Fatalf("teacher earnings = %d, want 48", b)
 	}

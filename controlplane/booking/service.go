@@ -21,6 +21,7 @@ import (
 
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/ledger"
+	"github.com/atrium-live/atrium/controlplane/lifecycle"
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
@@ -33,14 +34,10 @@ type Config struct {
 	LateCancelFeePercent int
 	// ClaimWindow is how long a waitlist offer lasts (never past the class start).
 	ClaimWindow time.Duration
-	// NoShowAfter: the teacher must join within this long after the start, or everyone is refunded.
-	NoShowAfter time.Duration
-	// EarlyEndPercent: a class that ran less than this share of its scheduled duration refunds
-	// the missing share.
-	EarlyEndPercent int
-	// SettleAfter: a class the teacher taught whose room never reported finishing settles this
-	// long after its scheduled end.
-	SettleAfter time.Duration
+	// Lifecycle is the class lifecycle policy (docs/classes.md): the join window, the
+	// no-show deadline, the minimum teaching presence, the early-end share, and how long
+	// settlement waits after the window closes.
+	Lifecycle lifecycle.Policy
 	// CommissionPercent is the platform's share of a settled class per tier.
 	CommissionPercent map[string]int
 	// DisputeWindow is how long after a class's scheduled end its students may dispute it.

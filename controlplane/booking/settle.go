@@ -10,6 +10,7 @@ import (
 
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/ledger"
+	"github.com/atrium-live/atrium/controlplane/lifecycle"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
 
@@ -67,52 +68,44 @@ func (s *Service) LiveKitEvent(ctx context.Context, tx *store.Store, event strin
 	return nil
 }
 
-// evaluate decides the money outcome of a locked class at now, if it is due:
-//   - the teacher did not join within NoShowAfter of the start → full refunds, "no_show";
-//   - the room finished (or the class ended SettleAfter ago) after the teacher taught: if it
-//     ran less than EarlyEndPercent of the schedule, the missing share is refunded
-//     ("early_end"), then the escrow left settles to the teacher minus commission.
+// evaluate carries out what the class lifecycle (package lifecycle, docs/classes.md) says
+// is due for a locked class at now:
+//   - the no-show deadline passed without the teacher → full refunds, "no_show";
+//   - the deadline passed with the teacher present → remember it (no refund check again);
+//   - the window closed (End, or scheduled end + grace) SettleAfter ago → judge the teacher's
+//     presence over the whole window: below the minimum → full refunds ("no_show"); below
+//     EarlyEndPercent of the schedule → the untaught share refunded ("early_end") and the
+//     rest settled; else the escrow settles to the teacher minus commission ("completed").
 //
-// It returns the outcome recorded now, or "" if nothing was due or it was already decided.
+// A room that empties (room_finished) before the window closes decides nothing. It returns
+// the outcome recorded now, or "" if nothing was due or it was already decided.
 func (s *Service) evaluate(ctx context.Context, tx *store.Store, c store.Class, now time.Time) (string, error) {
 	if c.Status != store.ClassScheduled {
 		return "", nil
 	}
-	if _, err := tx.ClassOutcomeByID(ctx, c.ID); err == nil {
+	base := lifecycle.Class{Start: c.StartsAt, End: c.EndsAt(), EndedAt: c.EndedAt, TeacherShowed: c.TeacherShowed}
+	if !lifecycle.MayBeDue(base, s.cfg.Lifecycle, now) {
 		return "", nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	}
+	facts, err := tx.ClassFacts(ctx, c) // a recorded outcome makes Decide answer Settled
+	if err != nil {
 		return "", err
 	}
-	deadline := c.StartsAt.Add(s.cfg.NoShowAfter)
-	teacherLate := c.TeacherJoinedAt == nil || c.TeacherJoinedAt.After(deadline)
-	if teacherLate {
-		if now.Before(deadline) {
-			return "", nil
-		}
-		return store.OutcomeNoShow, s.noShow(ctx, tx, c, now)
-	}
-	var ended time.Time
+	d := lifecycle.Decide(facts, s.cfg.Lifecycle, now)
 	switch {
-	case c.RoomFinishedAt != nil && !c.RoomFinishedAt.Before(c.StartsAt):
-		ended = *c.RoomFinishedAt
-	case !now.Before(c.EndsAt().Add(s.cfg.SettleAfter)):
-		ended = c.EndsAt()
-	default:
-		return "", nil
+	case d.Action == lifecycle.MarkShowed:
+		return "", tx.MarkTeacherShowed(ctx, c.ID)
+	case d.Action == lifecycle.Refund || d.Action == lifecycle.Settle && d.Outcome == lifecycle.OutcomeNoShow:
+		return store.OutcomeNoShow, s.noShow(ctx, tx, c, now, d)
+	case d.Action == lifecycle.Settle:
+		return d.Outcome, s.settle(ctx, tx, c, now, d)
 	}
-	began := c.StartsAt
-	if c.TeacherJoinedAt.After(began) {
-		began = *c.TeacherJoinedAt
-	}
-	scheduled := c.EndsAt().Sub(c.StartsAt)
-	ran := max(ended.Sub(began), 0)
-	if ran*100 < scheduled*time.Duration(s.cfg.EarlyEndPercent) {
-		return store.OutcomeEarlyEnd, s.settle(ctx, tx, c, now, scheduled-ran, scheduled, ran)
-	}
-	return store.OutcomeCompleted, s.settle(ctx, tx, c, now, 0, scheduled, ran)
+	return "", nil
 }
 
-func (s *Service) noShow(ctx context.Context, tx *store.Store, c store.Class, now time.Time) error {
+// noShow refunds every confirmed booking in full under the no-show rule (d.Reason says why:
+// absent at the deadline, or below the minimum teaching presence); the teacher earns nothing.
+func (s *Service) noShow(ctx context.Context, tx *store.Store, c store.Class, now time.Time, d lifecycle.Decision) error {
 	bookings, err := tx.ClassBookingsForUpdate(ctx, c.ID, store.BookingConfirmed)
 	if err != nil {
 		return err
@@ -123,8 +116,7 @@ func (s *Service) noShow(ctx context.Context, tx *store.Store, c store.Class, no
 			continue
 		}
 		if _, err := s.refund(ctx, tx, refundOrder{booking: b, class: c, rule: RuleTeacherNoShow,
-			reason:  fmt.Sprintf("the teacher did not join within %s of the start", s.cfg.NoShowAfter),
-			credits: b.Held(), status: store.BookingRefunded}); err != nil {
+			reason: d.Reason, credits: b.Held(), status: store.BookingRefunded}); err != nil {
 			return err
 		}
 		refunded += b.Held()
@@ -135,13 +127,15 @@ func (s *Service) noShow(ctx context.Context, tx *store.Store, c store.Class, no
 	_, err = tx.InsertClassOutcome(ctx, store.ClassOutcome{ClassID: c.ID, Outcome: store.OutcomeNoShow,
 		TeacherID: c.TeacherID, RefundedCredits: refunded, CreatedAt: now})
 	s.Metrics.outcome(store.OutcomeNoShow)
-	s.Log.Info("class outcome", "class_id", c.ID, "outcome", store.OutcomeNoShow, "refunded_credits", refunded)
+	s.Log.Info("class outcome", "class_id", c.ID, "outcome", store.OutcomeNoShow, "refunded_credits", refunded,
+		"taught_seconds", int(d.Taught.Seconds()))
 	return err
 }
 
-// settle refunds missing/scheduled of each booking when missing > 0 (early end), then moves
-// the escrow left to the teacher's earnings minus the tier's commission.
-func (s *Service) settle(ctx context.Context, tx *store.Store, c store.Class, now time.Time, missing, scheduled, ran time.Duration) error {
+// settle refunds missing/scheduled of each booking when d.Missing > 0 (early end), then
+// moves the escrow left to the teacher's earnings minus the tier's commission.
+func (s *Service) settle(ctx context.Context, tx *store.Store, c store.Class, now time.Time, d lifecycle.Decision) error {
+	missing, scheduled := d.Missing, d.Scheduled
 	bookings, err := tx.ClassBookingsForUpdate(ctx, c.ID, store.BookingConfirmed, store.BookingRefunded, store.BookingCancelled)
 	if err != nil {
 		return err
@@ -158,8 +152,7 @@ func (s *Service) settle(ctx context.Context, tx *store.Store, c store.Class, no
 		}
 		n := int(int64(b.Held()) * int64(missing/time.Second) / int64(scheduled/time.Second))
 		if _, err := s.refund(ctx, tx, refundOrder{booking: b, class: c, rule: RuleEarlyEnd,
-			reason:  fmt.Sprintf("the class ran %d of its %d scheduled minutes", int(ran.Minutes()), int(scheduled.Minutes())),
-			credits: n, status: store.BookingConfirmed}); err != nil {
+			reason: d.Reason, credits: n, status: store.BookingConfirmed}); err != nil {
 			return err
 		}
 		refunded += n
@@ -196,14 +189,15 @@ type SweepResult struct {
 	Reminders      int
 }
 
-// Sweep is the periodic pass (River job booking.sweep, every minute): it decides the
-// outcome of classes that are due (no-show deadline passed, room finished, or ended long
-// ago without a finish event), expires waitlist offers, passing seats on, and sends
+// Sweep is the periodic pass (River job booking.sweep, every minute): it carries out what
+// the class lifecycle says is due (a no-show at its deadline, settlement settle_after after
+// a class's window closed; docs/classes.md), expires waitlist offers, passing seats on, and sends
 // "starting soon" reminders. Idempotent; safe to run concurrently with webhooks and itself.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	now := s.Now()
 	res := SweepResult{Outcomes: map[string]int{}}
-	ids, err := s.Store.ClassesDue(ctx, now, s.cfg.NoShowAfter, s.cfg.SettleAfter, 500)
+	p := s.cfg.Lifecycle
+	ids, err := s.Store.ClassesDue(ctx, now, p.NoShowAfter, p.RejoinGrace, p.SettleAfter, 500)
 	if err != nil {
 		return res, err
 	}

@@ -40,22 +40,27 @@ func TestNoShowAfterPartialAdminRefund(t *testing.T) {
 	w.checkLedger(t)
 }
 
-// A class the teacher taught whose room never reported finishing settles after settle_after.
+// A class whose room never reported finishing settles settle_after after its window closed
+// (scheduled end + rejoin grace), from the leaves it did report.
 func TestSweepSettlesWithoutFinishEvent(t *testing.T) {
 	w := newWorld(t)
 	bc := w.bookedClass(t, 2*time.Hour, 20)
 	w.advance(t, 2*time.Hour, bc.students...)
 	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_t_"+bc.id, webhook.EventParticipantJoined, bc.id, w.teacher.ID,
 		"PA_t", bc.starts)).Want(t, http.StatusOK)
-	w.advance(t, 90*time.Minute, bc.students...) // ended 30 minutes ago: not yet
+	w.advance(t, 60*time.Minute, bc.students...)
+	w.env.SendWebhook(t, cptest.ParticipantEvent("EV_tl_"+bc.id, webhook.EventParticipantLeft, bc.id, w.teacher.ID,
+		"PA_t", bc.starts.Add(60*time.Minute))).Want(t, http.StatusOK)
 	ctx := context.Background()
+	grace, after := w.env.Config.LiveKit.RejoinGrace, w.env.Config.Money.SettleAfter
+	w.advance(t, grace+after-time.Minute, bc.students...) // a minute before settlement: not yet
 	if _, err := w.env.Server.Money.Booking.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := ledger.Balance(ctx, w.env.Server.Store, ledger.EarningsOf(w.teacher.ID)); b != 0 {
 		t.Fatalf("settled too early: earnings %d", b)
 	}
-	w.advance(t, 31*time.Minute, bc.students...)
+	w.advance(t, 2*time.Minute, bc.students...)
 	if _, err := w.env.Server.Money.Booking.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}

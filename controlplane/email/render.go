@@ -27,11 +27,12 @@ const (
 	KindReceipt             = "receipt"
 	KindRefund              = "refund"
 	KindWaitlistOffer       = "waitlist_offer" // money: a freed seat offered to a waitlisted student
+	KindClassMessage        = "class_message"  // a teacher's message to the booked students of a class
 )
 
 // Kinds lists every kind (a test renders each).
 var Kinds = []string{KindWelcome, KindVerifyEmail, KindPasswordReset, KindBookingConfirmation,
-	KindReminder, KindCancellation, KindReceipt, KindRefund, KindWaitlistOffer}
+	KindReminder, KindCancellation, KindReceipt, KindRefund, KindWaitlistOffer, KindClassMessage}
 
 //go:embed templates
 var templateFS embed.FS

@@ -16,6 +16,7 @@ import (
 	lkauth "github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 
+	"github.com/atrium-live/atrium/controlplane/lifecycle"
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
 	"github.com/atrium-live/atrium/pkg/turncred"
@@ -52,10 +53,13 @@ type RecordingEvents interface {
 
 // Config is the SFU key pair and where clients connect.
 type Config struct {
-	APIKey     string
-	APISecret  string
-	URL        string        // public ws(s):// URL of the SFU or signaling gateway
-	JoinEarly  time.Duration // how long before the start joining opens
+	APIKey    string
+	APISecret string
+	URL       string // public ws(s):// URL of the SFU or signaling gateway
+	// Lifecycle is the class lifecycle policy (docs/classes.md); the join window is
+	// Lifecycle.JoinEarly before the start to the scheduled end plus Lifecycle.RejoinGrace,
+	// or the explicit End.
+	Lifecycle  lifecycle.Policy
 	TokenTTL   time.Duration // join token lifetime (zero: 10 minutes); the SFU refreshes it
 	TURNURLs   []string      // optional TURN servers (turn:host:3478?transport=udp, turns:...)
 	TURNSecret string
@@ -94,10 +98,12 @@ func New(cfg Config, d Deps) *Service {
 // DefaultTokenTTL is the join token lifetime when Config.TokenTTL is zero.
 const DefaultTokenTTL = 10 * time.Minute
 
-// Participant is who wants to join.
+// Participant is who wants to join. Role is the account's role: admins may join any class
+// (as moderators, even while it is locked).
 type Participant struct {
 	UserID string
 	Name   string
+	Role   string
 }
 
 // ICEServer is a STUN/TURN server for the client.
@@ -119,9 +125,13 @@ type Grant struct {
 	ICEServers []ICEServer
 }
 
-// Join returns a LiveKit token for the class room: the teacher may publish and administer
-// the room, a booked student may publish if the class allows. Joining is open from JoinEarly
-// before the start until the scheduled end.
+// Join returns a LiveKit token for the class room: the teacher (and an admin) may publish
+// and administer the room, a booked student may publish if the class allows. Joining is open
+// while the class lifecycle says so (docs/classes.md): from Lifecycle.JoinEarly before the
+// start to the scheduled end plus Lifecycle.RejoinGrace, unless the class was ended for
+// everyone or its money outcome is decided. Leaving and coming back within that window is
+// always possible, except for a student banned from the class, or one who is not in the room
+// while the teacher has locked it.
 func (s *Service) Join(ctx context.Context, p Participant, classID string) (Grant, error) {
 	c, err := s.Store.ClassByID(ctx, classID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -131,7 +141,16 @@ func (s *Service) Join(ctx context.Context, p Participant, classID string) (Gran
 		return Grant{}, err
 	}
 	teacher := c.TeacherID == p.UserID
-	if !teacher {
+	moderator := teacher || p.Role == "admin"
+	if !moderator {
+		banned, err := s.Store.IsBanned(ctx, classID, p.UserID)
+		if err != nil {
+			return Grant{}, fmt.Errorf("media: ban check: %w", err)
+		}
+		if banned {
+			return Grant{}, problem.New(http.StatusForbidden, problem.CodeBannedFromClass,
+				"the teacher removed you from this class; you cannot rejoin it")
+		}
 		ok, err := s.Bookings.HasConfirmedBooking(ctx, classID, p.UserID)
 		if err != nil {
 			return Grant{}, fmt.Errorf("media: booking check: %w", err)
@@ -144,18 +163,36 @@ func (s *Service) Join(ctx context.Context, p Participant, classID string) (Gran
 		return Grant{}, problem.New(http.StatusConflict, problem.CodeClassCancelled, "the class was cancelled")
 	}
 	now := s.Now()
-	win := s.Window(c.StartsAt, c.DurationMinutes, c.Status)
-	opens := win.From
-	if now.Before(opens) {
-		e := problem.New(http.StatusConflict, problem.CodeJoinTooEarly, "the class room opens 15 minutes before the start")
-		e.Details = map[string]any{"opens_at": opens.UTC().Format(time.RFC3339)}
-		e.RetryAfter = opens.Sub(now)
+	facts := lifecycle.Class{Start: c.StartsAt, End: c.EndsAt(), EndedAt: c.EndedAt, TeacherShowed: c.TeacherShowed}
+	if o, err := s.Store.ClassOutcomeByID(ctx, classID); err == nil {
+		facts.Outcome = o.Outcome
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Grant{}, fmt.Errorf("media: class outcome: %w", err)
+	}
+	d := lifecycle.Decide(facts, s.cfg.Lifecycle, now)
+	switch {
+	case d.State == lifecycle.Scheduled:
+		e := problem.New(http.StatusConflict, problem.CodeJoinTooEarly,
+			fmt.Sprintf("the class room opens %s before the start", fmtMinutes(s.cfg.Lifecycle.JoinEarly)))
+		e.Details = map[string]any{"opens_at": d.OpensAt.UTC().Format(time.RFC3339)}
+		e.RetryAfter = d.OpensAt.Sub(now)
+		return Grant{}, e
+	case !d.Joinable:
+		e := problem.New(http.StatusConflict, problem.CodeClassEnded, "the class has ended")
+		e.Details = map[string]any{"state": string(d.State), "closed_at": d.ClosesAt.UTC().Format(time.RFC3339)}
 		return Grant{}, e
 	}
-	if !now.Before(win.Until) {
-		return Grant{}, problem.New(http.StatusConflict, problem.CodeClassEnded, "the class has ended")
+	if c.LockedAt != nil && !moderator {
+		in, err := s.Store.InRoom(ctx, classID, p.UserID)
+		if err != nil {
+			return Grant{}, fmt.Errorf("media: room check: %w", err)
+		}
+		if !in {
+			return Grant{}, problem.New(http.StatusConflict, problem.CodeRoomLocked,
+				"the teacher has locked the class room; only those already in it can come back until it is unlocked")
+		}
 	}
-	canPublish := teacher || c.StudentsCanPublish
+	canPublish := moderator || c.StudentsCanPublish
 	yes := true
 	// Short-lived (issue 17, finding 8): a token handed out before a booking was cancelled
 	// must stop opening the room soon. Connected participants get fresh tokens from the SFU
@@ -164,7 +201,7 @@ func (s *Service) Join(ctx context.Context, p Participant, classID string) (Gran
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
 	}
-	if end := c.EndsAt().Sub(now) + 15*time.Minute; end < ttl {
+	if end := d.ClosesAt.Sub(now) + 5*time.Minute; end < ttl {
 		ttl = end
 	}
 	tok, err := lkauth.NewAccessToken(s.cfg.APIKey, s.cfg.APISecret).
@@ -174,7 +211,7 @@ func (s *Service) Join(ctx context.Context, p Participant, classID string) (Gran
 		SetVideoGrant(&lkauth.VideoGrant{
 			RoomJoin:             true,
 			Room:                 c.ID,
-			RoomAdmin:            teacher,
+			RoomAdmin:            moderator,
 			CanPublish:           &canPublish,
 			CanSubscribe:         &yes,
 			CanPublishData:       &yes,
@@ -190,4 +227,15 @@ func (s *Service) Join(ctx context.Context, p Participant, classID string) (Gran
 		g.ICEServers = append(g.ICEServers, ICEServer{URLs: s.cfg.TURNURLs, Username: user, Credential: pass})
 	}
 	return g, nil
+}
+
+// fmtMinutes says d as people do: "15 minutes", "1 minute", "90 seconds".
+func fmtMinutes(d time.Duration) string {
+	switch {
+	case d == time.Minute:
+		return "1 minute"
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%d seconds", int(d/time.Second))
 }

@@ -72,24 +72,84 @@ func (s *Service) MuteParticipant(ctx context.Context, m Moderation, kind MuteKi
 	return muted, nil
 }
 
+// RemoveInput is a removal: Ban also bans the participant from this class for good (the
+// join endpoint refuses them), with an optional Reason kept in the ban and the audit log.
+type RemoveInput struct {
+	Ban    bool
+	Reason string
+}
+
+// RemoveResult says what a removal did: Removed is false when the participant was not in
+// the room (only possible with a ban, which holds anyway).
+type RemoveResult struct {
+	Removed bool
+	Banned  bool
+}
+
 // RemoveParticipant disconnects the participant from the class room through the SFU's
-// LiveKit RoomService. It does not revoke the participant's booking: a removed student who
-// asks for a new token may come back (the teacher can remove them again). Authorization and
-// errors are as for MuteParticipant; it is audited as class.participant_removed.
-func (s *Service) RemoveParticipant(ctx context.Context, m Moderation) error {
-	if err := s.mayModerate(ctx, m); err != nil {
-		return err
-	}
-	_, err := s.roomService().RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: m.ClassID, Identity: m.UserID})
+// LiveKit RoomService. Without a ban it does not revoke the booking: a removed student who
+// asks for a new token may come back, and one who is not in the room is a 404. With a ban
+// the ban is stored first (so a quick rejoin is already refused), then the participant is
+// disconnected if they are in the room. The class's teacher cannot be banned (422).
+// Authorization is as for MuteParticipant; audited as class.participant_removed, or
+// class.participant_banned with a ban.
+func (s *Service) RemoveParticipant(ctx context.Context, m Moderation, in RemoveInput) (RemoveResult, error) {
+	c, err := s.moderatedClass(ctx, m)
 	if err != nil {
-		return roomServiceError("remove participant", err)
+		return RemoveResult{}, err
 	}
-	err = s.Store.AppendAudit(ctx, store.AuditEntry{ActorID: m.ActorID, Action: "class.participant_removed", TargetType: "user",
-		TargetID: m.UserID, Details: map[string]any{"class_id": m.ClassID}})
-	if err != nil {
-		return fmt.Errorf("media: audit remove: %w", err)
+	reason := strings.TrimSpace(in.Reason)
+	if len(reason) > 500 {
+		return RemoveResult{}, problem.Validation(map[string]string{"reason": "must be at most 500 characters"})
 	}
-	return nil
+	var res RemoveResult
+	if in.Ban {
+		if m.UserID == c.TeacherID {
+			return res, problem.Validation(map[string]string{"ban": "the class's teacher cannot be banned from it"})
+		}
+		if _, err := s.Store.UserByID(ctx, m.UserID); errors.Is(err, store.ErrNotFound) {
+			return res, problem.New(http.StatusNotFound, problem.CodeNotFound, "no such user")
+		} else if err != nil {
+			return res, fmt.Errorf("media: ban: %w", err)
+		}
+		if _, err := s.Store.BanFromClass(ctx, store.ClassBan{ClassID: m.ClassID, UserID: m.UserID, BannedBy: m.ActorID,
+			Reason: reason, CreatedAt: s.Now()}); err != nil {
+			return res, fmt.Errorf("media: ban: %w", err)
+		}
+		res.Banned = true
+	}
+	_, err = s.roomService().RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: m.ClassID, Identity: m.UserID})
+	var te twirp.Error
+	switch {
+	case err == nil:
+		res.Removed = true
+	case in.Ban && errors.As(err, &te) && te.Code() == twirp.NotFound:
+		// Not in the room: the ban holds all the same.
+	default:
+		if res.Banned {
+			// The ban is stored; say so in the audit log before reporting the failure.
+			s.audit(ctx, m, "class.participant_banned", map[string]any{"class_id": m.ClassID, "reason": reason, "removed": false})
+		}
+		return res, roomServiceError("remove participant", err)
+	}
+	action, details := "class.participant_removed", map[string]any{"class_id": m.ClassID}
+	if in.Ban {
+		action, details = "class.participant_banned", map[string]any{"class_id": m.ClassID, "reason": reason, "removed": res.Removed}
+	}
+	if err := s.Store.AppendAudit(ctx, store.AuditEntry{ActorID: m.ActorID, Action: action, TargetType: "user",
+		TargetID: m.UserID, Details: details}); err != nil {
+		return res, fmt.Errorf("media: audit remove: %w", err)
+	}
+	return res, nil
+}
+
+// audit appends an entry, logging (not returning) a failure: used where the action itself
+// already happened and its own error is what the caller must see.
+func (s *Service) audit(ctx context.Context, m Moderation, action string, details map[string]any) {
+	if err := s.Store.AppendAudit(ctx, store.AuditEntry{ActorID: m.ActorID, Action: action, TargetType: "user",
+		TargetID: m.UserID, Details: details}); err != nil {
+		s.Log.Error("moderation audit failed", "action", action, "class_id", m.ClassID, "err", err)
+	}
 }
 
 // EndAccess disconnects userID from the class room because their right to be there ended
@@ -119,17 +179,23 @@ func (s *Service) CloseRoom(ctx context.Context, classID string) error {
 // like any other refusal, so the answer reveals nothing but the class's existence, which the
 // public catalog shows anyway.
 func (s *Service) mayModerate(ctx context.Context, m Moderation) error {
+	_, err := s.moderatedClass(ctx, m)
+	return err
+}
+
+// moderatedClass is mayModerate returning the class.
+func (s *Service) moderatedClass(ctx context.Context, m Moderation) (store.Class, error) {
 	c, err := s.Store.ClassByID(ctx, m.ClassID)
 	if errors.Is(err, store.ErrNotFound) {
-		return problem.New(http.StatusNotFound, problem.CodeNotFound, "no such class")
+		return c, problem.New(http.StatusNotFound, problem.CodeNotFound, "no such class")
 	}
 	if err != nil {
-		return fmt.Errorf("media: moderation: %w", err)
+		return c, fmt.Errorf("media: moderation: %w", err)
 	}
 	if c.TeacherID != m.ActorID && m.ActorRole != "admin" {
-		return problem.New(http.StatusForbidden, problem.CodeForbidden, "only the class's teacher may moderate its room")
+		return c, problem.New(http.StatusForbidden, problem.CodeForbidden, "only the class's teacher may moderate its room")
 	}
-	return nil
+	return c, nil
 }
 
 // roomService returns a client for the SFU's RoomService. It is built per call: it holds no

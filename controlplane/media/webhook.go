@@ -102,7 +102,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Store, ev *livekit.Webhoo
 		if _, err := tx.MarkRoomFinished(ctx, c.ID, at); err != nil {
 			return err
 		}
-		return tx.CloseOpenAttendance(ctx, c.ID, at)
+		return tx.CloseOpenAttendance(ctx, c.ID, ev.GetRoom().GetSid(), at)
 	case webhook.EventParticipantJoined:
 		if !uuidRE.MatchString(p.GetIdentity()) || p.GetSid() == "" {
 			return nil // not one of our users (e.g. the recorder)
@@ -111,7 +111,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Store, ev *livekit.Webhoo
 			return err // a well-formed id that is not a user: acknowledged, not recorded
 		}
 		joined := participantJoinedAt(p, at)
-		if err := tx.RecordJoin(ctx, c.ID, p.GetIdentity(), p.GetSid(), joined); err != nil {
+		if err := tx.RecordJoin(ctx, c.ID, p.GetIdentity(), p.GetSid(), ev.GetRoom().GetSid(), joined); err != nil {
 			return err
 		}
 		if p.GetIdentity() == c.TeacherID {
@@ -126,7 +126,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Store, ev *livekit.Webhoo
 		if known, err := userExists(ctx, tx, p.GetIdentity()); err != nil || !known {
 			return err
 		}
-		return tx.RecordLeave(ctx, c.ID, p.GetIdentity(), p.GetSid(), at)
+		return tx.RecordLeave(ctx, c.ID, p.GetIdentity(), p.GetSid(), ev.GetRoom().GetSid(), at)
 	}
 	return nil
 }

@@ -41,7 +41,14 @@ func Window(startsAt time.Time, minutes int, status string, early time.Duration)
 	return JoinWindow{From: startsAt.Add(-early), Until: startsAt.Add(time.Duration(minutes) * time.Minute)}
 }
 
-// Window is the join window of a class under this service's config.
+// Window is the join window of a class under this service's lifecycle policy: from
+// Lifecycle.JoinEarly before the start to the scheduled end plus Lifecycle.RejoinGrace (what
+// lifecycle.Decide allows, but for an explicit End or a settled no-show, which /join refuses
+// with class_ended).
 func (s *Service) Window(startsAt time.Time, minutes int, status string) JoinWindow {
-	return Window(startsAt, minutes, status, s.cfg.JoinEarly)
+	w := Window(startsAt, minutes, status, s.cfg.Lifecycle.JoinEarly)
+	if !w.Never {
+		w.Until = w.Until.Add(s.cfg.Lifecycle.RejoinGrace)
+	}
+	return w
 }

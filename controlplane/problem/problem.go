@@ -97,4 +97,8 @@ const (
 	CodeClassCancelled      = "class_cancelled"
 	CodeNotBooked           = "not_booked"
 	CodeInvalidSignature    = "invalid_signature"
+	// Class lifecycle and moderation (docs/classes.md).
+	CodeBannedFromClass = "banned_from_class"
+	CodeRoomLocked      = "room_locked"
+	CodeClassNotStarted = "class_not_started"
 )

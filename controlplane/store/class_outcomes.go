@@ -71,16 +71,16 @@ func (s *Store) TeacherOutcomes(ctx context.Context, teacherID string, limit int
 	return out, wrap("teacher outcomes", err)
 }
 
-// ClassesDue returns ids of scheduled classes without an outcome that need one at now: the
-// no-show deadline (start + noShowAfter) passed without the teacher joining by then, the
-// room finished after a start the teacher attended, or the class ended settleAfter ago.
-func (s *Store) ClassesDue(ctx context.Context, now time.Time, noShowAfter, settleAfter time.Duration, limit int) ([]string, error) {
+// ClassesDue returns ids of scheduled classes without an outcome that need a decision at now
+// (docs/classes.md): the no-show deadline (start + noShowAfter) passed and the teacher was not
+// yet found present, or the window closed (End, or scheduled end + grace) settleAfter ago.
+// Package lifecycle makes the decision; this only narrows the candidates.
+func (s *Store) ClassesDue(ctx context.Context, now time.Time, noShowAfter, grace, settleAfter time.Duration, limit int) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT c.id::text FROM classes c
 		WHERE c.status = 'scheduled' AND NOT EXISTS (SELECT 1 FROM class_outcomes o WHERE o.class_id = c.id)
-		  AND (((c.teacher_joined_at IS NULL OR c.teacher_joined_at > c.starts_at + $2) AND c.starts_at + $2 <= $1)
-		    OR c.starts_at + make_interval(mins => c.duration_minutes) + $3 <= $1
-		    OR (c.room_finished_at >= c.starts_at AND c.teacher_joined_at IS NOT NULL))
-		ORDER BY c.starts_at LIMIT $4`, now, noShowAfter, settleAfter, limit)
+		  AND ((NOT c.teacher_showed AND c.starts_at + $2 <= $1)
+		    OR least(c.ended_at, c.starts_at + make_interval(mins => c.duration_minutes) + $3) + $4 <= $1)
+		ORDER BY c.starts_at LIMIT $5`, now, noShowAfter, grace, settleAfter, limit)
 	if err != nil {
 		return nil, wrap("classes due", err)
 	}

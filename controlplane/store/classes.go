@@ -41,8 +41,15 @@ type Class struct {
 	RoomStartedAt      *time.Time
 	TeacherJoinedAt    *time.Time
 	RoomFinishedAt     *time.Time
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// Lifecycle (docs/classes.md): the explicit End, the no-show check passed, the room
+	// closed after the window; moderation: the room lock.
+	EndedAt       *time.Time
+	EndedBy       string
+	TeacherShowed bool
+	RoomClosedAt  *time.Time
+	LockedAt      *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // EndsAt is the scheduled end.
@@ -65,7 +72,8 @@ func (c *Class) TeacherRating() *float64 {
 const classCols = `c.id, c.teacher_id, t.name, t.rating_sum, t.rating_count, c.title, c.topic, c.description,
 	c.starts_at, c.duration_minutes, c.time_zone, c.capacity, c.seats_taken, c.tier, c.price_credits,
 	c.recordable, c.students_can_publish, c.status, c.cancelled_at, c.cancel_reason, c.room_started_at,
-	c.teacher_joined_at, c.room_finished_at, c.created_at, c.updated_at`
+	c.teacher_joined_at, c.room_finished_at, c.ended_at, coalesce(c.ended_by::text, ''), c.teacher_showed,
+	c.room_closed_at, c.locked_at, c.created_at, c.updated_at`
 
 const classFrom = ` FROM classes c JOIN users t ON t.id = c.teacher_id`
 
@@ -74,7 +82,8 @@ func scanClass(row pgx.Row) (Class, error) {
 	err := row.Scan(&c.ID, &c.TeacherID, &c.TeacherName, &c.TeacherRatingSum, &c.TeacherRatingCount, &c.Title,
 		&c.Topic, &c.Description, &c.StartsAt, &c.DurationMinutes, &c.TimeZone, &c.Capacity, &c.SeatsTaken,
 		&c.Tier, &c.PriceCredits, &c.Recordable, &c.StudentsCanPublish, &c.Status, &c.CancelledAt,
-		&c.CancelReason, &c.RoomStartedAt, &c.TeacherJoinedAt, &c.RoomFinishedAt, &c.CreatedAt, &c.UpdatedAt)
+		&c.CancelReason, &c.RoomStartedAt, &c.TeacherJoinedAt, &c.RoomFinishedAt, &c.EndedAt, &c.EndedBy,
+		&c.TeacherShowed, &c.RoomClosedAt, &c.LockedAt, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }
 

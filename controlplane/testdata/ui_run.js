@@ -460,6 +460,8 @@ const scenarios = {
 // Recording scenarios live in their own file (recording.js in the UI has its own tests), and
 // so do the classroom's conversation, moderation and phone layout scenarios.
 Object.assign(scenarios, require("./ui_recording.js"), require("./ui_classroom.js"));
+// The teacher's roster and "End class for everyone" (teacher.js).
+Object.assign(scenarios, require("./ui_roster.js"));
 
 async function main() {
   const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));

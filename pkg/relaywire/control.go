@@ -20,6 +20,15 @@ const (
 	KindSpeakers    = "speakers"    // origin → relay: active speakers
 	KindClosed      = "closed"      // origin → relay: Room ended (or moved, Moved)
 	KindRoom        = "room"        // origin → relay: the room's metadata changed
+	KindFeed        = "feed"        // origin → relay: pull media from Feed (the media tree)
+	KindAdmin       = "admin"       // origin → relay: a RoomService action on a participant there
+)
+
+// Admin actions (KindAdmin).
+const (
+	ActionRemove = "remove" // disconnect Identity (PARTICIPANT_REMOVED)
+	ActionMute   = "mute"   // mute (Muted) or unmute Identity's Track
+	ActionUpdate = "update" // Update: proto UpdateParticipantRequest (name, metadata, attributes)
 )
 
 // Control is one room-state message on the link. Protobuf payloads (LiveKit's
@@ -48,6 +57,14 @@ type Control struct {
 	Speakers []byte `json:"sp,omitempty"`
 	// Moved: the room goes on elsewhere (closed).
 	Moved bool `json:"mv,omitempty"`
+	// Feed: the node a relay node pulls the room's media from (snapshot, feed): the origin
+	// or, in a tree, another relay node. Empty means the origin.
+	Feed string `json:"fd,omitempty"`
+	// Identity, Action, Muted, Update: an admin action (Track names the track to mute).
+	Identity string `json:"id,omitempty"`
+	Action   string `json:"act,omitempty"`
+	Muted    bool   `json:"mu,omitempty"`
+	Update   []byte `json:"up,omitempty"`
 }
 
 // TrackCodec is what a relay node needs to receive a track: its codec as the origin

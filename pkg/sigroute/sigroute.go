@@ -245,6 +245,18 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, base string, hop
 			pr.Out.Header.Set(HopHeader, strconv.Itoa(hops))
 		},
 		Transport: rt.p.Transport,
+		// A CORS header the router's caller already set (the gateway answers browsers'
+		// fetch() of /rtc/validate itself) is not repeated from the node's answer: two
+		// Access-Control-Allow-Origin values make the browser reject the response, and
+		// livekit-client then cannot read the 404 that tells it to fall back from /rtc/v1.
+		ModifyResponse: func(resp *http.Response) error {
+			for _, h := range corsHeaders {
+				if w.Header().Get(h) != "" {
+					resp.Header.Del(h)
+				}
+			}
+			return nil
+		},
 		ErrorHandler: func(_ http.ResponseWriter, _ *http.Request, err error) {
 			proxyErr = err
 		},
@@ -259,6 +271,12 @@ func (rt *Router) proxy(w http.ResponseWriter, r *http.Request, base string, hop
 		proxyErr = errNotSent
 	}
 	return false, proxyErr
+}
+
+// corsHeaders are the response headers ModifyResponse keeps single-valued.
+var corsHeaders = []string{
+	"Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers",
+	"Access-Control-Expose-Headers", "Access-Control-Allow-Credentials", "Access-Control-Max-Age",
 }
 
 // trackingWriter remembers whether anything was sent to the client.

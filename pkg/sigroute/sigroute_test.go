@@ -247,3 +247,35 @@ func TestHopLimitAndLocal(t *testing.T) {
 		t.Errorf("own room answered %q, want the local handler", b[:n])
 	}
 }
+
+// TestCORSHeadersNotDoubled: the gateway sets CORS headers before routing and the node sets
+// its own; the browser must get one Access-Control-Allow-Origin, or it rejects the answer
+// (livekit-client then could not fall back from /rtc/v1 through a gateway to nodes without it).
+func TestCORSHeadersNotDoubled(t *testing.T) {
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Access-Control-Expose-Headers", "*")
+		http.NotFound(w, nil)
+	}))
+	defer node.Close()
+	rt := New(Params{Keys: keys, Locator: &fakeLocator{owner: "a"}, Directory: &fakeDirectory{url: map[string]string{"a": node.URL}}})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		rt.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/rtc/validate?access_token=" + token(t, "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("status %d, want the node's 404", resp.StatusCode)
+	}
+	if v := resp.Header.Values("Access-Control-Allow-Origin"); len(v) != 1 {
+		t.Errorf("Access-Control-Allow-Origin %q, want exactly one value", v)
+	}
+	if v := resp.Header.Values("Access-Control-Expose-Headers"); len(v) != 1 {
+		t.Errorf("Access-Control-Expose-Headers %q: the node's header must pass when the caller set none", v)
+	}
+}

@@ -71,6 +71,10 @@ func newHarness(t *testing.T) *harness {
 	mux.HandleFunc("/lib/livekit-client.umd.js.map", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, lib+".map")
 	})
+	worker := filepath.Join(dir, "node_modules", "livekit-client", "dist", "livekit-client.e2ee.worker.js")
+	mux.HandleFunc("/lib/livekit-client.e2ee.worker.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, worker) // end-to-end encryption (e2ee_test.go)
+	})
 	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent) // keeps a 404 out of the page console
 	})
@@ -100,6 +104,7 @@ type runConfig struct {
 	ResumeWaitMs   int               `json:"resumeWaitMs,omitempty"` // dynacast: bound of the HIGH phase
 	ExtraArgs      []string          `json:"extraArgs,omitempty"`    // more chromium flags
 	Joins          int               `json:"joins,omitempty"`        // singlepc: how many times B joins
+	E2EEKeys       map[string]string `json:"e2eeKeys,omitempty"`     // e2ee: each page's shared key ("" = no encryption)
 	// cluster: each page's signal URL, and the failover handshake files.
 	URLs       map[string]string `json:"urls,omitempty"`
 	ReadyFile  string            `json:"readyFile,omitempty"`
@@ -248,6 +253,8 @@ type rtpStats struct {
 	TotalAudioEnergy        float64 `json:"totalAudioEnergy"`
 	QualityLimitationReason string  `json:"qualityLimitationReason"`
 	Codec                   string  `json:"codec"`
+	FramesReceived          int     `json:"framesReceived"`
+	FramesDropped           int     `json:"framesDropped"`
 	NackCount               int     `json:"nackCount"`
 	PliCount                int     `json:"pliCount"`
 }

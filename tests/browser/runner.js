@@ -147,6 +147,8 @@ const scenarios = {
   dynacast: require('./scenarios/dynacast'),
   cluster: require('./scenarios/cluster'),
   singlepc: require('./scenarios/singlepc'),
+  e2ee: require('./scenarios/e2ee'),
+  svc: require('./scenarios/svc'),
 };
 
 async function main() {

@@ -143,3 +143,31 @@ func TestChartChecksCatchBrokenValues(t *testing.T) {
 		})
 	}
 }
+
+// TestChartRelayPort: the SFU pods get the relay link (docs/relay.md) on their node's
+// address: the port in UDP and TCP and the settings in the environment; sfu.relay.enabled
+// false leaves it out (every room then stays on one node).
+func TestChartRelayPort(t *testing.T) {
+	render := func(sets ...string) string {
+		out, err := run(t, nil, "helm", append([]string{"template", "atrium", chartDir, "--namespace", "atrium"}, valueArgs([]string{"full.yaml"}, sets)...)...)
+		if err != nil {
+			t.Fatalf("helm template: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	on := render("sfu.relay.port=7993", "sfu.relay.maxFanout=4")
+	for _, want := range []string{
+		"{name: relay-udp, containerPort: 7993, protocol: UDP}",
+		"{name: relay-tcp, containerPort: 7993, protocol: TCP}",
+		"name: ATRIUM_SFU_RELAY_ADDR\n              value: \":7993\"",
+		"name: ATRIUM_SFU_RELAY_ADVERTISE_ADDR\n              value: \"$(HOST_IP):7993\"",
+		"name: ATRIUM_SFU_RELAY_MAX_FANOUT\n              value: \"4\"",
+	} {
+		if !strings.Contains(on, want) {
+			t.Errorf("rendered SFU lacks %q", want)
+		}
+	}
+	if off := render("sfu.relay.enabled=false"); strings.Contains(off, "ATRIUM_SFU_RELAY") || strings.Contains(off, "relay-udp") {
+		t.Error("sfu.relay.enabled=false still renders the relay link")
+	}
+}

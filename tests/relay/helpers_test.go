@@ -31,6 +31,10 @@ func startCluster(t *testing.T, n, perNode int) *clustertest.Cluster {
 	return clustertest.Start(t, clustertest.Options{Nodes: n, Configure: func(_ int, c *sfu.Config) {
 		c.Relay.Addr = "127.0.0.1:0"
 		c.Relay.ParticipantsPerNode = perNode
+		// No node is killed in these tests: the lan preset's failure detector (~6 s) does not
+		// declare a node starved by a loaded machine (or the race detector) dead, as the
+		// local one (~1.3 s) can.
+		c.Cluster.Preset = "lan"
 		c.Room.DynacastPauseDelay = 300 * time.Millisecond
 		c.Room.EmptyTimeout = 2 * time.Second
 	}})
@@ -97,7 +101,7 @@ func connect(t *testing.T, url, token, identity string) *client {
 			c.mu.Unlock()
 		},
 	}
-	room, err := lksdk.ConnectToRoomWithToken(url, token, cb, lksdk.WithConnectTimeout(15*time.Second))
+	room, err := lksdk.ConnectToRoomWithToken(url, token, cb, lksdk.WithConnectTimeout(30*time.Second))
 	if err != nil {
 		t.Fatalf("%s: connect: %v", identity, err)
 	}

@@ -15,35 +15,44 @@ import (
 )
 
 // Acceptance 1: a lecture across three nodes. The teacher publishes (audio and simulcast
-// video) on the origin; with 3 participants per node the students fill the origin, then
-// one relay node, then the other. Every student receives video and audio; each relay
-// node receives each track over exactly one link however many students it serves (the
-// relay metrics count streams); data messages reach everyone; every participant sees the
-// same participant list. (3 per node rather than the 10: 2 cores are shared with
-// other jobs; the per-node count is a config value.)
+// video) on the origin A; with 10 participants of the room per node the students fill the
+// origin (teacher and 9 students), then one relay node (10), then the other (10), and the
+// last student finds every node full and stays on the origin: 10 students on each of A, B
+// and C. Every student receives video and audio; each relay node receives each track over
+// exactly one link however many students it serves (the relay metrics count streams); data
+// messages reach everyone; every participant sees the same participant list.
+//
+// The clients are server-sdk-go participants (one pion PeerConnection each, no browser),
+// joined one at a time so that placement is deterministic; every wait is generous, since
+// the 2 shared cores run 31 clients and 3 nodes here. Under the race detector (ten times
+// slower) the class is 4 per node, so that joins stay within the SDK's timeout; make
+// test-go runs the full size.
 func TestLectureAcrossThreeNodes(t *testing.T) {
-	const perNode = 3
+	perNode := 10
+	if raceEnabled {
+		perNode = 4
+	}
 	tc := startCluster(t, 3, perNode)
 	url := tc.GatewayURL()
 	teacher := connect(t, url, tc.Token("lecture", "teacher"), "teacher")
 	teacher.publish(t)
 	origin := teacher.node()
 	var students []*client
-	for i := 0; i < 3*perNode-1; i++ {
-		id := fmt.Sprintf("student-%d", i)
+	for i := 0; i < 3*perNode; i++ {
+		id := fmt.Sprintf("student-%02d", i)
 		students = append(students, connect(t, url, tc.Token("lecture", id), id))
 	}
-	perNodeCount := map[string]int{teacher.node(): 1}
+	studentsOn := map[string]int{}
 	for _, s := range students {
-		perNodeCount[s.node()]++
+		studentsOn[s.node()]++
 	}
-	t.Logf("participants per node: %v (origin %s)", perNodeCount, origin)
-	if len(perNodeCount) != 3 {
-		t.Fatalf("participants on %d nodes, want 3: %v", len(perNodeCount), perNodeCount)
+	t.Logf("students per node: %v (teacher and origin %s)", studentsOn, origin)
+	if len(studentsOn) != 3 {
+		t.Fatalf("students on %d nodes, want 3: %v", len(studentsOn), studentsOn)
 	}
-	for n, c := range perNodeCount {
+	for n, c := range studentsOn {
 		if c != perNode {
-			t.Errorf("node %s serves %d participants of the room, want %d", n, c, perNode)
+			t.Errorf("node %s serves %d students, want %d", n, c, perNode)
 		}
 	}
 	if got := tc.Owner("lecture"); got != origin {
@@ -52,7 +61,7 @@ func TestLectureAcrossThreeNodes(t *testing.T) {
 
 	joined := time.Now()
 	for _, s := range students {
-		clustertest.WaitFor(t, 20*time.Second, s.identity+" on "+s.node()+" to receive audio and video", func() bool {
+		clustertest.WaitFor(t, 30*time.Second, s.identity+" on "+s.node()+" to receive audio and video", func() bool {
 			return s.count(webrtc.RTPCodecTypeAudio) > 20 && s.count(webrtc.RTPCodecTypeVideo) > 20
 		})
 		t.Logf("%s on %s: audio and video after %s", s.identity, s.node(), time.Since(joined).Round(time.Millisecond))
@@ -78,7 +87,7 @@ func TestLectureAcrossThreeNodes(t *testing.T) {
 
 	// One link per node pair, each track once over it: the origin sends 2 streams (audio,
 	// the HIGH video layer the students default to) to each relay node, and each relay node
-	// receives exactly those 2, for its 3 students.
+	// receives exactly those 2, for its students.
 	for _, n := range tc.Nodes {
 		in, out := gauge(t, n.Registry(), "atrium_relay_streams_in"), gauge(t, n.Registry(), "atrium_relay_streams_out")
 		links := gauge(t, n.Registry(), "atrium_relay_links")

@@ -1,9 +1,14 @@
 package relay_test
 
 import (
+	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/atrium-live/atrium/tests/clustertest"
@@ -39,5 +44,67 @@ func TestPublisherOnRelayNode(t *testing.T) {
 		if in != c.in || out != c.out {
 			t.Errorf("%s %s: streams in %.0f out %.0f, want %.0f and %.0f", c.name, node.NodeID(), in, out, c.in, c.out)
 		}
+	}
+
+	// The RoomService (served by the origin, reached through the gateway) acts on the
+	// speaker, who is on a relay node: the origin sends each action there.
+	api := lksdk.NewRoomServiceClient(tc.GatewayHTTP(), "devkey", "secret")
+	ctx := context.Background()
+	res, err := api.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: "meeting", Identity: "speaker", TrackSid: speaker.mic.SID(), Muted: true})
+	if err != nil {
+		t.Fatalf("MutePublishedTrack: %v", err)
+	}
+	if res.Track.GetSid() != speaker.mic.SID() || !res.Track.GetMuted() {
+		t.Errorf("MutePublishedTrack answered %v, want the speaker's microphone muted", res.Track)
+	}
+	clustertest.WaitFor(t, 10*time.Second, "the speaker's microphone muted for everyone, the speaker's SDK included", func() bool {
+		if !speaker.mic.IsMuted() {
+			return false
+		}
+		for _, c := range []*client{host, listener} {
+			if pub := c.publication(lksdk.TrackKindAudio); pub == nil || !pub.IsMuted() {
+				return false
+			}
+		}
+		return true
+	})
+	info, err := api.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: "meeting", Identity: "speaker", Metadata: "hand raised", Attributes: map[string]string{"role": "guest"}})
+	if err != nil {
+		t.Fatalf("UpdateParticipant: %v", err)
+	}
+	if info.Metadata != "hand raised" || info.Attributes["role"] != "guest" {
+		t.Errorf("UpdateParticipant answered metadata %q attributes %v", info.Metadata, info.Attributes)
+	}
+	clustertest.WaitFor(t, 10*time.Second, "everyone to see the speaker's new metadata", func() bool {
+		if speaker.room.LocalParticipant.Metadata() != "hand raised" {
+			return false
+		}
+		for _, c := range []*client{host, listener} {
+			if p := c.room.GetParticipantByIdentity("speaker"); p == nil || p.Metadata() != "hand raised" {
+				return false
+			}
+		}
+		got, err := api.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: "meeting", Identity: "speaker"})
+		return err == nil && got.Metadata == "hand raised"
+	})
+	if _, err := api.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: "meeting", Identity: "speaker", Metadata: strings.Repeat("x", 70_000)}); err == nil {
+		t.Error("an oversized update of a participant on a relay node was accepted")
+	}
+	if _, err := api.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: "meeting", Identity: "speaker"}); err != nil {
+		t.Fatalf("RemoveParticipant: %v", err)
+	}
+	clustertest.WaitFor(t, 10*time.Second, "the speaker disconnected and gone from everyone's list", func() bool {
+		if speaker.room.ConnectionState() != lksdk.ConnectionStateDisconnected {
+			return false
+		}
+		for _, c := range []*client{host, listener} {
+			if slices.Contains(c.others(), "speaker") {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := api.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: "meeting", Identity: "nobody"}); err == nil {
+		t.Error("removing an unknown identity succeeded")
 	}
 }

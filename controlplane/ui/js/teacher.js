@@ -1,5 +1,6 @@
-// Teacher pages: my classes, create/edit/cancel a class (with attendance), earnings with the
-// CSV export, and payout requests.
+// Teacher pages: my classes, create/edit/cancel/end a class, its roster (booked students,
+// waitlist, attendance, CSV export, a message to everyone booked), earnings with the CSV
+// export, and payout requests.
 "use strict";
 
 (() => {
@@ -99,20 +100,106 @@
         h("p", { class: "meta" }, "Students get a full refund and an email."), h("div", { class: "actions" }, reason, cancel)));
     }
     if (!isNew && c.status !== "cancelled") extra.push(discountCard(id));
-    if (!isNew) {
-      const att = h("tbody");
-      extra.push(h("div", { class: "card" }, h("h2", {}, "Attendance"),
-        h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Participant", "Joined", "Left", "Minutes"].map((x) => h("th", { scope: "col" }, x)))), att))));
-      call("GET", "/classes/" + id + "/attendance").then((a) => {
-        att.replaceChildren(...a.items.map((x) => h("tr", {}, h("td", {}, x.user_id.slice(0, 8)), h("td", {}, when(x.joined_at)),
-          h("td", {}, when(x.left_at)), h("td", { class: "num" }, x.duration_seconds ? Math.round(x.duration_seconds / 60) : "—"))));
-        if (!a.items.length) att.append(h("tr", {}, h("td", { colSpan: 4, class: "meta" }, "Nobody has joined yet.")));
-      }).catch(() => {});
-    }
+    if (!isNew && c.status !== "cancelled") extra.push(endCard(id));
+    if (!isNew) extra.push(rosterCard(id));
     mount(h("section", { class: "stack" },
       h("a", { class: "back", href: "#/teach" }, "← Your classes"),
       h("div", { class: "card" }, h("h1", {}, isNew ? "Schedule a class" : "Edit " + c.title), form), extra));
   }, { role: "teacher" });
+
+  // endCard offers "End class for everyone" while the class is live, saying first what it
+  // does to the students' credits (GET /classes/{id}/lifecycle's end_preview).
+  function endCard(classID) {
+    const card = h("div", { class: "card", id: "end-class-card", hidden: true });
+    call("GET", "/classes/" + classID + "/lifecycle").then((l) => {
+      if (l.ended_at) {
+        card.replaceChildren(h("h2", {}, "Class ended"), h("p", { class: "meta" }, "Ended for everyone at " + when(l.ended_at) +
+          (l.outcome ? " · settled: " + l.outcome.replace("_", " ") : " · settles at " + when(l.settles_at)) + "."));
+        card.hidden = false;
+        return;
+      }
+      if (!l.end_preview) return;
+      const end = h("button", { class: "danger", id: "end-class" }, "End class for everyone");
+      end.addEventListener("click", () => busy(end, async () => {
+        // Ask again at click time: the preview depends on how long you have taught so far.
+        const fresh = await call("GET", "/classes/" + classID + "/lifecycle").catch(() => l);
+        const preview = fresh.end_preview || l.end_preview;
+        if (!confirm("End this class for everyone?\n\n" + preview.message)) return;
+        try {
+          const out = await call("POST", "/classes/" + classID + "/end");
+          toast(out.already_ended ? "The class had already ended." : "Class ended. " + out.effect.message, "ok");
+          Atrium.dispatch();
+        } catch (e) { toast(e.message, "err"); }
+      }));
+      card.replaceChildren(h("h2", {}, "End the class"),
+        h("p", { class: "meta" }, "Leaving the classroom does not end the class: you and your students can come back until " +
+          when(l.closes_at) + ". Ending it disconnects everyone for good."),
+        h("p", { id: "end-preview" }, l.end_preview.message), h("div", { class: "actions" }, end));
+      card.hidden = false;
+    }).catch(() => {});
+    return card;
+  }
+
+  // rosterCard lists who booked (names and avatars), who waits, who attended and for how
+  // long; exports it as CSV and messages every booked student.
+  function rosterCard(classID) {
+    const students = h("tbody", { id: "roster-students" });
+    const waiting = h("tbody", { id: "roster-waitlist" });
+    const summary = h("p", { class: "meta", id: "roster-summary" });
+    // Initials on the student's colour; styled through the CSSOM (the CSP allows no inline style attributes).
+    const avatar = (a) => {
+      const el = h("span", { class: "roster-avatar", "aria-hidden": "true" }, a.initials);
+      Object.assign(el.style, { display: "inline-flex", alignItems: "center", justifyContent: "center", width: "2rem", height: "2rem",
+        borderRadius: "50%", color: "#fff", fontWeight: "700", fontSize: ".8rem", marginRight: ".5rem", background: a.color });
+      return el;
+    };
+    const mins = (s) => Math.round(s / 60);
+    async function load() {
+      const r = await call("GET", "/classes/" + classID + "/roster");
+      const attended = r.students.filter((s) => s.attended).length;
+      summary.textContent = r.students.length + " booked of " + r.capacity + " seats · " + attended + " attended · " +
+        r.waitlist.length + " waiting · you were in the class for " + mins(r.teacher_attended_seconds) + " min";
+      students.replaceChildren(...r.students.map((s) => h("tr", { "data-user": s.user_id },
+        h("td", {}, avatar(s.avatar), h("span", { class: "roster-name" }, s.name)),
+        h("td", {}, h("span", { class: "status status-" + s.booking_status }, s.booking_status),
+          s.banned ? h("span", { class: "status status-cancelled" }, " banned") : null),
+        h("td", {}, s.in_room ? "in the room" : s.attended ? "attended" : "not yet"),
+        h("td", { class: "num" }, s.attended ? mins(s.attended_seconds) : "—"),
+        h("td", {}, when(s.first_joined_at)))));
+      if (!r.students.length) students.append(h("tr", {}, h("td", { colSpan: 5, class: "meta" }, "Nobody has booked yet.")));
+      waiting.replaceChildren(...r.waitlist.map((q) => h("tr", {},
+        h("td", {}, avatar(q.avatar), q.name), h("td", {}, q.status === "offered" ? "seat offered until " + when(q.offer_expires_at) : "#" + q.position),
+        h("td", {}, when(q.since)))));
+      if (!r.waitlist.length) waiting.append(h("tr", {}, h("td", { colSpan: 3, class: "meta" }, "Nobody is waiting.")));
+    }
+    const text = h("textarea", { name: "message", id: "roster-message", maxLength: 2000, rows: 3, required: true,
+      placeholder: "Write to every booked student (sent by email and shown in their notifications)", "aria-label": "Message to booked students" });
+    const send = h("button", { type: "submit", id: "roster-send" }, "Send to all booked students");
+    const err = h("p", { class: "error", role: "alert" });
+    const form = h("form", { class: "stack", id: "roster-message-form" }, text, h("div", { class: "actions" }, send), err);
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(send, async () => {
+        try {
+          const out = await call("POST", "/classes/" + classID + "/message", { message: text.value });
+          text.value = "";
+          showErrors(form, err, null);
+          toast("Message sent to " + out.recipients + " student" + (out.recipients === 1 ? "" : "s") + ".", "ok");
+        } catch (e) { showErrors(form, err, e); }
+      });
+    });
+    const csv = h("button", { class: "secondary", id: "roster-csv", on: { click: () =>
+      download("/classes/" + classID + "/roster.csv", "atrium-roster-" + classID + ".csv").catch((x) => toast(x.message, "err")) } }, "Download CSV");
+    const refresh = h("button", { class: "ghost small", on: { click: () => load().catch((e) => toast(e.message, "err")) } }, "Refresh");
+    load().catch((e) => students.replaceChildren(h("tr", {}, h("td", { class: "error", colSpan: 5 }, e.message))));
+    return h("div", { class: "card", id: "roster" },
+      h("div", { class: "row" }, h("h2", {}, "Roster"), h("div", { class: "actions" }, refresh, csv)), summary,
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Student", "Booking", "Attendance", "Minutes", "First joined"]
+        .map((x) => h("th", { scope: "col" }, x)))), students)),
+      h("h3", {}, "Waitlist"),
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Student", "Place", "Since"].map((x) => h("th", { scope: "col" }, x)))), waiting)),
+      h("h3", {}, "Message the class"), form);
+  }
 
   // discountCard lists the teacher's codes valid for this class and creates new ones.
   function discountCard(classID) {

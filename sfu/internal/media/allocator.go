@@ -209,6 +209,10 @@ func (a *Allocator) demandOf(dt *DownTrack) demand {
 	if c, ok := a.chosen[dt]; ok {
 		d.current = c
 	}
+	if rates, ok := dt.r.spatialRates(); ok {
+		d.rates = rates
+		return d
+	}
 	prev := 0
 	for l := range MaxLayers {
 		active, rate := dt.r.layerInfo(l)

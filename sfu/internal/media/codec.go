@@ -3,26 +3,28 @@ package media
 import (
 	"strings"
 
+	"github.com/atrium-live/atrium/sfu/internal/forwarder"
 	"github.com/pion/webrtc/v4"
 )
 
 // CodecPreferences returns, from DownTrackParams.Codecs, the codec matching
-// the publisher's: pass it to RTPTransceiver.SetCodecPreferences so that the
-// subscriber negotiates a codec the DownTrack can forward. Empty when nothing
-// matches.
+// the publisher's and the RTX codec repairing it (RFC 4588, when Codecs has
+// one): pass it to RTPTransceiver.SetCodecPreferences so that the subscriber
+// negotiates a codec the DownTrack can forward, and RTX if it supports it
+// (browsers do). Empty when nothing matches.
 //
-// RTX is deliberately left out: the DownTrack retransmits on the main SSRC
-// (RFC 4585 NACK repair without RFC 4588), because an RTX stream written
-// through pion's interceptor chain would not be a stream pion knows and
-// would corrupt the RTP/NTP mapping of the main stream's sender reports
-// (A/V sync). Publishers still negotiate RTX (ConfigureMediaEngine), and
-// pion unwraps it.
+// With RTX negotiated, the DownTrack answers NACKs on the repair SSRC (see
+// rtx.go); without it, on the media SSRC (RFC 4585 repair).
 func (d *DownTrack) CodecPreferences() []webrtc.RTPCodecParameters {
 	c, ok := matchCodec(d.r.p.Codec, d.p.Codecs)
 	if !ok {
 		return nil
 	}
-	return []webrtc.RTPCodecParameters{c}
+	out := []webrtc.RTPCodecParameters{c}
+	if rtx, ok := rtxCodecFor(d.p.Codecs, c.PayloadType); ok && d.r.kind == forwarder.Video {
+		out = append(out, rtx)
+	}
+	return out
 }
 
 // matchCodec finds in list the codec the publisher's pub can be forwarded as:

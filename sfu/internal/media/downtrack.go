@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/sfu/internal/forwarder"
+	"github.com/atrium-live/atrium/sfu/internal/svc"
 	"github.com/atrium-live/atrium/sfu/internal/vp8"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -22,6 +23,11 @@ type DownTrackParams struct {
 	// Codecs(kind)); the DownTrack picks the publisher's codec among them.
 	Codecs []webrtc.RTPCodecParameters
 	Logger *slog.Logger
+	// SelectSVC makes the DownTrack forward only the VP9 spatial layers its
+	// layer choice allows (svc.go). Set it for a subscriber that decodes;
+	// leave it off for one that forwards further (a relay to another node,
+	// whose own DownTracks select), which then gets every layer.
+	SelectSVC bool
 }
 
 // DownTrackStats is a snapshot of one DownTrack's counters.
@@ -29,6 +35,7 @@ type DownTrackStats struct {
 	Packets      uint64
 	Bytes        uint64
 	Retransmits  uint64
+	RTXPackets   uint64 // retransmissions sent as RTX on the repair SSRC (part of Retransmits)
 	NacksRecv    uint64
 	PLIsRecv     uint64
 	Dropped      uint64  // packets of the current layer not forwarded (pause, mute, waiting for keyframe)
@@ -45,6 +52,7 @@ type scratch struct {
 	hdr  rtp.Header
 	abs  [3]byte
 	data []byte // retransmissions copy the stored packet here
+	rtx  []byte // retransmissions build their RTX payload here
 	pay  []byte // payloads rewritten for this subscriber (VP8 numbering)
 	// Packets and bytes written since the last flushOut: the shared
 	// Prometheus counters are updated once per fan-out, not per
@@ -74,15 +82,22 @@ func mungeVP8(buf, payload []byte, d vp8.Descriptor, pic uint16, tl0 uint8) []by
 	return buf[:n]
 }
 
-// resend records when a sequence number was last retransmitted.
+// resend records when a sequence number was last retransmitted, and how often.
 type resend struct {
 	seq uint16
+	n   uint8
 	at  int64
 }
 
 // resendGuard is the minimum time between two retransmissions of one packet
 // to one subscriber.
 const resendGuard = int64(100 * time.Millisecond)
+
+// maxResends bounds the retransmissions of one packet to one subscriber. A
+// pion subscriber (server-sdk-go) that negotiated RTX never tells its NACK
+// generator about packets repaired over RTX, so it NACKs them again every
+// 100 ms until they leave its window; libwebrtc gives up after 10 tries.
+const maxResends = 5
 
 // binding is what pion negotiated for the DownTrack on the subscriber PC.
 type binding struct {
@@ -95,6 +110,12 @@ type binding struct {
 	extMap  [256]uint8
 	fwdIDs  []uint8 // publisher ids with a mapping, to avoid scanning 255
 	absSend uint8   // subscriber's abs-send-time id, set by us per packet
+
+	// RTX (rtx.go), when the subscriber negotiated it for codec: retransmissions
+	// go on rtxSSRC with payload type rtxPT and their own sequence numbers.
+	rtxSSRC uint32
+	rtxPT   uint8
+	rtxSeq  atomic.Uint32 // last RTX sequence number used (low 16 bits)
 }
 
 // forwardedExtension reports whether a header extension is copied from
@@ -135,10 +156,12 @@ type DownTrack struct {
 	maxLayer  int         // from the subscriber's track settings
 	allocated int         // from the Allocator
 	alloc     *Allocator
+	svc       *svc.Selector       // VP9 SVC layer choice, created with the first layered packet
+	svcGaps   [svcGapWords]uint64 // output seqs sent as padding in place of a dropped layer (svc.go)
 
-	packets, bytes, retransmits, nacks, plis, dropped atomic.Uint64
-	fractionLost                                      atomic.Uint32 // RR fraction lost, in 1/256
-	jitter, rtt                                       atomic.Int64
+	packets, bytes, retransmits, rtxPackets, nacks, plis, dropped atomic.Uint64
+	fractionLost                                                  atomic.Uint32 // RR fraction lost, in 1/256
+	jitter, rtt                                                   atomic.Int64
 
 	retransPool sync.Pool
 }
@@ -159,6 +182,7 @@ func newDownTrack(r *Receiver, p DownTrackParams) *DownTrack {
 	d.retransPool.New = func() any {
 		s := newScratch()
 		s.data = make([]byte, maxPacket)
+		s.rtx = make([]byte, maxPacket+2)
 		return &s
 	}
 	return d
@@ -196,6 +220,10 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		pt:     uint8(codec.PayloadType),
 		writer: ctx.WriteStream(),
 		codec:  codec,
+	}
+	if ssrc, pt := uint32(ctx.SSRCRetransmission()), rtxPayloadType(ctx.CodecParameters(), codec.PayloadType); ssrc != 0 && pt != 0 && d.r.kind == forwarder.Video {
+		b.rtxSSRC, b.rtxPT = ssrc, pt
+		b.rtxSeq.Store(ssrc >> 16) // any start will do (RFC 3550 §5.1 wants it unpredictable; the SSRC is random)
 	}
 	sub := map[string]int{}
 	for _, e := range ctx.HeaderExtensions() {
@@ -304,6 +332,11 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 		setVP8(&fp, p.vp8)
 	}
 	res := d.fwd.Forward(fp)
+	var layered svc.Decision
+	svcOn := d.p.SelectSVC && p.hasVP9 && p.vp9.HasLayers
+	if res.Forward && svcOn {
+		layered = d.selectSVC(p, want, res.Seq)
+	}
 	if res.NeedKeyframe {
 		// Aim at a layer that is actually being sent, not the wish.
 		if t := d.r.availableLayer(want); t != res.KeyframeLayer {
@@ -315,6 +348,8 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 	d.mu.Unlock()
 	if res.NeedKeyframe {
 		d.requestKeyframe(res.KeyframeLayer)
+	} else if layered.NeedKeyframe {
+		d.requestKeyframe(p.layer) // a higher spatial layer starts at a keyframe
 	}
 	if !res.Forward {
 		if p.layer == prev {
@@ -322,16 +357,23 @@ func (d *DownTrack) writeRTP(s *scratch, p *packet) {
 		}
 		return
 	}
-	if res.Switched && prev >= 0 && prev != p.layer {
+	if (res.Switched && prev >= 0 && prev != p.layer) || (layered.Switched && !res.Switched) {
 		if m := d.r.p.Metrics; m != nil {
-			m.LayerSwitch.Inc()
+			m.LayerSwitch.Inc() // a simulcast stream or an SVC layer set
 		}
 	}
-	payload := p.payload
+	payload, padding, marker := p.payload, p.padding, p.hdr.Marker
 	if p.hasVP8 {
 		payload = mungeVP8(s.pay, payload, p.vp8, res.PictureID, res.TL0PicIdx)
 	}
-	n, err := d.send(s, b, p.hdr, payload, p.padding, res.Seq, res.TS, &p.absSend)
+	if svcOn {
+		if layered.Forward {
+			marker = layered.Marker
+		} else {
+			payload, padding, marker = nil, svcGapPadding, false
+		}
+	}
+	n, err := d.send(s, b, p.hdr, payload, padding, outHdr{ssrc: b.ssrc, pt: b.pt, seq: res.Seq, ts: res.TS, marker: marker}, &p.absSend)
 	if err != nil {
 		d.log.Debug("write rtp", "err", err)
 		return
@@ -366,19 +408,28 @@ func (r *Receiver) flushOut(s *scratch) {
 	s.pkts, s.bytes = 0, 0
 }
 
-// send rewrites in (SSRC, payload type, sequence number, timestamp, header
-// extension ids) into s and writes it with payload.
-func (d *DownTrack) send(s *scratch, b *binding, in *rtp.Header, payload []byte, padding byte, seq uint16, ts uint32, absSend *[3]byte) (int, error) {
+// outHdr is what the subscriber's copy of a packet has of its own.
+type outHdr struct {
+	ssrc   uint32
+	ts     uint32
+	seq    uint16
+	pt     uint8
+	marker bool
+}
+
+// send writes in's header extensions (ids rewritten) with o into s and writes
+// it with payload.
+func (d *DownTrack) send(s *scratch, b *binding, in *rtp.Header, payload []byte, padding byte, o outHdr, absSend *[3]byte) (int, error) {
 	h := &s.hdr
 	*h = rtp.Header{
 		Version:        2,
 		Padding:        padding > 0,
 		PaddingSize:    padding,
-		Marker:         in.Marker,
-		PayloadType:    b.pt,
-		SequenceNumber: seq,
-		Timestamp:      ts,
-		SSRC:           b.ssrc,
+		Marker:         o.marker,
+		PayloadType:    o.pt,
+		SequenceNumber: o.seq,
+		Timestamp:      o.ts,
+		SSRC:           o.ssrc,
 		Extensions:     h.Extensions[:0],
 	}
 	for _, id := range b.fwdIDs {
@@ -516,6 +567,7 @@ func (d *DownTrack) Stats() DownTrackStats {
 		Packets:      d.packets.Load(),
 		Bytes:        d.bytes.Load(),
 		Retransmits:  d.retransmits.Load(),
+		RTXPackets:   d.rtxPackets.Load(),
 		NacksRecv:    d.nacks.Load(),
 		PLIsRecv:     d.plis.Load(),
 		Dropped:      d.dropped.Load(),

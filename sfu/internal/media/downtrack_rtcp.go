@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/sfu/internal/vp8"
+	"github.com/atrium-live/atrium/sfu/internal/vp9"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
@@ -69,7 +70,8 @@ func (d *DownTrack) keyframeRequested() {
 }
 
 // retransmit resends the packet the subscriber knows as seq from the shared
-// buffer, rewritten exactly as it was first sent, on the main SSRC.
+// buffer, rewritten exactly as it was first sent: as RTX on the repair SSRC
+// when the subscriber negotiated it (rtx.go), else on the media SSRC.
 func (d *DownTrack) retransmit(b *binding, seq uint16) {
 	d.nacks.Add(1)
 	if m := d.r.p.Metrics; m != nil {
@@ -78,13 +80,18 @@ func (d *DownTrack) retransmit(b *binding, seq uint16) {
 	now := d.r.now()
 	d.mu.Lock()
 	o, ok := d.fwd.Lookup(seq)
+	gap, top := d.svcGap(seq), d.svcTop()
 	// The subscriber repeats a NACK until the packet arrives; a resend
 	// already on its way answers the repeats that cross it.
 	slot := &d.resent[seq%uint16(len(d.resent))]
-	if ok && slot.at != 0 && slot.seq == seq && now-slot.at < resendGuard {
+	switch {
+	case !ok:
+	case slot.at != 0 && slot.seq == seq && (now-slot.at < resendGuard || slot.n >= maxResends):
 		ok = false
-	} else if ok {
-		*slot = resend{seq: seq, at: now}
+	case slot.at != 0 && slot.seq == seq:
+		slot.at, slot.n = now, slot.n+1
+	default:
+		*slot = resend{seq: seq, n: 1, at: now}
 	}
 	d.mu.Unlock()
 	if !ok {
@@ -121,7 +128,23 @@ func (d *DownTrack) retransmit(b *binding, seq uint16) {
 	}
 	var abs [3]byte
 	putAbsSendTime(&abs, time.Now())
-	w, err := d.send(s, b, &in, body, pad, seq, in.Timestamp-o.TSOffset, &abs)
+	out := outHdr{ssrc: b.ssrc, pt: b.pt, seq: seq, ts: in.Timestamp - o.TSOffset, marker: in.Marker}
+	if gap {
+		// The subscriber got padding in place of a layer it does not receive.
+		body, pad, out.marker = nil, svcGapPadding, false
+	} else if d.r.isVP9 {
+		if desc, ok := vp9.Parse(body); ok && desc.HasLayers {
+			out.marker = in.Marker || (desc.End && desc.Spatial == top)
+		}
+	}
+	rtx := b.rtxSSRC != 0
+	if rtx {
+		// RFC 4588 §4: own SSRC, payload type and numbering; the original
+		// (subscriber-side) sequence number leads the payload.
+		out.ssrc, out.pt, out.seq = b.rtxSSRC, b.rtxPT, uint16(b.rtxSeq.Add(1))
+		body = rtxPayload(s.rtx, seq, body)
+	}
+	w, err := d.send(s, b, &in, body, pad, out, &abs)
 	if err != nil {
 		d.log.Debug("retransmit", "seq", seq, "err", err)
 		return
@@ -129,8 +152,14 @@ func (d *DownTrack) retransmit(b *binding, seq uint16) {
 	d.retransmits.Add(1)
 	d.packets.Add(1)
 	d.bytes.Add(uint64(w))
+	if rtx {
+		d.rtxPackets.Add(1)
+	}
 	if m := d.r.p.Metrics; m != nil {
 		m.Retransmits.Inc()
+		if rtx {
+			m.RTXSent.Inc()
+		}
 		m.PacketsOut.Inc()
 		m.BytesOut.Add(float64(w))
 	}

@@ -381,8 +381,8 @@ func TestBindCodecMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefs := dt.CodecPreferences()
-	if len(prefs) != 1 || prefs[0].PayloadType != 127 {
-		t.Fatalf("CodecPreferences() = %+v, want only H.264 main (127), no RTX", prefs)
+	if len(prefs) != 2 || prefs[0].PayloadType != 127 || prefs[1].MimeType != webrtc.MimeTypeRTX || rtxApt(prefs[1].SDPFmtpLine) != 127 {
+		t.Fatalf("CodecPreferences() = %+v, want H.264 main (127) and its RTX only", prefs)
 	}
 	offered := []webrtc.RTPCodecParameters{
 		h264("packetization-mode=1;profile-level-id=42e01f", 106),

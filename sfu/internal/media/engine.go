@@ -133,7 +133,9 @@ func ConfigureMediaEngineWith(m *webrtc.MediaEngine, allow func(mime string) boo
 // PeerConnection, in this order:
 //
 //   - RTCP receiver and sender reports (pion report), so publishers learn
-//     loss/jitter and subscribers can compute RTT and A/V sync;
+//     loss/jitter and subscribers can compute RTT and A/V sync; sender
+//     reports count only the media SSRC, not the RTX packets a DownTrack
+//     writes through the same stream (mainStreamOnly);
 //   - TWCC feedback for incoming streams (pion twcc sender), so publishers'
 //     congestion control works;
 //   - transport-wide sequence numbers on outgoing packets and the send-side
@@ -154,9 +156,16 @@ func ConfigureMediaEngineWith(m *webrtc.MediaEngine, allow func(mime string) boo
 // second copy of every packet per subscriber. The nack/pli feedback types are
 // still negotiated (they are part of Codecs).
 func ConfigureInterceptors(m *webrtc.MediaEngine, r *interceptor.Registry, onEstimator func(id string, est cc.BandwidthEstimator)) error {
-	if err := webrtc.ConfigureRTCPReports(r); err != nil {
-		return fmt.Errorf("rtcp reports: %w", err)
+	recv, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return fmt.Errorf("receiver reports: %w", err)
 	}
+	r.Add(recv)
+	sender, err := report.NewSenderInterceptor()
+	if err != nil {
+		return fmt.Errorf("sender reports: %w", err)
+	}
+	r.Add(mainStreamOnlyFactory{sender}) // RTX packets stay out of the media SSRC's reports
 	if err := webrtc.ConfigureTWCCSender(m, r); err != nil {
 		return fmt.Errorf("twcc sender: %w", err)
 	}
@@ -188,7 +197,7 @@ func ConfigureSubscriberInterceptors(m *webrtc.MediaEngine, r *interceptor.Regis
 	if err != nil {
 		return fmt.Errorf("sender reports: %w", err)
 	}
-	r.Add(sender)
+	r.Add(mainStreamOnlyFactory{sender}) // RTX packets stay out of the media SSRC's reports
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
 			return fmt.Errorf("transport-cc header extension: %w", err)

@@ -54,13 +54,14 @@ type fakeCtx struct {
 	codecs []webrtc.RTPCodecParameters
 	exts   []webrtc.RTPHeaderExtensionParameter
 	ssrc   webrtc.SSRC
+	rtx    webrtc.SSRC // negotiated repair SSRC, 0 without RTX
 	w      *fakeWriter
 }
 
 func (c *fakeCtx) CodecParameters() []webrtc.RTPCodecParameters           { return c.codecs }
 func (c *fakeCtx) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return c.exts }
 func (c *fakeCtx) SSRC() webrtc.SSRC                                      { return c.ssrc }
-func (c *fakeCtx) SSRCRetransmission() webrtc.SSRC                        { return 0 }
+func (c *fakeCtx) SSRCRetransmission() webrtc.SSRC                        { return c.rtx }
 func (c *fakeCtx) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
 func (c *fakeCtx) WriteStream() webrtc.TrackLocalWriter                   { return c.w }
 func (c *fakeCtx) ID() string                                             { return "ctx" }
@@ -154,7 +155,7 @@ func (g *testRig) subscribe(ssrc uint32, pt webrtc.PayloadType, exts []webrtc.RT
 
 func (g *testRig) subscribeTB(tb testing.TB, ssrc uint32, pt webrtc.PayloadType, exts []webrtc.RTPHeaderExtensionParameter, discard bool) (*DownTrack, *fakeWriter) {
 	tb.Helper()
-	dt, err := g.r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x"})
+	dt, err := g.r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x", SelectSVC: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

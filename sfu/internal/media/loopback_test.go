@@ -163,6 +163,10 @@ type loop struct {
 // publisher's uplink and the subscriber's downlink.
 type loopOpts struct {
 	lossUp, lossDown *lossFactory
+	// watchDown, if set, sees the subscriber's incoming packets after lossDown.
+	watchDown interceptor.Factory
+	// subNoRTX: the subscriber registers no RTX codec (a client without RFC 4588).
+	subNoRTX bool
 }
 
 func startLoop(t *testing.T, c codecCase, o loopOpts) *loop {
@@ -174,6 +178,9 @@ func startLoop(t *testing.T, c codecCase, o loopOpts) *loop {
 	}
 	if o.lossDown != nil {
 		downFactories = append(downFactories, o.lossDown)
+	}
+	if o.watchDown != nil {
+		downFactories = append(downFactories, o.watchDown)
 	}
 	ests := make(chan *Estimator, 2)
 	onEst := func(_ string, e cc.BandwidthEstimator) { ests <- e.(*Estimator) }
@@ -250,7 +257,11 @@ func startLoop(t *testing.T, c codecCase, o loopOpts) *loop {
 	lp.before = lp.plis.Load()
 
 	sfuOut := newPC(t, subAPI)
-	sub := newPC(t, newAPIWith(t, false, nil, downFactories...))
+	subAPIClient := newAPIWith(t, false, nil, downFactories...)
+	if o.subNoRTX {
+		subAPIClient = newClientAPINoRTX(t, downFactories...)
+	}
+	sub := newPC(t, subAPIClient)
 	lp.dt, err = lp.r.Subscribe(DownTrackParams{SubscriberID: "PA_sub", StreamID: "PA_pub|TR_x", Codecs: Codecs(lp.r.Kind())})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ type Metrics struct {
 	NacksSent    prometheus.Counter   // sequence numbers NACKed upstream
 	NacksRecv    prometheus.Counter   // sequence numbers NACKed by subscribers
 	Retransmits  prometheus.Counter   // packets resent to subscribers from the buffer
+	RTXSent      prometheus.Counter   // of those, sent as RTX (RFC 4588) on the subscriber's repair SSRC
 	PLIsSent     prometheus.Counter   // keyframe requests sent upstream (after throttling)
 	PLIsRecv     prometheus.Counter   // keyframe requests received from subscribers
 	LayerSwitch  prometheus.Counter   // simulcast layer switches performed
@@ -42,9 +43,10 @@ func NewMetrics(namespace string) *Metrics {
 		NacksSent:   c("nacks_sent_total", "Sequence numbers NACKed to publishers."),
 		NacksRecv:   c("nacks_received_total", "Sequence numbers NACKed by subscribers."),
 		Retransmits: c("retransmits_total", "Packets retransmitted to subscribers from the receive buffer."),
+		RTXSent:     c("retransmits_rtx_total", "Retransmissions sent to subscribers as RTX (RFC 4588) on their repair SSRC."),
 		PLIsSent:    c("plis_sent_total", "Keyframe requests (PLI) sent to publishers."),
 		PLIsRecv:    c("plis_received_total", "Keyframe requests (PLI/FIR) received from subscribers."),
-		LayerSwitch: c("layer_switches_total", "Simulcast layer switches."),
+		LayerSwitch: c("layer_switches_total", "Simulcast stream and SVC layer switches."),
 		ForwardDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "sfu_media", Name: "forward_latency_seconds",
 			Help:    "Time from an RTP packet's arrival until it was written to every subscriber.",
@@ -57,7 +59,7 @@ func NewMetrics(namespace string) *Metrics {
 func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.PacketsIn, m.BytesIn, m.PacketsOut, m.BytesOut, m.PacketsLost, m.NacksSent, m.NacksRecv,
-		m.Retransmits, m.PLIsSent, m.PLIsRecv, m.LayerSwitch, m.ForwardDelay,
+		m.Retransmits, m.RTXSent, m.PLIsSent, m.PLIsRecv, m.LayerSwitch, m.ForwardDelay,
 	}
 }
 

@@ -146,6 +146,7 @@ type lossFactory struct {
 	every   int
 	send    bool
 	dropped atomic.Int32
+	seqs    sync.Map // uint16 sequence numbers dropped -> true
 }
 
 func (f *lossFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
@@ -178,6 +179,7 @@ func (i *lossInterceptor) drop(media, ssrc uint32, seq uint16) bool {
 		return false
 	}
 	i.f.dropped.Add(1)
+	i.f.seqs.Store(seq, true)
 	return true
 }
 
@@ -194,8 +196,8 @@ func (i *lossInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interc
 }
 
 func (i *lossInterceptor) BindRemoteStream(info *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
-	if i.f.send || !strings.HasPrefix(info.MimeType, "video/") {
-		return r
+	if i.f.send || !strings.HasPrefix(info.MimeType, "video/") || strings.EqualFold(info.MimeType, webrtc.MimeTypeRTX) {
+		return r // repairs (RTX streams) are not lost
 	}
 	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
 		for {

@@ -15,6 +15,7 @@ import (
 	"github.com/atrium-live/atrium/sfu/internal/forwarder"
 	"github.com/atrium-live/atrium/sfu/internal/keyframe"
 	"github.com/atrium-live/atrium/sfu/internal/vp8"
+	"github.com/atrium-live/atrium/sfu/internal/vp9"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -109,6 +110,7 @@ type Receiver struct {
 	kind         forwarder.Kind
 	isKeyframe   keyframe.Func
 	isVP8        bool // VP8 picture numbering is rewritten per subscriber
+	isVP9        bool // VP9 layers are selected per subscriber (svc.go)
 	audioLevelID uint8
 	meter        *audiolevel.Meter
 	epoch        time.Time
@@ -122,6 +124,7 @@ type Receiver struct {
 	closed     atomic.Bool
 
 	plisSent atomic.Uint64
+	svc      atomic.Bool // a VP9 stream with more than one spatial layer arrived
 }
 
 // layer is one incoming RTP stream. Fields after buf are owned by the
@@ -148,7 +151,11 @@ type layer struct {
 	highest    uint64 // highest extended sequence number pushed
 	rateStart  int64
 	rateBytes  int64
-	pkt        packet
+	// VP9 SVC: bytes per spatial layer in the current rate window, and the
+	// rates of the last one (read by the Allocator).
+	spatialBytes [MaxLayers]int64
+	spatialRate  [MaxLayers]atomic.Int64
+	pkt          packet
 
 	// Parallel fan-out (fanout.go): ring is created by the writer
 	// goroutine when the room grows, and stopped by retire.
@@ -171,6 +178,8 @@ type packet struct {
 	absSend  [3]byte // abs-send-time of the fan-out, computed once for all subscribers
 	vp8      vp8.Descriptor
 	hasVP8   bool // vp8 is valid
+	vp9      vp9.Descriptor
+	hasVP9   bool // vp9 is valid
 }
 
 // NewReceiver creates a Receiver with no layers; call AddLayer for each
@@ -193,6 +202,7 @@ func NewReceiver(p ReceiverParams) *Receiver {
 	} else {
 		r.isKeyframe = keyframe.ForMimeType(p.Codec.MimeType)
 		r.isVP8 = strings.EqualFold(p.Codec.MimeType, webrtc.MimeTypeVP8)
+		r.isVP9 = strings.EqualFold(p.Codec.MimeType, webrtc.MimeTypeVP9)
 	}
 	for _, e := range p.HeaderExtensions {
 		if e.URI == audiolevel.URI && e.ID > 0 && e.ID < 256 {
@@ -399,6 +409,10 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 	} else if d := now - l.rateStart; d >= bitrateWindow {
 		l.bitrate.Store(l.rateBytes * 8 * int64(time.Second) / d)
 		l.rateStart, l.rateBytes = now, 0
+		for i := range l.spatialBytes {
+			l.spatialRate[i].Store(l.spatialBytes[i] * 8 * int64(time.Second) / d)
+			l.spatialBytes[i] = 0
+		}
 	}
 
 	body := stored[hl:]
@@ -438,6 +452,15 @@ func (r *Receiver) write(l *layer, raw []byte, now int64) error {
 	}
 	if r.isVP8 {
 		l.pkt.vp8, l.pkt.hasVP8 = vp8.Parse(body)
+	}
+	if r.isVP9 {
+		l.pkt.vp9, l.pkt.hasVP9 = vp9.Parse(body)
+		if v := &l.pkt.vp9; l.pkt.hasVP9 && v.HasLayers && v.Spatial < MaxLayers {
+			l.spatialBytes[v.Spatial] += int64(len(raw))
+			if v.Spatial > 0 && !r.svc.Load() {
+				r.svc.Store(true)
+			}
+		}
 	}
 	set := r.downTracks.Load()
 	if len(set.all) == 0 {

@@ -7,6 +7,7 @@
   const logLines = [];
   const received = []; // data packets received, in arrival order
   const streamEvents = []; // TrackStreamStateChanged events, in arrival order (bounded)
+  const encryptionErrors = []; // RoomEvent.EncryptionError messages (bounded)
 
   // log keeps a bounded copy of what the SDK and the harness said, and streams it to runner.js
   // (window.__atriumLog is a binding the runner exposes) for the test output. The SDK also
@@ -45,6 +46,8 @@
       subscribed: !!pub.track,
       muted: pub.isMuted,
       simulcasted: !!pub.simulcasted,
+      // What the server said in TrackInfo.encryption (livekit-client's isEncrypted).
+      encrypted: !!pub.isEncrypted,
     };
   }
 
@@ -69,6 +72,8 @@
           bytes: s.type === 'inbound-rtp' ? s.bytesReceived : s.bytesSent,
           packetsLost: s.packetsLost || 0,
           framesDecoded: s.framesDecoded || 0,
+          framesReceived: s.framesReceived || 0,
+          framesDropped: s.framesDropped || 0,
           framesEncoded: s.framesEncoded || 0,
           keyFramesDecoded: s.keyFramesDecoded || 0,
           frameWidth: s.frameWidth || 0,
@@ -102,8 +107,20 @@
     net: () => ({ ...window.__atriumNet }),
 
     // connect joins the room; options are passed to the Room and to connect() unchanged.
-    async connect({ url, token, roomOptions, connectOptions }) {
-      room = new LK.Room(Object.assign({ adaptiveStream: false, dynacast: false }, roomOptions || {}));
+    // e2eeKey, if set, turns on livekit-client's end-to-end encryption with that shared key
+    // (ExternalE2EEKeyProvider and the SDK's own e2ee worker, served by the Go test).
+    async connect({ url, token, roomOptions, connectOptions, e2eeKey }) {
+      const opts = Object.assign({ adaptiveStream: false, dynacast: false }, roomOptions || {});
+      let keyProvider = null;
+      if (e2eeKey) {
+        keyProvider = new LK.ExternalE2EEKeyProvider();
+        opts.e2ee = { keyProvider, worker: new Worker('/lib/livekit-client.e2ee.worker.js') };
+      }
+      room = new LK.Room(opts);
+      if (keyProvider) {
+        await keyProvider.setKey(e2eeKey);
+        await room.setE2EEEnabled(true);
+      }
       const E = LK.RoomEvent;
       room
         .on(E.ParticipantConnected, (p) => log('harness', 'participant connected', { identity: p.identity }))
@@ -125,6 +142,10 @@
         })
         .on(E.TrackSubscriptionFailed, (sid, p, reason) =>
           log('harness', 'track subscription failed', { sid, identity: p && p.identity, reason: String(reason) }))
+        .on(E.EncryptionError, (e) => {
+          log('harness', 'encryption error', { error: String(e) });
+          if (encryptionErrors.length < 50) encryptionErrors.push(String(e));
+        })
         .on(E.SignalConnected, () => log('harness', 'signal connected'))
         .on(E.Reconnecting, () => log('harness', 'reconnecting'))
         .on(E.Reconnected, () => log('harness', 'reconnected'))
@@ -214,6 +235,32 @@
       return out;
     },
 
+    // pictures samples what every remote video element shows now: the mean and spread of its
+    // pixels' colour on a 32x18 thumbnail (so a test can tell Chromium's fake camera picture
+    // from noise decoded out of ciphertext without comparing exact frames).
+    pictures() {
+      const out = [];
+      const canvas = document.createElement('canvas');
+      canvas.width = 32;
+      canvas.height = 18;
+      const ctx = canvas.getContext('2d', { willReadFrequently: true });
+      for (const el of document.querySelectorAll('#media video')) {
+        if (!el.videoWidth) {
+          out.push({ id: el.id, width: 0 });
+          continue;
+        }
+        ctx.drawImage(el, 0, 0, 32, 18);
+        const px = ctx.getImageData(0, 0, 32, 18).data;
+        const n = px.length / 4;
+        const mean = [0, 0, 0];
+        for (let i = 0; i < px.length; i += 4) for (let c = 0; c < 3; c++) mean[c] += px[i + c] / n;
+        let spread = 0;
+        for (let i = 0; i < px.length; i += 4) for (let c = 0; c < 3; c++) spread += Math.abs(px[i + c] - mean[c]) / (3 * n);
+        out.push({ id: el.id, width: el.videoWidth, mean: mean.map((v) => Math.round(v)), spread: Math.round(spread) });
+      }
+      return out;
+    },
+
     // outbound returns send stats (one rtp entry per simulcast layer) for every local track.
     async outbound() {
       const out = [];
@@ -292,6 +339,10 @@
     },
 
     received: () => received.slice(),
+
+    // encryption reports whether this page encrypts what it publishes and the
+    // EncryptionError events seen so far.
+    encryption: () => ({ enabled: !!(room && room.isE2EEEnabled), errors: encryptionErrors.slice() }),
 
     // firstFrame waits, polling this page's stats every 10 ms, until a remote video frame has
     // been decoded; it returns the milliseconds since connect() resolved (-1 on timeout).
