@@ -3,6 +3,7 @@ module github.com/atrium-live/atrium
 go 1.26.8
 
 require (
+	github.com/arran4/golang-ical v0.3.4
 	github.com/exaring/otelpgx v0.13.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/getsentry/sentry-go v0.50.0

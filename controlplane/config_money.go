@@ -38,8 +38,12 @@ type MoneyConfig struct {
 	CommissionPercent CommissionConfig `yaml:"commission_percent"`
 	// DisputeWindow is how long after a class's end its students may open a dispute.
 	DisputeWindow time.Duration `yaml:"dispute_window"`
-	// ReminderBefore: booked students are reminded this long before the start (0: never).
-	ReminderBefore time.Duration `yaml:"reminder_before"`
+	// ReminderOffsets: booked students are reminded at each of these offsets before the start
+	// (whole minutes; an empty list: never). Not settable from the environment.
+	ReminderOffsets []time.Duration `yaml:"reminder_offsets"`
+	// LowCreditsBelow: a booking that takes a wallet below this balance notifies its owner
+	// once (0: never).
+	LowCreditsBelow int `yaml:"low_credits_below"`
 	// PayoutCentsPerCredit converts earned credits into money for payouts.
 	PayoutCentsPerCredit int64 `yaml:"payout_cents_per_credit"`
 	MinPayoutCredits     int   `yaml:"min_payout_credits"`
@@ -88,7 +92,8 @@ func defaultMoneyConfig() MoneyConfig {
 		SettleAfter:          time.Hour,
 		CommissionPercent:    CommissionConfig{Basic: 20, Premium: 15, VIP: 10},
 		DisputeWindow:        14 * 24 * time.Hour,
-		ReminderBefore:       15 * time.Minute,
+		ReminderOffsets:      []time.Duration{24 * time.Hour, time.Hour},
+		LowCreditsBelow:      10,
 		PayoutCentsPerCredit: 15,
 		MinPayoutCredits:     10,
 		SweepInterval:        time.Minute,
@@ -143,8 +148,13 @@ func (m *MoneyConfig) validate() []error {
 			bad("%s must be 0..100", name)
 		}
 	}
-	if m.ReminderBefore < 0 {
-		bad("reminder_before must not be negative")
+	for i, o := range m.ReminderOffsets {
+		if o < time.Minute || o%time.Minute != 0 || o > 30*24*time.Hour {
+			bad("reminder_offsets[%d] must be whole minutes between 1m and 720h, got %s", i, o)
+		}
+	}
+	if m.LowCreditsBelow < 0 {
+		bad("low_credits_below must not be negative")
 	}
 	if m.PayoutCentsPerCredit < 1 || m.MinPayoutCredits < 1 {
 		bad("payout_cents_per_credit and min_payout_credits must be positive")

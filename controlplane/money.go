@@ -2,6 +2,8 @@ package controlplane
 
 import (
 	"context"
+	"net/mail"
+	"net/url"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +12,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/api"
 	"github.com/atrium-live/atrium/controlplane/billing"
 	"github.com/atrium-live/atrium/controlplane/booking"
+	"github.com/atrium-live/atrium/controlplane/calendar"
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/ledger"
 	"github.com/atrium-live/atrium/controlplane/lifecycle"
@@ -30,7 +33,9 @@ func newMoney(cfg Config, s *Server, workers *river.Workers) *Money {
 	m := cfg.Money
 	out := &Money{cfg: m}
 	out.Booking = booking.New(booking.Config{CancelCutoff: m.CancelCutoff, LateCancelFeePercent: m.LateCancelFeePercent,
-		ClaimWindow: m.WaitlistClaimWindow, Lifecycle: lifecyclePolicy(cfg), DisputeWindow: m.DisputeWindow, ReminderBefore: m.ReminderBefore, AppURL: cfg.HTTP.PublicURL, CommissionPercent: map[string]int{
+		ClaimWindow: m.WaitlistClaimWindow, Lifecycle: lifecyclePolicy(cfg), DisputeWindow: m.DisputeWindow,
+		ReminderOffsets: m.ReminderOffsets, LowCreditsBelow: m.LowCreditsBelow, AppURL: cfg.HTTP.PublicURL,
+		CalendarDomain: hostOf(cfg.HTTP.PublicURL), Organizer: organizer(cfg.SMTP.From), CommissionPercent: map[string]int{
 			"basic": m.CommissionPercent.Basic, "premium": m.CommissionPercent.Premium, "vip": m.CommissionPercent.VIP}},
 		booking.Deps{Store: s.Store, Log: s.Log.With("component", "booking"), Now: s.Now})
 	out.Billing = billing.New(billing.Config{Packages: m.Packages, Currency: m.Currency,
@@ -100,4 +105,26 @@ func (m *Money) Check(ctx context.Context) (ledger.Report, error) {
 // api is what the HTTP handlers need.
 func (m *Money) api() api.Money {
 	return api.Money{Billing: m.Billing, Booking: m.Booking, Check: m.Check}
+}
+
+// hostOf is the host of an absolute URL (validated by Config), for calendar UIDs.
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Hostname() == "" {
+		return "atrium.local"
+	}
+	return p.Hostname()
+}
+
+// organizer is the ORGANIZER of calendar invites: the address emails come from.
+func organizer(from string) calendar.Person {
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return calendar.Person{}
+	}
+	name := a.Name
+	if name == "" {
+		name = "Atrium"
+	}
+	return calendar.Person{Name: name, Email: a.Address}
 }

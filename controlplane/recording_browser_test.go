@@ -107,3 +107,41 @@ func TestRecordingFromClassroomInBrowser(t *testing.T) {
 		t.Error("the recordings page shows a student without a booking no explanation")
 	}
 }
+
+// TestWaitlistWatchesLiveInBrowser (issue 11: students beyond the room's capacity watch,
+// view-only): a full class is recorded; a student on its waitlist gets "Watch live" on the
+// class page and plays the running recording live in Chromium for 5 s (currentTime
+// advances, frames decoded); a student neither booked nor queued is not offered it.
+func TestWaitlistWatchesLiveInBrowser(t *testing.T) {
+	b := needBrowser(t)
+	st := newRecStackCap(t, func(t *testing.T, cfg func(*controlplane.Config)) *cptest.Env { return b.serveUI(t, cfg) }, 1)
+	env := st.env
+	queued := env.NewUser(t, "student")
+	env.Do(t, "POST", "/api/v1/classes/"+st.classID+"/waitlist", queued.Token, nil).Want(t, 201)
+	publishTeacher(t, st)
+	rec := env.Do(t, "POST", "/api/v1/classes/"+st.classID+"/recordings", st.teacher.Token, nil).Want(t, 201).Map(t)
+	pollFor(t, 60*time.Second, "2 segments in the live playlist", func() bool {
+		res := env.Do(t, "GET", rec["playlist_url"].(string), st.teacher.Token, nil)
+		return res.Status == 200 && len(segRE.FindAllString(string(res.Body), -1)) >= 2
+	})
+	var d struct {
+		OutsiderOffered bool
+		Offer, Title    string
+		Listed          []string
+		First, Later    *playerSample
+	}
+	user := func(u *cptest.User) map[string]string {
+		return map[string]string{"email": u.Email, "password": u.Password}
+	}
+	b.run(t, map[string]any{"scenario": "reclive", "base": env.URL, "classID": st.classID, "timeout": 120 * time.Second,
+		"queued": user(queued), "outsider": user(st.outsider)}, &d)
+	t.Logf("offer %q, page %q, listed %q", d.Offer, d.Title, d.Listed)
+	if d.OutsiderOffered {
+		t.Error("a student neither booked nor on the waitlist is offered \"Watch live\"")
+	}
+	if d.Offer != "Watch live" {
+		t.Errorf("queued student's offer on the class page = %q, want \"Watch live\"", d.Offer)
+	}
+	checkPlayback(t, d.First, d.Later, 640)
+	env.Do(t, "POST", "/api/v1/recordings/"+rec["id"].(string)+"/stop", st.teacher.Token, nil).Want(t, 200)
+}

@@ -36,10 +36,17 @@ type recStack struct {
 	sfu                        *sfutest.Server
 	s3                         *s3test.Server
 	teacher, student, outsider *cptest.User
+	admin                      *cptest.User
 	classID                    string
 }
 
 func newRecStack(t *testing.T, serve func(t *testing.T, cfg func(*controlplane.Config)) *cptest.Env) *recStack {
+	t.Helper()
+	return newRecStackCap(t, serve, 0)
+}
+
+// newRecStackCap is newRecStack with a class of capacity seats (0: the default).
+func newRecStackCap(t *testing.T, serve func(t *testing.T, cfg func(*controlplane.Config)) *cptest.Env, capacity int) *recStack {
 	t.Helper()
 	s3 := s3test.Serve(t)
 	prefix := "atrium:test:rec:" + cptest.RandomHex(4)
@@ -81,9 +88,10 @@ func newRecStack(t *testing.T, serve func(t *testing.T, cfg func(*controlplane.C
 
 	st := &recStack{env: env, sfu: sfu, s3: s3}
 	st.teacher, st.student, st.outsider = env.NewUser(t, "teacher"), env.NewUser(t, "student"), env.NewUser(t, "student")
-	admin := env.NewUser(t, "admin")
-	grantCredits(t, env, admin, st.student.ID, 20)
-	class := env.CreateClass(t, st.teacher, cptest.ClassSpec{Title: "Recorded class " + cptest.RandomHex(3), StartsIn: 5 * time.Minute})
+	st.admin = env.NewUser(t, "admin")
+	grantCredits(t, env, st.admin, st.student.ID, 20)
+	class := env.CreateClass(t, st.teacher, cptest.ClassSpec{Title: "Recorded class " + cptest.RandomHex(3), StartsIn: 5 * time.Minute,
+		Capacity: capacity})
 	st.classID = class["id"].(string)
 	env.Do(t, "PATCH", "/api/v1/classes/"+st.classID, st.teacher.Token, map[string]any{"recordable": true}).Want(t, 200)
 	env.DoRequest(t, cptest.Request{Method: "POST", Path: "/api/v1/classes/" + st.classID + "/bookings", Token: st.student.Token,
@@ -98,7 +106,7 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// teacherMedia encodes, once per test binary, real media a browser can decode: 30 s of
+// teacherMedia encodes, once per test binary, real media a browser can decode: 120 s of
 // ffmpeg's test pattern as H.264 (x264 baseline, 640x360, 30 fps, a keyframe a second) and a
 // 440 Hz tone as Opus in 20 ms frames.
 var teacherMedia = sync.OnceValues(func() ([2]string, error) {
@@ -108,9 +116,9 @@ var teacherMedia = sync.OnceValues(func() ([2]string, error) {
 	}
 	files := [2]string{filepath.Join(dir, "camera.h264"), filepath.Join(dir, "mic.ogg")}
 	for _, args := range [][]string{
-		{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "30", "-c:v", "libx264", "-preset", "ultrafast",
+		{"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-t", "120", "-c:v", "libx264", "-preset", "ultrafast",
 			"-profile:v", "baseline", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p", files[0]},
-		{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "30", "-c:a", "libopus", "-b:a", "32k",
+		{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "120", "-c:a", "libopus", "-b:a", "32k",
 			"-frame_duration", "20", "-page_duration", "20000", files[1]},
 	} {
 		out, err := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...).CombinedOutput()

@@ -38,6 +38,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/migrations"
+	"github.com/atrium-live/atrium/controlplane/notify"
 	"github.com/atrium-live/atrium/controlplane/recordings"
 	"github.com/atrium-live/atrium/controlplane/roster"
 	"github.com/atrium-live/atrium/controlplane/store"
@@ -82,8 +83,10 @@ type Server struct {
 	// Recordings starts, lists, serves and deletes class recordings.
 	Recordings *recordings.Service
 	// Roster is the teacher's view of a class's people, and class messages.
-	Roster   *roster.Service
-	Money    *Money // ledger, billing, bookings (money.go)
+	Roster *roster.Service
+	Money  *Money // ledger, billing, bookings (money.go)
+	// Notify fans stored notifications out to open pages on every replica (Redis pub/sub).
+	Notify   *notify.Hub
 	Registry *prometheus.Registry
 
 	// Classroom keeps the live room's chat, Q&A and polls.
@@ -142,6 +145,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		}
 	}
 	s.Store = store.New(s.Pool)
+	s.Notify = notify.NewHub(s.Redis, cfg.Redis.KeyPrefix+"notifications", s.Log.With("component", "notify"))
+	s.Store.SetNotificationSink(func(n store.Notification) { s.Notify.Enqueue(api.NotificationEvent(n)) })
 
 	sender, err := email.NewSender(email.SMTPConfig{Addr: cfg.SMTP.Addr, From: cfg.SMTP.From,
 		Username: cfg.SMTP.Username, Password: cfg.SMTP.Password})
@@ -231,6 +236,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		MaxJSONDepth:      cfg.HTTP.MaxJSONDepth,
 		TrustForwardedFor: cfg.HTTP.TrustForwardedFor, HSTS: hasHTTPS(cfg.HTTP.PublicURL) || cfg.HTTP.TLSCertFile != "" || len(cfg.HTTP.ACME.Domains) > 0,
 		MediaOrigin: httpOrigin(cfg.LiveKit.URL),
+		PublicURL:   cfg.HTTP.PublicURL, Notify: s.Notify,
+		SecureCookies: hasHTTPS(cfg.HTTP.PublicURL) || cfg.HTTP.TLSCertFile != "" || len(cfg.HTTP.ACME.Domains) > 0,
 	}
 	if cfg.RateLimit.Enabled {
 		r := cfg.RateLimit
@@ -282,6 +289,17 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: s.Config.HTTP.ReadTimeout,
 		WriteTimeout: s.Config.HTTP.WriteTimeout, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	hubDone := make(chan struct{})
+	go func() {
+		defer close(hubDone)
+		s.Notify.Run(hubCtx)
+	}()
+	defer func() {
+		stopHub()
+		<-hubDone
+	}()
+	srv.RegisterOnShutdown(s.Notify.Shutdown) // notification streams end, so Shutdown need not wait for them
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.Log.Info("control plane listening", "addr", ln.Addr().String())

@@ -68,17 +68,20 @@ func (s *Server) mux(ctx context.Context, r muxRun) (muxOutcome, error) {
 	// its inputs for a few seconds of media, and audio flowing alone would end the probe
 	// before the video's SPS arrived.
 	fillDone := make(chan struct{})
-	r.src.sink.Store(newSink(r.sender, in.VideoPort, videoPT, keyframeStart(in.VideoMime), func() {
-		r.audioOn.Store(true)
-		go r.mixer.fill(fillDone)
-	}))
+	top := topSize(r.src.pub.TrackInfo())
+	sk := newSink(sinkParams{conn: r.sender, port: in.VideoPort, pt: videoPT, mime: in.VideoMime,
+		top: top, accept: r.src.accept, onKey: func() {
+			r.audioOn.Store(true)
+			go r.mixer.fill(fillDone)
+		}})
+	r.src.sink.Store(sk)
 	defer func() {
 		r.src.sink.Store(nil)
 		r.audioOn.Store(false)
 		close(fillDone)
 	}()
 	r.log.Info("recording", "epoch", epochNo, "start_number", startNumber, "video", in.VideoMime,
-		"screen", r.src.screen, "audio_slots", len(in.AudioPorts), "transcode", needsTranscode(in.VideoMime))
+		"screen", r.src.screen, "top_layer", fmt.Sprintf("%dx%d", top.w, top.h), "audio_slots", len(in.AudioPorts), "transcode", needsTranscode(in.VideoMime))
 
 	up := &epochUploader{s: s, job: r.job, dir: dir, log: r.log, res: r.res, onSegment: r.onSegment,
 		discontinuity: r.discontinuity}
@@ -152,6 +155,14 @@ func (s *Server) mux(ctx context.Context, r muxRun) (muxOutcome, error) {
 				continue
 			}
 			r.log.Info("picture changed; starting a new muxer", "screen", now != nil && now.screen)
+			upRunning = false
+			return muxSwitched, s.flush(ctx, r, ff, up, upQuit, upDone, false)
+		case <-sk.resized:
+			// Another layer (or the publisher's own rescaling): a copying muxer cannot
+			// change size, so the next one starts on the new size.
+			r.src.accept = sk.newSize
+			r.log.Info("picture size changed; starting a new muxer", "from", fmt.Sprintf("%dx%d", sk.run.w, sk.run.h),
+				"to", fmt.Sprintf("%dx%d", sk.newSize.w, sk.newSize.h))
 			upRunning = false
 			return muxSwitched, s.flush(ctx, r, ff, up, upQuit, upDone, false)
 		case <-r.stop:

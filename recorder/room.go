@@ -12,6 +12,9 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/atrium-live/atrium/pkg/access"
@@ -43,6 +46,9 @@ type videoSource struct {
 	rp     *lksdk.RemoteParticipant
 	screen bool
 	sink   atomic.Pointer[sink] // set while this source feeds the muxer
+	// accept is the size the last muxer on this source ended at, which the next one starts
+	// on without waiting for the top layer. Used by the epoch's goroutine only.
+	accept picSize
 }
 
 // media is what the session subscribed to; changed is closed and replaced on each change.
@@ -129,6 +135,12 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 			_ = pub.SetSubscribed(false)
 			return
 		}
+		// The best picture the publisher sends: the top simulcast layer. (The SFU's
+		// default is the top layer too, but it starts a subscriber on whichever layer's
+		// keyframe comes first; the muxer waits for the top one, see keyframeAction.)
+		if err := pub.SetVideoQuality(livekit.VideoQuality_HIGH); err != nil {
+			log.Warn("asking for the top layer", "track", pub.SID(), "err", err)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -151,7 +163,12 @@ func (s *Server) runEpoch(ctx context.Context, e epoch) (epochResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("recorder token: %w", err)
 	}
-	room, err := lksdk.ConnectToRoomWithToken(s.cfg.LiveKit.URL, tok, cb, lksdk.WithAutoSubscribe(true))
+	ics, err := receiveInterceptors()
+	if err != nil {
+		return res, err
+	}
+	room, err := lksdk.ConnectToRoomWithToken(s.cfg.LiveKit.URL, tok, cb, lksdk.WithAutoSubscribe(true),
+		lksdk.WithInterceptors(ics))
 	if err != nil {
 		return res, fmt.Errorf("join room %s: %w", e.job.Room, err)
 	}
@@ -211,4 +228,23 @@ type muxRun struct {
 	onSegment     func(Segment)
 	discontinuity bool
 	log           *slog.Logger
+}
+
+// receiveInterceptors are the recorder's RTP interceptors: NACKs for lost packets and RTCP
+// receiver reports, and no transport-wide congestion control feedback. The SFU lowers a
+// subscriber's simulcast layers when that feedback shows queuing delay; the recorder runs
+// beside the SFU, so the delay it would report is its own CPU being busy (seen under
+// TestRecordsTopSimulcastLayer with -race: recordings fell to 320x180), not a network that
+// cannot carry the top layer. Without the feedback the SFU's estimate keeps its initial
+// value and the recorder keeps the layer it asked for.
+func receiveInterceptors() ([]interceptor.Factory, error) {
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("nack generator: %w", err)
+	}
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("receiver reports: %w", err)
+	}
+	return []interceptor.Factory{gen, rr}, nil
 }

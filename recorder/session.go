@@ -16,8 +16,6 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
-	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 )
 
 // Job is one recording to make.
@@ -181,120 +179,6 @@ func nextEpoch(prior []Segment) (epochNo, startNumber int) {
 		n, _ = strconv.Atoi(v)
 	}
 	return n + 1, last.Seq + 1
-}
-
-// sink is where a track's RTP goes: ffmpeg's port on loopback, written through the
-// session's one sending socket. waitKey drops the picture until a keyframe starts: ffmpeg
-// cannot use H.264 before its SPS and PPS, and a VP8 stream joined mid-GOP leaves its probe
-// without a picture size or frame rate (it then guessed the RTP clock as the frame rate and
-// duplicated frames by the thousand into the transcoder: TestVP8IsTranscoded's flake).
-type sink struct {
-	conn     *net.UDPConn
-	addr     *net.UDPAddr
-	pt       byte
-	keyframe func(payload []byte) bool
-	waitKey  atomic.Bool
-	onKey    func() // called once the first packet passes
-}
-
-// newSink sends to ffmpeg's port; keyframe (nil: none) recognises the RTP payload that
-// starts a keyframe, before which nothing is sent.
-func newSink(conn *net.UDPConn, port int, pt byte, keyframe func([]byte) bool, onKey func()) *sink {
-	sk := &sink{conn: conn, addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, pt: pt,
-		keyframe: keyframe, onKey: sync.OnceFunc(onKey)}
-	sk.waitKey.Store(keyframe != nil)
-	return sk
-}
-
-// keyframeStart returns the keyframe test for a picture's codec (nil: none known).
-func keyframeStart(mime string) func([]byte) bool {
-	switch strings.ToLower(mime) {
-	case "video/h264":
-		return h264KeyframeStart
-	case "video/vp8":
-		return vp8KeyframeStart
-	}
-	return nil
-}
-
-// vp8KeyframeStart reports whether an RTP payload (RFC 7741 §4.2) starts a VP8 keyframe:
-// the start of partition 0 (S set, PID 0) whose payload header has P (inverse key frame
-// flag, RFC 6386 §9.1) clear.
-func vp8KeyframeStart(p []byte) bool {
-	if len(p) < 1 || p[0]&0x10 == 0 || p[0]&0x07 != 0 {
-		return false
-	}
-	i := 1
-	if p[0]&0x80 != 0 { // X: extension byte
-		if len(p) < 2 {
-			return false
-		}
-		ext := p[1]
-		i = 2
-		if ext&0x80 != 0 { // I: picture id, 7 or 15 bits
-			if len(p) <= i {
-				return false
-			}
-			if p[i]&0x80 != 0 {
-				i++
-			}
-			i++
-		}
-		if ext&0x40 != 0 { // L: TL0PICIDX
-			i++
-		}
-		if ext&0x30 != 0 { // T or K: TID/Y/KEYIDX
-			i++
-		}
-	}
-	return len(p) > i && p[i]&0x01 == 0
-}
-
-// forward copies a track's RTP to the sink, rewriting the payload type to the one the SDP
-// declares. Packets are dropped while no sink is set. It returns when the track ends.
-func forward(track *webrtc.TrackRemote, dst *atomic.Pointer[sink]) {
-	buf := make([]byte, 1500)
-	var h rtp.Header
-	for {
-		n, _, err := track.Read(buf)
-		if err != nil {
-			return
-		}
-		sk := dst.Load()
-		if sk == nil || n < 12 {
-			continue
-		}
-		if sk.waitKey.Load() {
-			hn, err := h.Unmarshal(buf[:n])
-			if err != nil || !sk.keyframe(buf[hn:n]) {
-				continue
-			}
-			sk.waitKey.Store(false)
-		}
-		sk.onKey()
-		buf[1] = buf[1]&0x80 | sk.pt
-		// Errors (ffmpeg not yet listening) lose a packet, as the network would.
-		_, _ = sk.conn.WriteToUDP(buf[:n], sk.addr)
-	}
-}
-
-// h264KeyframeStart reports whether an RTP payload (RFC 6184) begins an access unit a
-// decoder can start from, which for WebRTC's in-band parameter sets means one that starts
-// with an SPS (type 7): as a single NAL unit, first in a STAP-A (type 24), or starting an
-// FU-A (type 28). An IDR without the SPS before it is useless to a muxer just started.
-func h264KeyframeStart(p []byte) bool {
-	if len(p) < 2 {
-		return false
-	}
-	switch p[0] & 0x1f {
-	case 7:
-		return true
-	case 24: // STAP-A: 16-bit size, then the first NAL header
-		return len(p) >= 4 && p[3]&0x1f == 7
-	case 28: // FU-A: start bit and the fragmented NAL's type
-		return p[1]&0x80 != 0 && p[1]&0x1f == 7
-	}
-	return false
 }
 
 // reservePair finds an even UDP port on 127.0.0.1 whose successor (RTCP) is also free, for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -39,6 +40,55 @@ func TestEgressAPIMounted(t *testing.T) {
 	var te twirp.Error
 	if err == nil || (errors.As(err, &te) && te.Code() != twirp.BadRoute && te.Code() != twirp.NotFound && te.Code() != twirp.Internal && te.Code() != twirp.Unimplemented) {
 		t.Errorf("ListEgress on a node without egress settings: %v, want a not-found error", err)
+	}
+}
+
+// TestEgressAPIChecksTokenRoom: through a node, a token whose roomRecord grant names one
+// room cannot start, stop or list another room's egress (permission_denied), while it
+// still starts its own.
+func TestEgressAPIChecksTokenRoom(t *testing.T) {
+	srv := sfutest.Serve(t, sfutest.WithConfig(func(c *sfu.Config) {
+		c.Egress.RedisAddr = "127.0.0.1:6379" // scripts/services.sh
+		c.Egress.KeyPrefix = fmt.Sprintf("test:egress:%d", time.Now().UnixNano())
+	}))
+	ctx := context.Background()
+	cl := livekit.NewEgressProtobufClient(srv.HTTPURL(), &http.Client{Timeout: 10 * time.Second})
+	as := func(room string) context.Context {
+		tok, err := auth.NewAccessToken(srv.APIKey(), srv.APISecret()).SetValidFor(time.Minute).
+			SetVideoGrant(&auth.VideoGrant{RoomRecord: true, Room: room}).ToJWT()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := twirp.WithHTTPRequestHeaders(ctx, http.Header{"Authorization": {"Bearer " + tok}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	hls := []*livekit.SegmentedFileOutput{{FilenamePrefix: "c/1"}}
+	victim, err := cl.StartRoomCompositeEgress(as("victim"), &livekit.RoomCompositeEgressRequest{RoomName: "victim", SegmentOutputs: hls})
+	if err != nil {
+		t.Fatalf("starting the victim room's egress with its own token: %v", err)
+	}
+	forged := as("attacker")
+	code := func(err error) twirp.ErrorCode {
+		var te twirp.Error
+		if errors.As(err, &te) {
+			return te.Code()
+		}
+		return ""
+	}
+	if _, err := cl.StartRoomCompositeEgress(forged, &livekit.RoomCompositeEgressRequest{RoomName: "victim", SegmentOutputs: hls}); code(err) != twirp.PermissionDenied {
+		t.Errorf("StartRoomCompositeEgress(victim) with an attacker-room token = %v, want permission_denied", err)
+	}
+	if _, err := cl.StopEgress(forged, &livekit.StopEgressRequest{EgressId: victim.EgressId}); code(err) != twirp.PermissionDenied {
+		t.Errorf("StopEgress(victim's) with an attacker-room token = %v, want permission_denied", err)
+	}
+	if _, err := cl.ListEgress(forged, &livekit.ListEgressRequest{RoomName: "victim"}); code(err) != twirp.PermissionDenied {
+		t.Errorf("ListEgress(victim) with an attacker-room token = %v, want permission_denied", err)
+	}
+	if _, err := cl.StopEgress(as("victim"), &livekit.StopEgressRequest{EgressId: victim.EgressId}); err != nil {
+		t.Errorf("StopEgress with the victim room's own token: %v", err)
 	}
 }
 

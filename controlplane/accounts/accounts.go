@@ -73,8 +73,10 @@ type Tokens struct {
 	AccessToken     string
 	AccessExpiresAt time.Time
 	RefreshToken    string
-	SessionID       string
-	User            store.User
+	// RefreshExpiresAt is when the session ends unless refreshed (the cookie's lifetime).
+	RefreshExpiresAt time.Time
+	SessionID        string
+	User             store.User
 }
 
 // RegisterInput is a sign-up request.
@@ -83,6 +85,9 @@ type RegisterInput struct {
 	Password string
 	Name     string
 	Role     string
+	// TimeZone is the IANA zone for times in emails; the UI sends the browser's. Optional
+	// (UTC), but a bad name is a field error.
+	TimeZone string
 }
 
 // Register creates an unverified account and queues the welcome and verification emails in
@@ -98,6 +103,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.User, e
 	if why := auth.CheckPassword(in.Password, addr); why != "" {
 		f.Add("password", why)
 	}
+	tz := in.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	checkTimeZone(f, "time_zone", tz)
 	if err := f.Err(); err != nil {
 		return store.User{}, err
 	}
@@ -108,7 +118,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (store.User, e
 	var u store.User
 	err = s.Store.InTx(ctx, func(tx *store.Store) error {
 		var err error
-		u, err = tx.CreateUser(ctx, store.NewUser{Email: addr, Name: name, Role: in.Role, PasswordHash: hash})
+		u, err = tx.CreateUser(ctx, store.NewUser{Email: addr, Name: name, Role: in.Role, PasswordHash: hash, TimeZone: tz})
 		if errors.Is(err, store.ErrConflict) {
 			return problem.New(http.StatusConflict, problem.CodeEmailTaken, "an account with this email already exists")
 		}

@@ -132,7 +132,8 @@ func (s *Service) issue(ctx context.Context, tx *store.Store, u store.User, sess
 	if err != nil {
 		return Tokens{}, err
 	}
-	return Tokens{AccessToken: access, AccessExpiresAt: exp, RefreshToken: refresh, SessionID: sessionID, User: u}, nil
+	return Tokens{AccessToken: access, AccessExpiresAt: exp, RefreshToken: refresh, RefreshExpiresAt: now.Add(s.cfg.RefreshTTL),
+		SessionID: sessionID, User: u}, nil
 }
 
 var errBadRefresh = problem.New(http.StatusUnauthorized, problem.CodeInvalidRefreshToken, "the refresh token is invalid or expired")
@@ -196,13 +197,40 @@ func (s *Service) Refresh(ctx context.Context, token, ua, ip string) (Tokens, er
 	return t, nil
 }
 
-// Logout revokes the caller's current session.
-func (s *Service) Logout(ctx context.Context, userID, sessionID string) error {
-	return s.Store.InTx(ctx, func(tx *store.Store) error {
-		if err := tx.RevokeSession(ctx, userID, sessionID, "logout"); err != nil {
+// LogoutRefresh revokes the session a refresh token belongs to (a browser signing out with
+// its cookie after its access token lapsed). An unknown token is not an error: the caller
+// ends up signed out either way. Returns the user and session revoked ("" if none).
+func (s *Service) LogoutRefresh(ctx context.Context, token string) (userID, sessionID string, err error) {
+	err = s.Store.InTx(ctx, func(tx *store.Store) error {
+		rt, err := tx.RefreshTokenForUpdate(ctx, auth.HashToken(token))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, store.AuditEntry{ActorID: userID, Action: "auth.logout", TargetType: "session",
-			TargetID: sessionID})
+		sess, err := tx.SessionByID(ctx, rt.SessionID)
+		if err != nil {
+			return err
+		}
+		if sess.RevokedAt != nil {
+			return nil
+		}
+		userID, sessionID = sess.UserID, sess.ID
+		return s.logout(ctx, tx, sess.UserID, sess.ID)
 	})
+	return userID, sessionID, err
+}
+
+// Logout revokes the caller's current session.
+func (s *Service) Logout(ctx context.Context, userID, sessionID string) error {
+	return s.Store.InTx(ctx, func(tx *store.Store) error { return s.logout(ctx, tx, userID, sessionID) })
+}
+
+func (s *Service) logout(ctx context.Context, tx *store.Store, userID, sessionID string) error {
+	if err := tx.RevokeSession(ctx, userID, sessionID, "logout"); err != nil {
+		return err
+	}
+	return tx.AppendAudit(ctx, store.AuditEntry{ActorID: userID, Action: "auth.logout", TargetType: "session",
+		TargetID: sessionID})
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/atrium-live/atrium/controlplane/accounts"
+	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
 
@@ -13,15 +14,22 @@ type tokensView struct {
 	TokenType    string    `json:"token_type"`
 	ExpiresIn    int       `json:"expires_in"`
 	ExpiresAt    time.Time `json:"expires_at"`
-	RefreshToken string    `json:"refresh_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"` // not in cookie mode
 	SessionID    string    `json:"session_id"`
 	User         userView  `json:"user"`
 }
 
-func (h *Handler) writeTokens(w http.ResponseWriter, t accounts.Tokens) {
-	writeJSON(w, http.StatusOK, tokensView{AccessToken: t.AccessToken, TokenType: "Bearer",
+// writeTokens answers a login or refresh. In cookie mode (the browser UI) the refresh token
+// goes into the httpOnly cookie and never into the body, so page scripts cannot read it.
+func (h *Handler) writeTokens(w http.ResponseWriter, r *http.Request, t accounts.Tokens, cookie bool) {
+	v := tokensView{AccessToken: t.AccessToken, TokenType: "Bearer",
 		ExpiresIn: int(time.Until(t.AccessExpiresAt).Round(time.Second).Seconds()), ExpiresAt: t.AccessExpiresAt.UTC(),
-		RefreshToken: t.RefreshToken, SessionID: t.SessionID, User: viewUser(t.User)})
+		RefreshToken: t.RefreshToken, SessionID: t.SessionID, User: viewUser(t.User)}
+	if cookie {
+		h.setSessionCookies(w, r, t.RefreshToken, t.RefreshExpiresAt)
+		v.RefreshToken = ""
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
@@ -30,13 +38,14 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 		Name     string `json:"name"`
 		Role     string `json:"role"`
+		TimeZone string `json:"time_zone"`
 	}
 	if err := decode(r, &in); err != nil {
 		writeError(w, r, h.Log, err)
 		return
 	}
 	u, err := h.Accounts.Register(r.Context(), accounts.RegisterInput{Email: in.Email, Password: in.Password,
-		Name: in.Name, Role: in.Role})
+		Name: in.Name, Role: in.Role, TimeZone: in.TimeZone})
 	if err != nil {
 		writeError(w, r, h.Log, err)
 		return
@@ -115,35 +124,93 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.Log, err)
 		return
 	}
+	cookie, err := h.cookieMode(r)
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
 	t, err := h.Accounts.Login(r.Context(), accounts.LoginInput{Email: in.Email, Password: in.Password, TOTP: in.TOTP,
 		UserAgent: r.UserAgent(), IP: h.clientIP(r)})
 	if err != nil {
 		writeError(w, r, h.Log, err)
 		return
 	}
-	h.writeTokens(w, t)
+	h.writeTokens(w, r, t, cookie)
 }
 
+// refresh rotates the refresh token from the JSON body (API clients) or, when the body has
+// none, from the session cookie; the cookie is only honoured with the CSRF header from our
+// own origin (cookieMode), so a page on another site cannot mint access tokens with it.
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decodeOptional(r, &in); err != nil {
 		writeError(w, r, h.Log, err)
 		return
 	}
-	t, err := h.Accounts.Refresh(r.Context(), in.RefreshToken, r.UserAgent(), h.clientIP(r))
+	cookie, err := h.cookieMode(r)
 	if err != nil {
 		writeError(w, r, h.Log, err)
 		return
 	}
-	h.writeTokens(w, t)
-}
-
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request, p store.Principal) {
-	if err := h.Accounts.Logout(r.Context(), p.UserID, p.SessionID); err != nil {
+	token := in.RefreshToken
+	if token == "" {
+		token = refreshFromCookie(r)
+		switch {
+		case token == "":
+			writeError(w, r, h.Log, errBadRefresh)
+			return
+		case !cookie:
+			writeError(w, r, h.Log, csrfRefusal(r))
+			return
+		}
+	}
+	t, err := h.Accounts.Refresh(r.Context(), token, r.UserAgent(), h.clientIP(r))
+	if err != nil {
+		if cookie {
+			h.clearSessionCookies(w, r)
+		}
 		writeError(w, r, h.Log, err)
 		return
+	}
+	h.writeTokens(w, r, t, cookie)
+}
+
+var errBadRefresh = problem.New(http.StatusUnauthorized, problem.CodeInvalidRefreshToken, "the refresh token is invalid or expired")
+
+// logout revokes the session of the access token, or (a browser whose access token lapsed)
+// of the session cookie, which needs the CSRF header. Every tab of the browser shares that
+// session, so all of them are signed out; open notification streams of the session are told
+// (session_ended) and the UI broadcasts the sign-out to its other tabs.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	cookie, err := h.cookieMode(r)
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	var userID, sessionID string
+	if p, ok := principalFrom(r.Context()); ok {
+		userID, sessionID = p.UserID, p.SessionID
+		err = h.Accounts.Logout(r.Context(), p.UserID, p.SessionID)
+	} else if token := refreshFromCookie(r); token != "" {
+		if !cookie {
+			writeError(w, r, h.Log, csrfRefusal(r))
+			return
+		}
+		userID, sessionID, err = h.Accounts.LogoutRefresh(r.Context(), token)
+	} else {
+		err = errUnauthenticated
+	}
+	if err != nil {
+		writeError(w, r, h.Log, err)
+		return
+	}
+	if cookie {
+		h.clearSessionCookies(w, r)
+	}
+	if sessionID != "" && h.Notify != nil {
+		h.Notify.SessionEnded(userID, sessionID)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -57,6 +57,9 @@ func (h *Handler) deleteSession(w http.ResponseWriter, r *http.Request, p store.
 		writeError(w, r, h.Log, err)
 		return
 	}
+	if h.Notify != nil {
+		h.Notify.SessionEnded(p.UserID, id) // that device's open pages close their streams
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -56,7 +56,8 @@ func pathEgressID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-// classRecordings lists a class's recordings for its teacher, an admin or a booked student.
+// classRecordings lists a class's recordings for its teacher, an admin or a booked student,
+// and the running one (live_only) for a student on the waitlist of the full class.
 func (h *Handler) classRecordings(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	id, err := pathUUID(r, "id")
 	var v recordings.ClassView
@@ -69,7 +70,7 @@ func (h *Handler) classRecordings(w http.ResponseWriter, r *http.Request, p stor
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"class_id": id, "recordable": v.Class.Recordable,
 		"recording_enabled": v.Enabled, "may_manage": v.MayManage, "auto_record": v.Settings.AutoRecord,
-		"retention_days": v.Retention, "items": viewRecordings(v.Recordings)})
+		"retention_days": v.Retention, "live_only": v.Access == recordings.AccessLive, "items": viewRecordings(v.Recordings)})
 }
 
 // startRecording starts recording a class (its teacher or an admin).
@@ -137,8 +138,9 @@ func (h *Handler) deleteRecording(w http.ResponseWriter, r *http.Request, p stor
 }
 
 // recordingMedia is the authorizing proxy: one HLS object (playlist, init or media segment)
-// of a recording, for its class's teacher, an admin or a booked student, read from the
-// recorders' bucket. Everyone else gets 403, whatever URL they guess.
+// of a recording, for its class's teacher, an admin or a booked student, and for a student
+// on the class's waitlist while the recording runs, read from the recorders' bucket.
+// Everyone else gets 403, whatever URL they guess.
 func (h *Handler) recordingMedia(w http.ResponseWriter, r *http.Request, p store.Principal) {
 	id, err := pathEgressID(r)
 	var (

@@ -18,6 +18,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/catalog"
 	"github.com/atrium-live/atrium/controlplane/classroom"
 	"github.com/atrium-live/atrium/controlplane/media"
+	"github.com/atrium-live/atrium/controlplane/notify"
 	"github.com/atrium-live/atrium/controlplane/recordings"
 	"github.com/atrium-live/atrium/controlplane/roster"
 	"github.com/atrium-live/atrium/controlplane/store"
@@ -64,6 +65,15 @@ type Handler struct {
 	// MediaOrigin is the SFU's http(s) origin (from livekit.url), which the classroom's SDK
 	// fetches /rtc/validate from when a connection fails; the CSP must allow it.
 	MediaOrigin string
+	// PublicURL is where users reach the control plane (feed URLs; an accepted Origin).
+	PublicURL string
+	// SecureCookies marks session cookies Secure (the public URL is https or TLS is served);
+	// requests that arrive over TLS get Secure cookies regardless.
+	SecureCookies bool
+	// Notify fans notifications out to open pages (h_stream.go); nil turns the stream off.
+	Notify *notify.Hub
+	// StreamMaxAge bounds one notification stream (zero: defaultStreamMaxAge).
+	StreamMaxAge time.Duration
 }
 
 // actor turns a principal into what catalog needs.

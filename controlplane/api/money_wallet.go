@@ -161,26 +161,3 @@ func (h *Handler) stripeWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"received": true})
 }
-
-func (h *Handler) myNotifications(w http.ResponseWriter, r *http.Request, p store.Principal) {
-	ns, err := h.Store.UserNotifications(r.Context(), p.UserID, 100)
-	if err != nil {
-		writeError(w, r, h.Log, err)
-		return
-	}
-	type view struct {
-		ID        int64          `json:"id"`
-		Kind      string         `json:"kind"`
-		Title     string         `json:"title"`
-		Body      string         `json:"body"`
-		Data      map[string]any `json:"data"`
-		Read      bool           `json:"read"`
-		CreatedAt time.Time      `json:"created_at"`
-	}
-	out := make([]view, 0, len(ns))
-	for _, n := range ns {
-		out = append(out, view{ID: n.ID, Kind: n.Kind, Title: n.Title, Body: n.Body, Data: n.Data, Read: n.ReadAt != nil,
-			CreatedAt: n.CreatedAt.UTC()})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
-}

@@ -69,7 +69,7 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/auth/password/reset", h.limitAuth(h.resetPassword)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/login", h.limitAuth(h.login)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/refresh", h.limitAuth(h.refresh)).Methods(http.MethodPost)
-	api.HandleFunc("/auth/logout", any(h.logout)).Methods(http.MethodPost)
+	api.HandleFunc("/auth/logout", h.logout).Methods(http.MethodPost)
 	api.HandleFunc("/auth/2fa/enroll", any(h.totpEnroll)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/2fa/confirm", any(h.totpConfirm)).Methods(http.MethodPost)
 	api.HandleFunc("/auth/2fa/disable", h.limitAuth(any(h.totpDisable))).Methods(http.MethodPost)
@@ -78,6 +78,18 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/me/sessions", any(h.listSessions)).Methods(http.MethodGet)
 	api.HandleFunc("/me/sessions", any(h.deleteOtherSessions)).Methods(http.MethodDelete)
 	api.HandleFunc("/me/sessions/{id}", any(h.deleteSession)).Methods(http.MethodDelete)
+
+	// Notifications and calendars (h_notifications.go, h_stream.go, h_calendar.go).
+	api.HandleFunc("/me/notifications", any(h.myNotifications)).Methods(http.MethodGet)
+	api.HandleFunc("/me/notifications/stream", any(h.notificationStream)).Methods(http.MethodGet)
+	api.HandleFunc("/me/notifications/read-all", any(h.readAllNotifications)).Methods(http.MethodPost)
+	api.HandleFunc("/me/notifications/{id}/read", any(h.readNotification)).Methods(http.MethodPost)
+	api.HandleFunc("/me/notification-preferences", any(h.getNotificationPreferences)).Methods(http.MethodGet)
+	api.HandleFunc("/me/notification-preferences", any(h.putNotificationPreferences)).Methods(http.MethodPut)
+	api.HandleFunc("/me/calendar-feed", any(h.getCalendarFeed)).Methods(http.MethodGet)
+	api.HandleFunc("/me/calendar-feed", any(h.createCalendarFeed)).Methods(http.MethodPost)
+	api.HandleFunc("/me/calendar-feed", any(h.deleteCalendarFeed)).Methods(http.MethodDelete)
+	api.HandleFunc("/calendar/{token}.ics", h.calendarFeed).Methods(http.MethodGet)
 
 	// Administration.
 	api.HandleFunc("/admin/users", admin(h.listUsers)).Methods(http.MethodGet)
@@ -150,7 +162,6 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/classes/{id}/waitlist", student(h.getWaitlist)).Methods(http.MethodGet)
 	api.HandleFunc("/classes/{id}/waitlist", student(h.leaveWaitlist)).Methods(http.MethodDelete)
 	api.HandleFunc("/me/bookings", any(h.myBookings)).Methods(http.MethodGet)
-	api.HandleFunc("/me/notifications", any(h.myNotifications)).Methods(http.MethodGet)
 	api.HandleFunc("/bookings/{id}", any(h.getBooking)).Methods(http.MethodGet)
 	api.HandleFunc("/bookings/{id}", any(h.cancelBooking)).Methods(http.MethodDelete)
 	api.HandleFunc("/bookings/{id}/disputes", any(h.openDispute)).Methods(http.MethodPost)

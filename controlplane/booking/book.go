@@ -3,11 +3,13 @@ package booking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/ledger"
+	"github.com/atrium-live/atrium/controlplane/notify"
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
@@ -140,18 +142,29 @@ func (s *Service) Book(ctx context.Context, a Actor, in BookInput) (res BookResu
 		if err := tx.MarkWaitlistBooked(ctx, c.ID, a.UserID, now); err != nil {
 			return err
 		}
-		b := store.Booking{ID: id, ClassID: c.ID, StudentID: a.UserID, StudentEmail: a.Email, StudentName: a.Name,
-			Status: store.BookingConfirmed, PriceCredits: c.PriceCredits, PaidCredits: price, DiscountCodeID: discountID,
-			IdempotencyKey: in.IdempotencyKey, CreatedAt: now, ClassTitle: c.Title, ClassStartsAt: c.StartsAt,
-			ClassMinutes: c.DurationMinutes, ClassStatus: c.Status, TeacherID: c.TeacherID}
-		if a.Email == "" { // callers outside HTTP may not know the student's address
-			if b, err = tx.BookingByID(ctx, id); err != nil {
-				return err
-			}
+		b, err := tx.BookingByID(ctx, id)
+		if err != nil {
+			return err
 		}
 		res = BookResult{Booking: b, Created: true}
-		return s.mail(ctx, tx, b.StudentEmail, email.KindBookingConfirmation, map[string]any{"Name": b.StudentName,
-			"ClassTitle": c.Title, "StartsAt": fmtTime(c.StartsAt), "Credits": price, "Link": s.classLink(c.ID)})
+		if err := tx.InsertNotification(ctx, store.Notification{UserID: a.UserID, Kind: notify.KindBooking,
+			Title: "Booked: " + c.Title, Body: "Your seat is booked for " + fmtIn(c.StartsAt, b.StudentTimeZone) + ".",
+			Data: map[string]any{"class_id": c.ID, "booking_id": id}, CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := s.notifyLowCredits(ctx, tx, a.UserID, balance, balance-int64(price), now); err != nil {
+			return err
+		}
+		ics, err := s.invite(b, false, now)
+		if err != nil {
+			return err
+		}
+		if err := s.Mailer.Enqueue(ctx, tx, email.Message{To: b.StudentEmail, Kind: email.KindBookingConfirmation,
+			Data: map[string]any{"Name": b.StudentName, "ClassTitle": c.Title, "StartsAt": fmtIn(c.StartsAt, b.StudentTimeZone),
+				"Credits": price, "Link": s.classLink(c.ID)}, Attachments: []store.Attachment{ics}}); err != nil {
+			return fmt.Errorf("booking: confirmation email: %w", err)
+		}
+		return nil
 	})
 	return res, err
 }
@@ -218,6 +231,9 @@ func (s *Service) Cancel(ctx context.Context, a Actor, bookingID string) (store.
 			return err
 		}
 		c.SeatsTaken--
+		if err := s.cancellationNotice(ctx, tx, b, "Your booking is cancelled.", reason+".", now); err != nil {
+			return err
+		}
 		return s.offerSeats(ctx, tx, c, now)
 	})
 	return out, err

@@ -100,8 +100,9 @@ func TestRefundTeacherNoShow(t *testing.T) {
 		Items []map[string]any `json:"items"`
 	}
 	w.env.Do(t, "GET", "/api/v1/me/notifications", bc.students[1].Token, nil).Want(t, http.StatusOK).JSON(t, &n)
-	if len(n.Items) != 1 || n.Items[0]["kind"] != "refund" {
-		t.Fatalf("notifications = %v", n.Items)
+	// Newest first: the refund, after the booking's own notice.
+	if len(n.Items) != 2 || n.Items[0]["kind"] != "refund" || n.Items[1]["kind"] != "booking" {
+		t.Fatalf("notifications = %v, want refund then booking", n.Items)
 	}
 	w.checkLedger(t)
 }

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/atrium-live/atrium/controlplane/calendar"
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/ledger"
 	"github.com/atrium-live/atrium/controlplane/lifecycle"
@@ -42,11 +43,18 @@ type Config struct {
 	CommissionPercent map[string]int
 	// DisputeWindow is how long after a class's scheduled end its students may dispute it.
 	DisputeWindow time.Duration
-	// ReminderBefore: booked students get a "starting soon" email and notification this long
-	// before the start (0: no reminders).
-	ReminderBefore time.Duration
+	// ReminderOffsets: booked students get a "starting soon" email and notification at each
+	// of these offsets before the start (whole minutes; empty: no reminders).
+	ReminderOffsets []time.Duration
+	// LowCreditsBelow: a booking that takes a wallet below this many credits notifies its
+	// owner once (0: never).
+	LowCreditsBelow int
 	// AppURL is the public URL for links in emails.
 	AppURL string
+	// CalendarDomain ends the UIDs of calendar events (the host of AppURL).
+	CalendarDomain string
+	// Organizer is the ORGANIZER of invites (the sender of emails); optional.
+	Organizer calendar.Person
 }
 
 // Mailer queues an email in the caller's transaction (*email.Outbox).
@@ -148,8 +156,6 @@ func (s *Service) mail(ctx context.Context, tx *store.Store, to, kind string, da
 }
 
 func (s *Service) classLink(classID string) string { return s.cfg.AppURL + "/classes/" + classID }
-
-func fmtTime(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006 15:04 MST") }
 
 // LedgerChecks implements ledger.Checker: every class escrow equals what its bookings hold.
 func (s *Service) LedgerChecks(ctx context.Context, st *store.Store) ([]string, []ledger.Discrepancy, error) {

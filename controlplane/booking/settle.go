@@ -8,7 +8,6 @@ import (
 
 	"github.com/livekit/protocol/webhook"
 
-	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/ledger"
 	"github.com/atrium-live/atrium/controlplane/lifecycle"
 	"github.com/atrium-live/atrium/controlplane/store"
@@ -37,6 +36,10 @@ func (s *Service) ClassCancelled(ctx context.Context, tx *store.Store, c store.C
 	}
 	refunded := 0
 	for _, b := range bookings {
+		// Every booked student hears of it (and gets the calendar cancellation), paid or not.
+		if err := s.cancellationNotice(ctx, tx, b, "The class has been cancelled.", c.CancelReason, now); err != nil {
+			return err
+		}
 		if b.Held() <= 0 {
 			continue
 		}
@@ -45,10 +48,6 @@ func (s *Service) ClassCancelled(ctx context.Context, tx *store.Store, c store.C
 			return err
 		}
 		refunded += b.Held()
-		if err := s.mail(ctx, tx, b.StudentEmail, email.KindCancellation, map[string]any{"Name": b.StudentName,
-			"ClassTitle": c.Title, "StartsAt": fmtTime(c.StartsAt), "Reason": c.CancelReason}); err != nil {
-			return err
-		}
 	}
 	_, err = tx.InsertClassOutcome(ctx, store.ClassOutcome{ClassID: c.ID, Outcome: store.OutcomeCancelled,
 		TeacherID: c.TeacherID, RefundedCredits: refunded, CreatedAt: now})

@@ -113,12 +113,12 @@ func (s *Service) offerSeats(ctx context.Context, tx *store.Store, c store.Class
 	for _, w := range offered {
 		if err := tx.InsertNotification(ctx, store.Notification{UserID: w.StudentID, Kind: "waitlist_offer",
 			Title: "A seat is free: " + c.Title,
-			Body:  fmt.Sprintf("Book it before %s or it passes to the next student.", fmtTime(expires)),
+			Body:  fmt.Sprintf("Book it before %s or it passes to the next student.", fmtIn(expires, w.StudentTimeZone)),
 			Data:  map[string]any{"class_id": c.ID, "expires_at": expires.UTC()}, CreatedAt: now}); err != nil {
 			return err
 		}
 		if err := s.mail(ctx, tx, w.StudentEmail, KindWaitlistOffer, map[string]any{"Name": w.StudentName,
-			"ClassTitle": c.Title, "StartsAt": fmtTime(c.StartsAt), "ExpiresAt": fmtTime(expires),
+			"ClassTitle": c.Title, "StartsAt": fmtIn(c.StartsAt, w.StudentTimeZone), "ExpiresAt": fmtIn(expires, w.StudentTimeZone),
 			"Link": s.classLink(c.ID)}); err != nil {
 			return err
 		}

@@ -193,6 +193,7 @@ type ClassSpec struct {
 	Capacity    int           // default 10
 	Tier        string        // default basic
 	Price       int           // default 10
+	TimeZone    string        // IANA; default the teacher's
 }
 
 // CreateClass schedules a class for teacher over HTTP and returns its JSON.
@@ -202,6 +203,9 @@ func (e *Env) CreateClass(t testing.TB, teacher *User, s ClassSpec) map[string]a
 		"description": s.Description, "starts_at": e.Clock.Now().Add(orDur(s.StartsIn, 48*time.Hour)).UTC().Format(time.RFC3339),
 		"duration_minutes": orInt(s.Duration, 60), "capacity": orInt(s.Capacity, 10), "tier": or(s.Tier, "basic"),
 		"price_credits": orInt(s.Price, 10)}
+	if s.TimeZone != "" {
+		body["time_zone"] = s.TimeZone
+	}
 	return e.Do(t, "POST", "/api/v1/classes", teacher.Token, body).Want(t, http.StatusCreated).Map(t)
 }
 

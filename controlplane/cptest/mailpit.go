@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,11 +15,41 @@ import (
 
 // Mail is a message as mailpit received it.
 type Mail struct {
-	ID      string
-	Subject string
-	Text    string
-	HTML    string
-	To      []string
+	ID          string
+	Subject     string
+	Text        string
+	HTML        string
+	To          []string
+	Attachments []Attachment
+}
+
+// Attachment is a file of a message (Content fetched by MailAttachment).
+type Attachment struct {
+	PartID      string `json:"PartID"`
+	FileName    string `json:"FileName"`
+	ContentType string `json:"ContentType"`
+}
+
+// MailAttachment returns the decoded content of attachment a of m.
+func MailAttachment(t testing.TB, m Mail, a Attachment) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		MailpitURL+"/api/v1/message/"+url.PathEscape(m.ID)+"/part/"+url.PathEscape(a.PartID), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("cptest: mailpit attachment: %v", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("cptest: mailpit attachment %s of %s: %d %v", a.PartID, m.ID, res.StatusCode, err)
+	}
+	return body
 }
 
 // WaitEmail polls mailpit until a message to `to` whose subject contains subject arrives
@@ -88,15 +119,16 @@ func searchMail(to string) ([]Mail, error) {
 
 func getMail(id string) (Mail, error) {
 	var m struct {
-		ID      string `json:"ID"`
-		Subject string `json:"Subject"`
-		Text    string `json:"Text"`
-		HTML    string `json:"HTML"`
+		ID          string       `json:"ID"`
+		Subject     string       `json:"Subject"`
+		Text        string       `json:"Text"`
+		HTML        string       `json:"HTML"`
+		Attachments []Attachment `json:"Attachments"`
 	}
 	if err := getJSON(MailpitURL+"/api/v1/message/"+url.PathEscape(id), &m); err != nil {
 		return Mail{}, err
 	}
-	return Mail{ID: m.ID, Subject: m.Subject, Text: m.Text, HTML: m.HTML}, nil
+	return Mail{ID: m.ID, Subject: m.Subject, Text: m.Text, HTML: m.HTML, Attachments: m.Attachments}, nil
 }
 
 func getJSON(u string, v any) error {

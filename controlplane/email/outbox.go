@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/atrium-live/atrium/controlplane/notify"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
 
@@ -40,6 +41,8 @@ type Message struct {
 	To   string
 	Kind string
 	Data map[string]any // template data; must include Name
+	// Attachments go after the text and HTML parts (the .ics invite of a booking).
+	Attachments []store.Attachment
 }
 
 // Outbox queues rendered messages. Safe for concurrent use.
@@ -52,15 +55,26 @@ type Outbox struct {
 func NewOutbox(r *Renderer, jobs JobInserter) *Outbox { return &Outbox{r: r, jobs: jobs} }
 
 // Enqueue renders m, stores it in the outbox and inserts its delivery job, in st's
-// transaction (or a new one if st is not in a transaction).
+// transaction (or a new one if st is not in a transaction). An optional email whose
+// recipient turned its kind off (notification preferences, notify.ForEmail) is dropped here,
+// so no caller can forget the preference.
 func (o *Outbox) Enqueue(ctx context.Context, st *store.Store, m Message) error {
+	if kind, optional := notify.ForEmail(m.Kind); optional {
+		wanted, err := st.EmailWanted(ctx, m.To, kind)
+		if err != nil {
+			return fmt.Errorf("email: enqueue %s: %w", m.Kind, err)
+		}
+		if !wanted {
+			return nil
+		}
+	}
 	msg, err := o.r.Render(m.Kind, m.Data)
 	if err != nil {
 		return err
 	}
 	return st.InTx(ctx, func(tx *store.Store) error {
 		id, err := tx.InsertOutbox(ctx, store.OutboxMessage{To: m.To, Kind: m.Kind, Subject: msg.Subject,
-			TextBody: msg.Text, HTMLBody: msg.HTML})
+			TextBody: msg.Text, HTMLBody: msg.HTML, Attachments: m.Attachments})
 		if err != nil {
 			return fmt.Errorf("email: enqueue %s: %w", m.Kind, err)
 		}
@@ -92,7 +106,8 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if m.Status != "pending" {
 		return nil
 	}
-	if err := w.Sender.Send(ctx, m.To, Rendered{Subject: m.Subject, Text: m.TextBody, HTML: m.HTMLBody}); err != nil {
+	if err := w.Sender.Send(ctx, m.To, Rendered{Subject: m.Subject, Text: m.TextBody, HTML: m.HTMLBody,
+		Attachments: m.Attachments}); err != nil {
 		final := job.Attempt >= job.MaxAttempts
 		if merr := w.Store.MarkOutboxAttempt(ctx, m.ID, err.Error(), final); merr != nil {
 			w.Log.Error("email: record failed attempt", "outbox_id", m.ID, "err", merr)

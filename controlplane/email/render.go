@@ -14,6 +14,8 @@ import (
 	htmltemplate "html/template"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/atrium-live/atrium/controlplane/store"
 )
 
 // Kinds of email. Each has templates/<kind>.txt (defining "subject") and templates/<kind>.html.
@@ -39,9 +41,10 @@ var templateFS embed.FS
 
 // Rendered is a message ready to send.
 type Rendered struct {
-	Subject string
-	Text    string
-	HTML    string
+	Subject     string
+	Text        string
+	HTML        string
+	Attachments []store.Attachment
 }
 
 // Renderer renders the embedded templates. Safe for concurrent use.

@@ -13,7 +13,8 @@ func TestRenderEveryKind(t *testing.T) {
 	data := map[string]any{"Name": "Ann", "Role": "student", "Link": "https://atrium.test/x?token=abc",
 		"ClassTitle": `<b>Go</b> & "you"`, "StartsAt": "Mon 10:00 UTC", "Credits": 12, "Reason": "teacher ill",
 		"Reference": "R-1", "Amount": "€10.00", "Date": "2026-11-25", "ExpiresAt": "Tue 10:00 UTC",
-		"From": "Teacher <i>T</i>", "Message": "Bring <b>paper</b>\nand a pen"}
+		"From": "Teacher <i>T</i>", "Message": "Bring <b>paper</b>\nand a pen",
+		"Headline": "The class was cancelled.", "In": "in 1 hour"}
 	for _, k := range Kinds {
 		m, err := r.Render(k, data)
 		if err != nil {

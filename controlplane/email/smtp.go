@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -95,32 +97,22 @@ func (s *Sender) Send(ctx context.Context, to string, msg Rendered) error {
 	return c.Quit()
 }
 
-// build returns an RFC 5322 multipart/alternative message (text first, HTML preferred).
+// build returns an RFC 5322 message: multipart/alternative (text first, HTML preferred),
+// wrapped in multipart/mixed with the attachments when there are any.
 func (s *Sender) build(to *mail.Address, msg Rendered) ([]byte, error) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
 	domain := "atrium.local"
 	if _, d, ok := strings.Cut(s.from.Address, "@"); ok {
 		domain = d
 	}
-	h := []string{
-		"From: " + s.from.String(),
-		"To: " + to.String(),
-		"Subject: " + mime.QEncoding.Encode("utf-8", msg.Subject),
-		"Date: " + time.Now().UTC().Format(time.RFC1123Z),
-		"Message-ID: <" + hex.EncodeToString(id) + "@" + domain + ">",
-		"MIME-Version: 1.0",
-		"Content-Type: multipart/alternative; boundary=" + mw.Boundary(),
-	}
-	buf.Reset()
-	buf.WriteString(strings.Join(h, "\r\n") + "\r\n\r\n")
+	var altBody bytes.Buffer
+	alt := multipart.NewWriter(&altBody)
 	for _, p := range []struct{ ctype, body string }{
 		{"text/plain; charset=utf-8", msg.Text},
 		{"text/html; charset=utf-8", msg.HTML},
 	} {
-		pw, err := mw.CreatePart(textproto.MIMEHeader{
+		pw, err := alt.CreatePart(textproto.MIMEHeader{
 			"Content-Type":              {p.ctype},
 			"Content-Transfer-Encoding": {"quoted-printable"},
 		})
@@ -135,8 +127,63 @@ func (s *Sender) build(to *mail.Address, msg Rendered) ([]byte, error) {
 			return nil, fmt.Errorf("email: encode: %w", err)
 		}
 	}
-	if err := mw.Close(); err != nil {
+	if err := alt.Close(); err != nil {
 		return nil, fmt.Errorf("email: close: %w", err)
 	}
+	ctype, body := "multipart/alternative; boundary="+alt.Boundary(), altBody.Bytes()
+	if len(msg.Attachments) > 0 {
+		var mixedBody bytes.Buffer
+		mixed := multipart.NewWriter(&mixedBody)
+		pw, err := mixed.CreatePart(textproto.MIMEHeader{"Content-Type": {"multipart/alternative; boundary=" + alt.Boundary()}})
+		if err != nil {
+			return nil, fmt.Errorf("email: part: %w", err)
+		}
+		if _, err := pw.Write(altBody.Bytes()); err != nil {
+			return nil, fmt.Errorf("email: part: %w", err)
+		}
+		for _, a := range msg.Attachments {
+			name := mime.QEncoding.Encode("utf-8", a.Filename)
+			pw, err := mixed.CreatePart(textproto.MIMEHeader{
+				"Content-Type":              {a.ContentType + "; name=\"" + name + "\""},
+				"Content-Disposition":       {"attachment; filename=\"" + name + "\""},
+				"Content-Transfer-Encoding": {"base64"},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("email: attachment: %w", err)
+			}
+			if err := writeBase64(pw, a.Content); err != nil {
+				return nil, fmt.Errorf("email: attachment: %w", err)
+			}
+		}
+		if err := mixed.Close(); err != nil {
+			return nil, fmt.Errorf("email: close: %w", err)
+		}
+		ctype, body = "multipart/mixed; boundary="+mixed.Boundary(), mixedBody.Bytes()
+	}
+	h := []string{
+		"From: " + s.from.String(),
+		"To: " + to.String(),
+		"Subject: " + mime.QEncoding.Encode("utf-8", msg.Subject),
+		"Date: " + time.Now().UTC().Format(time.RFC1123Z),
+		"Message-ID: <" + hex.EncodeToString(id) + "@" + domain + ">",
+		"MIME-Version: 1.0",
+		"Content-Type: " + ctype,
+	}
+	var buf bytes.Buffer
+	buf.WriteString(strings.Join(h, "\r\n") + "\r\n\r\n")
+	buf.Write(body)
 	return buf.Bytes(), nil
+}
+
+// writeBase64 writes b base64-encoded in lines of 76 characters (RFC 2045 §6.8).
+func writeBase64(w io.Writer, b []byte) error {
+	enc := base64.StdEncoding.EncodeToString(b)
+	for len(enc) > 0 {
+		n := min(76, len(enc))
+		if _, err := io.WriteString(w, enc[:n]+"\r\n"); err != nil {
+			return err
+		}
+		enc = enc[n:]
+	}
+	return nil
 }

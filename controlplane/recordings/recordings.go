@@ -25,6 +25,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
 
+	"github.com/atrium-live/atrium/controlplane/notify"
 	"github.com/atrium-live/atrium/controlplane/problem"
 	"github.com/atrium-live/atrium/controlplane/store"
 )
@@ -94,7 +95,7 @@ var (
 	errNoClass   = problem.New(http.StatusNotFound, problem.CodeNotFound, "no such class")
 	errNoRec     = problem.New(http.StatusNotFound, problem.CodeNotFound, "no such recording")
 	errNotTeach  = problem.New(http.StatusForbidden, problem.CodeForbidden, "only the class's teacher may do this")
-	errNotBooked = problem.New(http.StatusForbidden, problem.CodeNotBooked, "only the teacher and students who booked the class can watch its recordings")
+	errNotBooked = problem.New(http.StatusForbidden, problem.CodeNotBooked, "only the teacher and students who booked the class can watch its recordings (students on the waitlist of a full class can watch it live while it is recorded)")
 )
 
 // Actor is who asks.
@@ -114,21 +115,6 @@ func (s *Service) class(ctx context.Context, tx *store.Store, id string) (store.
 	return c, err
 }
 
-// mayWatch allows the class's teacher, admins and students with a confirmed booking.
-func (s *Service) mayWatch(ctx context.Context, a Actor, c store.Class) error {
-	if c.TeacherID == a.UserID || a.admin() {
-		return nil
-	}
-	ok, err := s.Bookings.HasConfirmedBooking(ctx, c.ID, a.UserID)
-	if err != nil {
-		return fmt.Errorf("recordings: booking check: %w", err)
-	}
-	if !ok {
-		return errNotBooked
-	}
-	return nil
-}
-
 // ClassView is a class's recordings as its viewer may see them.
 type ClassView struct {
 	Class      store.Class
@@ -137,23 +123,35 @@ type ClassView struct {
 	Recordings []store.Recording
 	Enabled    bool
 	MayManage  bool
+	// Access is the viewer's: with AccessLive, Recordings holds the running one only.
+	Access Access
 }
 
-// ForClass lists a class's recordings for its teacher, an admin or a booked student.
+// ForClass lists a class's recordings for its teacher, an admin or a booked student, and
+// the running one for a student on the class's waitlist (see accessFor).
 func (s *Service) ForClass(ctx context.Context, a Actor, classID string) (ClassView, error) {
 	c, err := s.class(ctx, s.Store, classID)
 	if err != nil {
 		return ClassView{}, err
 	}
-	if err := s.mayWatch(ctx, a, c); err != nil {
+	acc, err := s.access(ctx, a, c)
+	if err != nil {
 		return ClassView{}, err
 	}
-	v := ClassView{Class: c, Enabled: s.Enabled(), MayManage: c.TeacherID == a.UserID || a.admin()}
+	if acc == AccessNone {
+		return ClassView{}, errNotBooked
+	}
+	v := ClassView{Class: c, Enabled: s.Enabled(), MayManage: c.TeacherID == a.UserID || a.admin(), Access: acc}
 	if v.Settings, err = s.Store.ClassRecordingSettings(ctx, classID); err != nil {
 		return v, err
 	}
 	v.Retention = s.retention(v.Settings)
-	v.Recordings, err = s.Store.ClassRecordings(ctx, classID)
+	recs, err := s.Store.ClassRecordings(ctx, classID)
+	for _, r := range recs {
+		if acc.mayOpen(r) {
+			v.Recordings = append(v.Recordings, r)
+		}
+	}
 	return v, err
 }
 
@@ -318,7 +316,8 @@ func (s *Service) Usage(ctx context.Context, teacherID string) ([]store.Recordin
 var fileRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}\.(m3u8|mp4|m4s)$`)
 
 // Media opens one object of a recording for a viewer allowed to watch it (teacher, admin,
-// booked student): the authorizing proxy behind playback. The caller closes it.
+// booked student; a waitlisted student while it runs): the authorizing proxy behind
+// playback. The caller closes it.
 func (s *Service) Media(ctx context.Context, a Actor, egressID, file string) (Object, string, error) {
 	if s.objects == nil {
 		return Object{}, "", errDisabled
@@ -337,8 +336,15 @@ func (s *Service) Media(ctx context.Context, a Actor, egressID, file string) (Ob
 	if err != nil {
 		return Object{}, "", err
 	}
-	if err := s.mayWatch(ctx, a, c); err != nil {
+	acc, err := s.access(ctx, a, c)
+	if err != nil {
 		return Object{}, "", err
+	}
+	if !acc.mayOpen(r) {
+		if acc == AccessLive {
+			return Object{}, "", errLiveEnded
+		}
+		return Object{}, "", errNotBooked
 	}
 	obj, err := s.objects.open(ctx, path.Join(path.Dir(r.PlaylistKey), file))
 	if errors.Is(err, errNoObject) {
@@ -392,8 +398,33 @@ func (s *Service) HandleEgressEvent(ctx context.Context, ev *livekit.WebhookEven
 		}
 		s.Log.Info("recording event", "event", ev.Event, "class", classID, "egress", r.EgressID, "state", r.State,
 			"duration_s", r.DurationSeconds, "bytes", r.SizeBytes)
+		if r.State == store.RecordingComplete {
+			return s.notifyReady(ctx, tx, r)
+		}
 		return nil
 	})
+}
+
+// notifyReady tells the teacher and the booked students that a recording can be watched,
+// once per recording and person (the dedupe key), however often the end is reported.
+func (s *Service) notifyReady(ctx context.Context, tx *store.Store, r store.Recording) error {
+	c, err := tx.ClassByID(ctx, r.ClassID)
+	if err != nil {
+		return err
+	}
+	students, err := tx.ConfirmedStudents(ctx, r.ClassID)
+	if err != nil {
+		return err
+	}
+	for _, uid := range append([]string{c.TeacherID}, students...) {
+		if err := tx.InsertNotification(ctx, store.Notification{UserID: uid, Kind: notify.KindRecording,
+			Title: "Recording ready: " + c.Title, Body: "The recording of the class can be watched now.",
+			Data:      map[string]any{"class_id": c.ID, "recording_id": r.EgressID},
+			DedupeKey: "recording_ready:" + r.EgressID, CreatedAt: s.Now()}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TeacherJoined starts recording when the teacher of a class marked "may be recorded" and

@@ -36,6 +36,9 @@ type Booking struct {
 	ClassMinutes  int
 	ClassStatus   string
 	TeacherID     string
+	// Time zones (IANA) of the class and of the student, for emails and invites.
+	ClassTimeZone   string
+	StudentTimeZone string
 }
 
 // Held is what the class escrow holds for the booking.
@@ -43,7 +46,7 @@ func (b *Booking) Held() int { return b.PaidCredits - b.RefundedCredits - b.FeeC
 
 const bookingCols = `b.id, b.class_id, b.student_id, u.email, u.name, b.status, b.price_credits, b.paid_credits,
 	b.refunded_credits, b.fee_credits, coalesce(b.discount_code_id::text, ''), b.idempotency_key, b.created_at,
-	b.cancelled_at, c.title, c.starts_at, c.duration_minutes, c.status, c.teacher_id`
+	b.cancelled_at, c.title, c.starts_at, c.duration_minutes, c.status, c.teacher_id, c.time_zone, u.time_zone`
 
 const bookingFrom = ` FROM bookings b JOIN users u ON u.id = b.student_id JOIN classes c ON c.id = b.class_id`
 
@@ -51,7 +54,8 @@ func scanBooking(row pgx.Row) (Booking, error) {
 	var b Booking
 	err := row.Scan(&b.ID, &b.ClassID, &b.StudentID, &b.StudentEmail, &b.StudentName, &b.Status, &b.PriceCredits,
 		&b.PaidCredits, &b.RefundedCredits, &b.FeeCredits, &b.DiscountCodeID, &b.IdempotencyKey, &b.CreatedAt,
-		&b.CancelledAt, &b.ClassTitle, &b.ClassStartsAt, &b.ClassMinutes, &b.ClassStatus, &b.TeacherID)
+		&b.CancelledAt, &b.ClassTitle, &b.ClassStartsAt, &b.ClassMinutes, &b.ClassStatus, &b.TeacherID, &b.ClassTimeZone,
+		&b.StudentTimeZone)
 	return b, err
 }
 
@@ -196,32 +200,4 @@ func (s *Store) BookingsForRequest(ctx context.Context, studentID, classID, key 
 	rows, err := s.db.Query(ctx, `SELECT `+bookingCols+bookingFrom+` WHERE b.student_id = $1
 		AND (b.idempotency_key = $2 OR (b.class_id = $3 AND b.status = 'confirmed'))`, studentID, key, classID)
 	return collectBookings(rows, err, "bookings for request")
-}
-
-// ClaimReminders marks, and returns, up to limit confirmed bookings of scheduled classes
-// starting in (now, now+before] that have not been reminded. Call it in the transaction that
-// queues the reminders, so each booking is reminded once.
-func (s *Store) ClaimReminders(ctx context.Context, now time.Time, before time.Duration, limit int) ([]Booking, error) {
-	rows, err := s.db.Query(ctx, `UPDATE bookings SET reminded_at = $1
-		WHERE id IN (SELECT b2.id FROM bookings b2 JOIN classes c2 ON c2.id = b2.class_id
-			WHERE b2.status = 'confirmed' AND b2.reminded_at IS NULL AND c2.status = 'scheduled'
-			  AND c2.starts_at > $1 AND c2.starts_at <= $1 + $2
-			ORDER BY c2.starts_at LIMIT $3 FOR UPDATE OF b2 SKIP LOCKED)
-		RETURNING id`, now, before, limit)
-	if err != nil {
-		return nil, wrap("claim reminders", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, wrap("claim reminders", err)
-	}
-	out := make([]Booking, 0, len(ids))
-	for _, id := range ids {
-		b, err := s.BookingByID(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, nil
 }

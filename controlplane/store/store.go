@@ -32,13 +32,29 @@ type DB interface {
 
 // Store runs queries on a pool, or on one transaction when obtained from InTx.
 type Store struct {
-	pool *pgxpool.Pool
-	db   DB
-	tx   pgx.Tx
+	pool  *pgxpool.Pool
+	db    DB
+	tx    pgx.Tx
+	hooks *[]func() // run after the transaction commits (AfterCommit)
+	sink  func(Notification)
 }
 
 // New returns a Store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, db: pool} }
+
+// SetNotificationSink makes every committed InsertNotification call fn with the stored record
+// (the real-time hub publishes it). Set it once, before the Store is used.
+func (s *Store) SetNotificationSink(fn func(Notification)) { s.sink = fn }
+
+// AfterCommit runs fn once the current transaction has committed, or at once outside a
+// transaction. fn must not block for long: it runs on the committing goroutine.
+func (s *Store) AfterCommit(fn func()) {
+	if s.hooks == nil {
+		fn()
+		return
+	}
+	*s.hooks = append(*s.hooks, fn)
+}
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -56,9 +72,18 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(&Store{pool: s.pool, db: tx, tx: tx})
+	var hooks []func()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		hooks = hooks[:0] // pgx does not retry, but keep a failed attempt's hooks out anyway
+		return fn(&Store{pool: s.pool, db: tx, tx: tx, hooks: &hooks, sink: s.sink})
 	})
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		h()
+	}
+	return nil
 }
 
 // isUnique reports whether err is a unique-constraint violation.

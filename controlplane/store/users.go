@@ -60,13 +60,19 @@ type NewUser struct {
 	PasswordHash string
 	// Verified marks the email verified at creation (admin-created and demo accounts).
 	Verified bool
+	// TimeZone is an IANA name; "" means UTC.
+	TimeZone string
 }
 
 // CreateUser inserts a user; ErrConflict if the email (case-insensitively) is taken.
 func (s *Store) CreateUser(ctx context.Context, n NewUser) (User, error) {
-	row := s.db.QueryRow(ctx, `INSERT INTO users (email, name, role, password_hash, email_verified_at)
-		VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END) RETURNING `+userCols,
-		strings.TrimSpace(n.Email), n.Name, n.Role, n.PasswordHash, n.Verified)
+	tz := n.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	row := s.db.QueryRow(ctx, `INSERT INTO users (email, name, role, password_hash, email_verified_at, time_zone)
+		VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END, $6) RETURNING `+userCols,
+		strings.TrimSpace(n.Email), n.Name, n.Role, n.PasswordHash, n.Verified, tz)
 	u, err := scanUser(row)
 	return u, wrap("create user", err)
 }

@@ -29,18 +29,20 @@ type WaitlistEntry struct {
 	OfferExpiresAt *time.Time
 	CreatedAt      time.Time
 	Position       int // 1-based among waiting entries (0 when not waiting)
+	// StudentTimeZone (IANA) is for times in the student's emails.
+	StudentTimeZone string
 }
 
 const waitCols = `w.id, w.class_id, w.student_id, u.email, u.name, w.status, w.offered_at, w.offer_expires_at, w.created_at,
 	CASE WHEN w.status = 'waiting' THEN (SELECT count(*) FROM waitlist_entries x WHERE x.class_id = w.class_id
-		AND x.status = 'waiting' AND (x.created_at, x.id) <= (w.created_at, w.id)) ELSE 0 END`
+		AND x.status = 'waiting' AND (x.created_at, x.id) <= (w.created_at, w.id)) ELSE 0 END, u.time_zone`
 
 const waitFrom = ` FROM waitlist_entries w JOIN users u ON u.id = w.student_id`
 
 func scanWait(row pgx.Row) (WaitlistEntry, error) {
 	var w WaitlistEntry
 	err := row.Scan(&w.ID, &w.ClassID, &w.StudentID, &w.StudentEmail, &w.StudentName, &w.Status, &w.OfferedAt,
-		&w.OfferExpiresAt, &w.CreatedAt, &w.Position)
+		&w.OfferExpiresAt, &w.CreatedAt, &w.Position, &w.StudentTimeZone)
 	return w, err
 }
 

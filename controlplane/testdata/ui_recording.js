@@ -10,7 +10,7 @@ const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim()).catch((
 // {status, body}.
 function api(page, path, method) {
   return page.evaluate(async ([p, m]) => {
-    const t = JSON.parse(sessionStorage.getItem('atrium.tokens'));
+    const t = Atrium.store.tokens; // the access token lives in the page's memory (core.js)
     const res = await fetch(p, { method: m || 'GET', headers: { Authorization: 'Bearer ' + t.access_token } });
     return { status: res.status, body: await res.text() };
   }, [path, method]);
@@ -42,6 +42,36 @@ async function watch(s, page, c, data) {
 }
 
 module.exports = {
+  // reclive: while the Go test records a full class, a student on its waitlist finds
+  // "Watch live" on the class page and watches the running recording live for 5 s; a
+  // student neither booked nor queued is offered no "Watch live".
+  async reclive(s, data) {
+    const c = s.cfg;
+    const outsider = await s.page('outsider', '/#/login');
+    await s.login(outsider, c.outsider.email, c.outsider.password);
+    await outsider.goto(c.base + '/#/class/' + c.classID);
+    await outsider.waitForSelector('#c-actions');
+    await outsider.waitForLoadState('networkidle');
+    data.outsiderOffered = !!(await outsider.$('#watch-live'));
+    await outsider.close();
+
+    const page = await s.page('queued', '/#/login');
+    await s.login(page, c.queued.email, c.queued.password);
+    await page.goto(c.base + '/#/class/' + c.classID);
+    await page.waitForSelector('#watch-live', { timeout: 20000 });
+    data.offer = await text(page, '#watch-live');
+    await page.click('#watch-live');
+    await page.waitForSelector('#rec-list li .rec-watch', { timeout: 20000 });
+    data.title = await text(page, 'h1');
+    data.listed = await page.$$eval('#rec-list li', (ls) => ls.map((l) => l.getAttribute('data-state') + ': ' + l.textContent.trim()));
+    await page.click('#rec-list li .rec-watch');
+    await page.waitForFunction(() => { const v = document.querySelector('#rec-player'); return v && v.currentTime > 0.2; }, null, { timeout: 30000 });
+    data.first = await sample(page);
+    await sleep(5000);
+    data.later = await sample(page);
+    await s.shot(page, 'recording-live');
+  },
+
   // recplay: a booked student plays a finished recording (made by the Go test) in the UI.
   async recplay(s, data) {
     const c = s.cfg;

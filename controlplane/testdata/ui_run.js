@@ -462,6 +462,8 @@ const scenarios = {
 Object.assign(scenarios, require("./ui_recording.js"), require("./ui_classroom.js"));
 // The teacher's roster and "End class for everyone" (teacher.js).
 Object.assign(scenarios, require("./ui_roster.js"));
+// Sessions across tabs, live notifications and CSRF (ui_sessions.js).
+Object.assign(scenarios, require("./ui_sessions.js"));
 
 async function main() {
   const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -49,11 +50,31 @@ func NewHandler(p Params) http.Handler {
 			_ = twirp.WriteError(w, twirp.NewError(twirp.PermissionDenied, "egress needs the roomRecord grant"))
 			return
 		}
-		ts.ServeHTTP(w, r)
+		ts.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantRoomKey{}, grants.Video.Room)))
 	})
 }
 
 type service struct{ p Params }
+
+// grantRoomKey carries the room the caller's grant names ("" for any room) to the methods.
+type grantRoomKey struct{}
+
+// checkRoom refuses a request about room when the caller's grant names another room: a
+// token minted for one class's recording must not start, list or stop another's. A grant
+// naming no room covers every room, as LiveKit's server-side EgressClient tokens do.
+func checkRoom(ctx context.Context, room string) error {
+	granted, _ := ctx.Value(grantRoomKey{}).(string)
+	return roomAllowed(granted, room)
+}
+
+// roomAllowed is the rule behind checkRoom.
+func roomAllowed(granted, room string) error {
+	if granted == "" || granted == room {
+		return nil
+	}
+	return twirp.NewError(twirp.PermissionDenied,
+		fmt.Sprintf("the token's grant is for room %q, not %q", granted, room))
+}
 
 var _ livekit.Egress = (*service)(nil)
 
@@ -84,6 +105,9 @@ func (s *service) segmentOutput(segs []*livekit.SegmentedFileOutput, legacy *liv
 func (s *service) create(ctx context.Context, kind, room string, o *livekit.SegmentedFileOutput, mutate func(*Job)) (*livekit.EgressInfo, error) {
 	if room == "" {
 		return nil, twirp.NewError(twirp.InvalidArgument, "room_name is required")
+	}
+	if err := checkRoom(ctx, room); err != nil {
+		return nil, err
 	}
 	id := NewID()
 	prefix := strings.Trim(o.GetFilenamePrefix(), "/")
@@ -142,6 +166,14 @@ func (s *service) StartTrackCompositeEgress(ctx context.Context, r *livekit.Trac
 }
 
 func (s *service) ListEgress(ctx context.Context, r *livekit.ListEgressRequest) (*livekit.ListEgressResponse, error) {
+	// A room-bound grant lists its room only, whatever the request names.
+	room := r.GetRoomName()
+	if granted, _ := ctx.Value(grantRoomKey{}).(string); granted != "" {
+		if err := roomAllowed(granted, cmp.Or(room, granted)); err != nil {
+			return nil, err
+		}
+		room = granted
+	}
 	var jobs []Job
 	if r.GetEgressId() != "" {
 		j, err := s.p.Store.Get(ctx, r.GetEgressId())
@@ -154,13 +186,13 @@ func (s *service) ListEgress(ctx context.Context, r *livekit.ListEgressRequest) 
 		jobs = []Job{j}
 	} else {
 		var err error
-		if jobs, err = s.p.Store.List(ctx, r.GetRoomName(), r.GetActive()); err != nil {
+		if jobs, err = s.p.Store.List(ctx, room, r.GetActive()); err != nil {
 			return nil, twirp.InternalErrorWith(err)
 		}
 	}
 	out := &livekit.ListEgressResponse{}
 	for _, j := range jobs {
-		if r.GetRoomName() != "" && j.Room != r.GetRoomName() {
+		if room != "" && j.Room != room {
 			continue
 		}
 		if r.GetActive() && (j.State == StateComplete || j.State == StateFailed) {
@@ -172,6 +204,18 @@ func (s *service) ListEgress(ctx context.Context, r *livekit.ListEgressRequest) 
 }
 
 func (s *service) StopEgress(ctx context.Context, r *livekit.StopEgressRequest) (*livekit.EgressInfo, error) {
+	if granted, _ := ctx.Value(grantRoomKey{}).(string); granted != "" {
+		j, err := s.p.Store.Get(ctx, r.GetEgressId())
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil, twirp.NewError(twirp.NotFound, err.Error())
+		case err != nil:
+			return nil, twirp.InternalErrorWith(err)
+		}
+		if err := roomAllowed(granted, j.Room); err != nil {
+			return nil, err
+		}
+	}
 	j, err := s.p.Store.RequestStop(ctx, r.GetEgressId())
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -139,3 +139,58 @@ func twirpCode(err error) twirp.ErrorCode {
 	}
 	return ""
 }
+
+// A token whose grant names a room acts on that room only: starting, stopping or listing
+// another room's recordings is a permission error (a token minted for one class cannot
+// touch another's), while a grant naming no room (LiveKit's EgressClient) covers all.
+func TestHandlerChecksGrantRoom(t *testing.T) {
+	st, url := serve(t)
+	ctx := context.Background()
+	unbound := client(url, &auth.VideoGrant{RoomRecord: true})
+	forged := client(url, &auth.VideoGrant{RoomRecord: true, Room: "room-a"})
+	other, err := unbound.StartRoomCompositeEgress(ctx, &livekit.RoomCompositeEgressRequest{RoomName: "room-b", SegmentOutputs: hls("")})
+	if err != nil {
+		t.Fatalf("unbound grant starting room-b: %v", err)
+	}
+	if _, err := forged.StartRoomCompositeEgress(ctx, &livekit.RoomCompositeEgressRequest{RoomName: "room-b",
+		SegmentOutputs: hls("")}); twirpCode(err) != twirp.PermissionDenied {
+		t.Errorf("room-a grant StartRoomCompositeEgress(room-b) = %v, want permission_denied", err)
+	}
+	if _, err := forged.StartTrackCompositeEgress(ctx, &livekit.TrackCompositeEgressRequest{RoomName: "room-b",
+		VideoTrackId: "TR_v", SegmentOutputs: hls("")}); twirpCode(err) != twirp.PermissionDenied {
+		t.Errorf("room-a grant StartTrackCompositeEgress(room-b) = %v, want permission_denied", err)
+	}
+	if _, err := forged.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: other.EgressId}); twirpCode(err) != twirp.PermissionDenied {
+		t.Errorf("room-a grant StopEgress(room-b's egress) = %v, want permission_denied", err)
+	}
+	if j, err := st.Get(ctx, other.EgressId); err != nil || j.State != egress.StateStarting {
+		t.Errorf("room-b's job after a refused stop: %+v, %v; want it untouched", j, err)
+	}
+	if _, err := forged.ListEgress(ctx, &livekit.ListEgressRequest{RoomName: "room-b"}); twirpCode(err) != twirp.PermissionDenied {
+		t.Errorf("room-a grant ListEgress(room-b) = %v, want permission_denied", err)
+	}
+	own, err := forged.StartRoomCompositeEgress(ctx, &livekit.RoomCompositeEgressRequest{RoomName: "room-a", SegmentOutputs: hls("")})
+	if err != nil {
+		t.Fatalf("room-a grant starting room-a: %v", err)
+	}
+	for _, req := range []*livekit.ListEgressRequest{{}, {EgressId: other.EgressId}, {EgressId: own.EgressId}} {
+		got, err := forged.ListEgress(ctx, req)
+		if err != nil {
+			t.Fatalf("ListEgress(%v): %v", req, err)
+		}
+		for _, it := range got.Items {
+			if it.RoomName != "room-a" {
+				t.Errorf("room-a grant ListEgress(%v) lists %s of %s", req, it.EgressId, it.RoomName)
+			}
+		}
+		if want := req.EgressId != other.EgressId; (len(got.Items) == 1) != want {
+			t.Errorf("room-a grant ListEgress(%v) = %d items, want own egress only", req, len(got.Items))
+		}
+	}
+	if _, err := forged.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: own.EgressId}); err != nil {
+		t.Errorf("room-a grant stopping its own egress: %v", err)
+	}
+	if _, err := unbound.StopEgress(ctx, &livekit.StopEgressRequest{EgressId: other.EgressId}); err != nil {
+		t.Errorf("unbound grant stopping room-b's egress: %v", err)
+	}
+}

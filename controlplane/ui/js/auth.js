@@ -3,10 +3,11 @@
 "use strict";
 
 (() => {
-  const { h, call, store, field, showErrors, busy, route, toast, renderNav, when } = Atrium;
+  const { h, call, store, signedIn, field, showErrors, busy, route, toast, renderNav, when } = Atrium;
 
+  // afterLogin keeps the access token in this tab (the session cookie signs in the others).
   function afterLogin(tokens, next) {
-    store.tokens = tokens;
+    signedIn(tokens);
     renderNav();
     const role = tokens.user.role;
     location.hash = next ? "#" + next : role === "teacher" ? "#/teach" : role === "admin" ? "#/admin" : "#/";
@@ -45,6 +46,11 @@
         h("a", { href: "#/register" }, "Create an account"))));
   });
 
+  // browserZone is the IANA zone the browser runs in (emails show times in it).
+  function browserZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (_) { return "UTC"; }
+  }
+
   route(/^\/register$/, (_, __, { mount }) => {
     const err = h("p", { class: "error", role: "alert" });
     const submit = h("button", { type: "submit" }, "Create account");
@@ -61,7 +67,8 @@
       ev.preventDefault();
       busy(submit, async () => {
         const f = new FormData(form);
-        const body = { name: f.get("name"), email: f.get("email"), password: f.get("password"), role: f.get("role") };
+        const body = { name: f.get("name"), email: f.get("email"), password: f.get("password"), role: f.get("role"),
+          time_zone: browserZone() };
         try {
           await call("POST", "/auth/register", body);
           afterLogin(await call("POST", "/auth/login", { email: body.email, password: body.password }), "/account?welcome=1");
@@ -181,6 +188,61 @@
     return card;
   }
 
+  // notificationsCard lets the user choose, per kind, in-app and email notifications.
+  function notificationsCard() {
+    const err = h("p", { class: "error", role: "alert" });
+    const rows = h("tbody");
+    const save = h("button", { type: "submit" }, "Save preferences");
+    const form = h("form", { id: "notify-prefs" },
+      h("div", { class: "table-wrap" }, h("table", { class: "prefs" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Notify me when"), h("th", { scope: "col" }, "In the app"),
+          h("th", { scope: "col" }, "By email"))), rows)), save, err);
+    call("GET", "/me/notification-preferences").then((p) => {
+      rows.replaceChildren(...p.items.map((x) => h("tr", { "data-kind": x.kind },
+        h("td", {}, x.label),
+        h("td", {}, h("input", { type: "checkbox", name: "in_app", checked: x.in_app, "aria-label": x.label + " in the app" })),
+        h("td", {}, x.has_email ? h("input", { type: "checkbox", name: "email", checked: x.email, "aria-label": x.label + " by email" }) : "—"))));
+    }).catch((e) => { err.textContent = e.message; });
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(save, async () => {
+        const items = Array.from(rows.querySelectorAll("tr")).map((tr) => {
+          const mail = tr.querySelector("input[name=email]");
+          return { kind: tr.dataset.kind, in_app: tr.querySelector("input[name=in_app]").checked, email: mail ? mail.checked : false };
+        });
+        try {
+          await call("PUT", "/me/notification-preferences", { items });
+          err.textContent = "";
+          toast("Notification preferences saved.", "ok");
+        } catch (e) { err.textContent = e.message; }
+      });
+    });
+    return h("div", { class: "card", id: "notifications-card" }, h("h2", {}, "Notifications"), form);
+  }
+
+  // calendarCard makes (or revokes) the private iCal feed URL that calendar apps subscribe to.
+  function calendarCard() {
+    const out = h("div", { id: "calendar-feed" });
+    const err = h("p", { class: "error", role: "alert" });
+    const make = h("button", { class: "secondary" }, "Make a calendar link");
+    const revoke = h("button", { class: "ghost" }, "Turn off the link");
+    async function show(state, url) {
+      out.replaceChildren(state.active
+        ? h("p", {}, url ? h("span", {}, "Subscribe to this address in your calendar app (keep it private): ", h("code", { class: "secret", id: "feed-url" }, url))
+          : "A calendar link is active since " + when(state.created_at) + ". Make a new one to see it again (the old one stops working).")
+        : h("p", { class: "meta" }, "Your booked and taught classes, in any calendar app, kept up to date."));
+      revoke.hidden = !state.active;
+    }
+    make.addEventListener("click", () => busy(make, async () => {
+      try { const f = await call("POST", "/me/calendar-feed"); show(f, f.url); } catch (e) { err.textContent = e.message; }
+    }));
+    revoke.addEventListener("click", () => busy(revoke, async () => {
+      try { await call("DELETE", "/me/calendar-feed"); show({ active: false }); } catch (e) { err.textContent = e.message; }
+    }));
+    call("GET", "/me/calendar-feed").then((f) => show(f)).catch((e) => { err.textContent = e.message; });
+    return h("div", { class: "card", id: "calendar-card" }, h("h2", {}, "Calendar"), out, h("div", { class: "actions" }, make, revoke), err);
+  }
+
   route(/^\/account$/, async (_, q, { mount }) => {
     const me = await call("GET", "/me");
     const verify = me.email_verified ? null : h("div", { class: "notice" },
@@ -232,6 +294,8 @@
       verify,
       h("div", { class: "card" }, h("p", { class: "meta" }, me.email + " · " + me.role + (me.two_factor_enabled ? " · 2FA on" : "")), form),
       twoFactorCard(me),
+      notificationsCard(),
+      calendarCard(),
       h("div", { class: "card" }, h("h2", {}, "Signed-in devices"), sessions)));
     loadSessions().catch((e) => sessions.replaceChildren(h("li", { class: "error" }, e.message)));
   }, { role: "any" });

@@ -1,15 +1,24 @@
 // Shared core of Atrium's browser UI: the API client, DOM helpers, formatting and the router.
 // Plain DOM and fetch against /api/v1, no framework and no build step; no inline script (the
-// CSP forbids it). Tokens live in sessionStorage for this tab only. All user-provided text is
-// set with textContent (h() never parses HTML), so nothing a user types can become markup.
+// CSP forbids it). The session is an httpOnly cookie shared by every tab (docs/notifications.md);
+// the access token lives in this tab's memory only. All user-provided text is set with
+// textContent (h() never parses HTML), so nothing a user types can become markup.
 // Pages register themselves with Atrium.route(); app.js starts the router.
 "use strict";
 
 const Atrium = (() => {
+  // Session (docs/notifications.md): the refresh token is an httpOnly cookie (path
+  // /api/v1/auth) that the server sets for requests with the CSRF header; this tab keeps only
+  // the short-lived access token and the user, in memory. A new tab gets its own from
+  // /auth/refresh. Sign-ins and sign-outs are broadcast to the other tabs.
+  let tokens = null;
   const store = {
-    get tokens() { return JSON.parse(sessionStorage.getItem("atrium.tokens") || "null"); },
-    set tokens(t) { t ? sessionStorage.setItem("atrium.tokens", JSON.stringify(t)) : sessionStorage.removeItem("atrium.tokens"); },
+    get tokens() { return tokens; },
+    set tokens(t) { tokens = t ? Object.assign({}, t, { refresh_token: undefined }) : null; },
   };
+  const CSRF = { "X-Atrium-CSRF": "1" };
+  const tabs = "BroadcastChannel" in window ? new BroadcastChannel("atrium.session") : null;
+  const hasSession = () => /(?:^|;\s*)atrium_session=1/.test(document.cookie);
 
   // ApiError carries the API's stable error code, field problems and details (e.g. the
   // shortfall of a 402).
@@ -24,16 +33,17 @@ const Atrium = (() => {
     }
   }
 
-  let refreshing = null; // one refresh at a time: rotated tokens are single use
+  let refreshing = null; // one refresh at a time per tab, and across tabs (Web Locks): each rotates the shared cookie
 
   async function refresh() {
-    const t = store.tokens;
-    if (!t) return false;
+    if (!hasSession()) {
+      store.tokens = null;
+      return false;
+    }
     if (!refreshing) {
-      refreshing = (async () => {
+      const run = async () => {
         try {
-          const res = await fetch("/api/v1/auth/refresh", { method: "POST", headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ refresh_token: t.refresh_token }) });
+          const res = await fetch("/api/v1/auth/refresh", { method: "POST", headers: CSRF, credentials: "same-origin" });
           if (!res.ok) throw new Error("refresh refused");
           store.tokens = await res.json();
           return true;
@@ -41,18 +51,24 @@ const Atrium = (() => {
           store.tokens = null;
           renderNav();
           return false;
-        } finally {
-          refreshing = null;
         }
-      })();
+      };
+      refreshing = (navigator.locks ? navigator.locks.request("atrium.refresh", run) : run())
+        .finally(() => { refreshing = null; });
     }
     return refreshing;
+  }
+
+  // signedIn keeps a login's tokens and tells the other tabs (anonymous ones refresh).
+  function signedIn(t) {
+    store.tokens = t;
+    if (tabs) tabs.postMessage("login");
   }
 
   // call sends one API request. opts: {headers, raw (return the Response)}. A 401 with a
   // session refreshes the tokens once and retries.
   async function call(method, path, body, opts = {}, retried = false) {
-    const headers = Object.assign({}, opts.headers || {});
+    const headers = Object.assign({}, CSRF, opts.headers || {});
     const t = store.tokens;
     if (t) headers.Authorization = "Bearer " + t.access_token;
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -309,12 +325,27 @@ const Atrium = (() => {
   async function logout() {
     try { await call("POST", "/auth/logout"); } catch (_) { /* signed out anyway */ }
     store.tokens = null;
+    if (tabs) tabs.postMessage("logout");
     location.hash = "#/";
     dispatch();
   }
 
-  function start() {
+  // start signs this tab in from the shared session cookie (a new tab, an email link), then
+  // renders; other tabs' sign-ins and sign-outs are followed as they happen.
+  async function start() {
     fromEmailLink();
+    if (tabs) {
+      tabs.onmessage = async (ev) => {
+        if (ev.data === "logout" && store.tokens) {
+          store.tokens = null;
+          location.hash = "#/";
+          dispatch();
+        } else if (ev.data === "login" && !store.tokens && await refresh()) {
+          dispatch();
+        }
+      };
+    }
+    await refresh();
     $("#logout").addEventListener("click", logout);
     $("#menu-toggle").addEventListener("click", () => {
       const nav = $("#nav");
@@ -325,6 +356,6 @@ const Atrium = (() => {
     dispatch();
   }
 
-  return { store, call, ApiError, idempotencyKey, h, icon, append, $, $$, when, day, credits, money, field, showErrors, busy,
+  return { store, call, refresh, signedIn, ApiError, idempotencyKey, h, icon, append, $, $$, when, day, credits, money, field, showErrors, busy,
     toast, route, onLeave, user, renderNav, start, dispatch };
 })();

@@ -177,8 +177,10 @@
     } else if (!ended) {
       msg.append(h("p", { class: "meta" }, "This class has started; booking is closed."));
     }
-    // Recordings (recording.js): for the teacher and booked students.
+    // Recordings (recording.js): for the teacher and booked students; a student on the
+    // waitlist of the full class gets "Watch live" while the class is recorded.
     if (isTeacher || booking) actions.append(h("a", { class: "button secondary", id: "recordings-link", href: "#/class/" + id + "/recordings" }, "Recordings"));
+    else if (u && u.role === "student" && c.status !== "cancelled" && c.seats_left === 0 && Atrium.recording) Atrium.recording.liveOffer(id, actions);
 
     mount(h("section", { class: "stack" },
       h("a", { href: "#/", class: "back" }, "← All classes"),

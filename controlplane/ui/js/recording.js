@@ -9,7 +9,10 @@
 //     authorizing proxy: every playlist and segment request carries the user's bearer token,
 //     so nobody without a booking can fetch one. A recording still running plays live. The
 //     teacher sets auto-record and retention and deletes recordings there;
-//   - #/recordings: the teacher's recordings and the storage they use.
+//   - #/recordings: the teacher's recordings and the storage they use;
+//   - liveOffer: on a full class's page, "Watch live" for a student on its waitlist while
+//     the class is recorded (the server lists the running recording to them, live_only,
+//     and its proxy serves them that recording only while it runs).
 "use strict";
 
 (() => {
@@ -103,7 +106,9 @@
     });
     state.hls = hls;
     hls.on(Hls.Events.ERROR, (_, d) => {
-      if (d.fatal) console.warn("player:", d.type, d.details, d.response ? d.response.code : "");
+      if (!d.fatal) return;
+      console.warn("player:", d.type, d.details, d.response ? d.response.code : "");
+      if (state.onEnded && d.response && d.response.code === 403) state.onEnded();
     });
     hls.loadSource(rec.playlist_url);
     hls.attachMedia(video);
@@ -128,11 +133,22 @@
     try {
       [cls, v] = await Promise.all([call("GET", "/classes/" + classID), call("GET", "/classes/" + classID + "/recordings")]);
     } catch (e) {
-      msg.append(h("p", { class: "err" }, e.code === "not_booked" ? "Only the teacher and students who booked this class can watch its recordings." : e.message));
+      msg.append(h("p", { class: "err" }, e.code === "not_booked" ? "Only the teacher and students who booked this class can watch its recordings. " +
+        "Students on the waitlist of a full class can watch it live while it is recorded." : e.message));
       return;
     }
     if (!current()) return;
-    title.textContent = "Recordings · " + cls.title;
+    title.textContent = (v.live_only ? "Watch live · " : "Recordings · ") + cls.title;
+    if (v.live_only) {
+      // A waitlisted student's view-only seat: the running recording, until it ends.
+      msg.append(h("p", { class: "meta", id: "rec-live-note" }, "The class is full, so you watch it live, view-only, while it is recorded. " +
+        "The recording afterwards is for the students who booked."));
+      state.onEnded = () => {
+        if (state.hls) { state.hls.destroy(); state.hls = null; }
+        video.hidden = true;
+        msg.replaceChildren(h("p", { class: "meta", id: "rec-live-ended" }, "The live class has ended."));
+      };
+    }
     const render = () => {
       list.replaceChildren(...(v.items.length ? v.items.map((r) => {
         const watch = h("button", { type: "button", class: "rec-watch", on: { click: async () => {
@@ -153,7 +169,7 @@
             h("p", { class: "meta" }, (STATE[r.state] || r.state) + " · " + duration(r.duration_seconds) + " · " + size(r.size_bytes) +
               (r.expires_at ? " · kept until " + when(r.expires_at) : "") + (r.details ? " · " + r.details : ""))),
           h("div", { class: "actions" }, r.state === "failed" ? null : watch, del));
-      }) : [h("li", { class: "meta empty" }, "No recordings yet.")]));
+      }) : [h("li", { class: "meta empty" }, v.live_only ? "The class is not being recorded right now." : "No recordings yet.")]));
     };
     render();
     if (v.may_manage) {
@@ -182,5 +198,18 @@
           h("p", { class: "meta" }, (STATE[r.state] || r.state) + " · " + duration(r.duration_seconds) + " · " + size(r.size_bytes))))))));
   }, { role: "teacher" });
 
-  Atrium.recording = { classroom, play, user };
+  // liveOffer adds "Watch live" to a full class's page actions when the server lets this
+  // student watch its running recording (they are on its waitlist); otherwise nothing.
+  async function liveOffer(classID, actions) {
+    let v;
+    try {
+      v = await call("GET", "/classes/" + classID + "/recordings");
+    } catch (e) {
+      return; // not queued for this class (403), or recording is not set up
+    }
+    if (!v.live_only || !v.items.some((r) => r.live)) return;
+    actions.append(h("a", { class: "button", id: "watch-live", href: "#/class/" + classID + "/recordings" }, "Watch live"));
+  }
+
+  Atrium.recording = { classroom, play, liveOffer, user };
 })();
