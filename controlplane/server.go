@@ -34,6 +34,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/api"
 	"github.com/atrium-live/atrium/controlplane/auth"
 	"github.com/atrium-live/atrium/controlplane/catalog"
+	"github.com/atrium-live/atrium/controlplane/classroom"
 	"github.com/atrium-live/atrium/controlplane/email"
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/migrations"
@@ -87,6 +88,9 @@ type Server struct {
 	// Notify fans stored notifications out to open pages on every replica (Redis pub/sub).
 	Notify   *notify.Hub
 	Registry *prometheus.Registry
+
+	// Classroom keeps the live room's chat, Q&A and polls.
+	Classroom *classroom.Service
 
 	handler   http.Handler
 	closeOnce sync.Once
@@ -213,6 +217,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		"vip": {Min: p.VIP.Min, Max: p.VIP.Max},
 	}, catalog.Deps{Store: s.Store, Hooks: d.ClassHooks, Log: s.Log, Now: s.Now})
 
+	s.Classroom = classroom.New(classroom.Deps{Store: s.Store, Bookings: bookingsOrNone(d.Bookings), Relay: s.Media, Windows: s.Media,
+		Log: s.Log.With("component", "classroom"), Now: s.Now})
+
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.Money.register(s.Registry)
@@ -222,7 +229,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	h := &api.Handler{
-		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Recordings: s.Recordings, Roster: s.Roster, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
+		Accounts: s.Accounts, Catalog: s.Catalog, Media: s.Media, Recordings: s.Recordings, Classroom: s.Classroom, Roster: s.Roster, Money: s.Money.api(), Store: s.Store, Signer: signer, Spec: spec,
 		Metrics: api.NewMetrics(s.Registry), Log: s.Log, Now: s.Now, Ready: s.ready,
 		MetricsHandler: opsauth.Guard(cfg.HTTP.MetricsToken, promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})), UI: d.UI,
 		CORSOrigins: cfg.HTTP.CORSOrigins, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
@@ -343,4 +350,12 @@ func httpOrigin(wsURL string) string {
 		return "https://" + u.Host
 	}
 	return ""
+}
+
+// bookingsOrNone is b, or media.NoBookings (nobody is booked) when b is nil.
+func bookingsOrNone(b media.BookingChecker) media.BookingChecker {
+	if b == nil {
+		return media.NoBookings{}
+	}
+	return b
 }

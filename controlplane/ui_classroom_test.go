@@ -97,7 +97,7 @@ func TestClassroomInBrowser(t *testing.T) {
 	if !strings.Contains(d.TeacherHands, student.Name) || !strings.Contains(d.TeacherHands, "Lower") {
 		t.Errorf("teacher's raised hands = %q, want %s's hand", d.TeacherHands, student.Name)
 	}
-	if strings.Join(d.TeacherControls, ",") != "toggle-mic,toggle-cam,toggle-screen,leave" {
+	if strings.Join(d.TeacherControls, ",") != "toggle-mic,toggle-cam,toggle-screen,toggle-layout,toggle-fullscreen,end-class,leave" {
 		t.Errorf("teacher's controls = %v", d.TeacherControls)
 	}
 	// The teacher can pick the camera and microphone (chromium's fake devices).
@@ -106,7 +106,7 @@ func TestClassroomInBrowser(t *testing.T) {
 		t.Errorf("teacher's device pickers = %q, want cameras and microphones listed", d.TeacherDevices)
 	}
 	// Classes let students publish by default (students_can_publish).
-	if strings.Join(d.StudentControls, ",") != "toggle-mic,toggle-cam,toggle-screen,raise-hand,leave" {
+	if strings.Join(d.StudentControls, ",") != "toggle-mic,toggle-cam,toggle-screen,raise-hand,toggle-layout,toggle-fullscreen,leave" {
 		t.Errorf("student's controls = %v", d.StudentControls)
 	}
 	if !strings.Contains(d.ScreenToast, "is sharing the screen") {
@@ -135,7 +135,7 @@ func TestClassroomInBrowser(t *testing.T) {
 		t.Errorf("after the reconnect the teacher's video advanced %d frames in 1 s", d.FramesAfterReconnect)
 	}
 	if !strings.Contains(d.DeniedStatus, "Camera or microphone access was denied") {
-		t.Errorf("with the camera denied the teacher's page says %q", d.DeniedStatus)
+		t.Errorf("with the camera denied the teacher's pre-join screen says %q", d.DeniedStatus)
 	}
 	if !strings.Contains(d.ReplacedStatus, "You joined this class from another tab or device") {
 		t.Errorf("the teacher's first page, replaced by the second, says %q", d.ReplacedStatus)

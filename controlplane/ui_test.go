@@ -22,7 +22,7 @@ func TestUIServed(t *testing.T) {
 	}
 	// Every script index.html loads is served as JavaScript.
 	for _, src := range []string{"/app.js", "/js/core.js", "/js/notify.js", "/js/auth.js", "/js/discover.js", "/js/wallet.js", "/js/teacher.js",
-		"/js/admin.js", "/js/classroom.js"} {
+		"/js/admin.js", "/js/room-stage.js", "/js/room-people.js", "/js/room-talk.js", "/js/classroom.js"} {
 		if !strings.Contains(string(page.Body), `src="`+src+`"`) {
 			t.Errorf("index.html does not load %s", src)
 		}

@@ -51,7 +51,7 @@ func (h *Handler) listClasses(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.Log, err)
 		return
 	}
-	out := page[classView]{Items: viewClasses(classes)}
+	out := page[classView]{Items: h.classesOut(classes)}
 	if next != nil {
 		c := encodeCursor(next)
 		out.NextCursor = &c
@@ -74,7 +74,7 @@ func (h *Handler) popularClasses(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.Log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": viewClasses(classes)})
+	writeJSON(w, http.StatusOK, map[string]any{"items": h.classesOut(classes)})
 }
 
 func (h *Handler) getClass(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +87,7 @@ func (h *Handler) getClass(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.Log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewClass(c))
+	writeJSON(w, http.StatusOK, h.classOut(c))
 }
 
 type classBody struct {
@@ -122,7 +122,7 @@ func (h *Handler) createClass(w http.ResponseWriter, r *http.Request, p store.Pr
 		return
 	}
 	w.Header().Set("Location", "/api/v1/classes/"+c.ID)
-	writeJSON(w, http.StatusCreated, viewClass(c))
+	writeJSON(w, http.StatusCreated, h.classOut(c))
 }
 
 func (h *Handler) patchClass(w http.ResponseWriter, r *http.Request, p store.Principal) {
@@ -141,7 +141,7 @@ func (h *Handler) patchClass(w http.ResponseWriter, r *http.Request, p store.Pri
 		writeError(w, r, h.Log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewClass(c))
+	writeJSON(w, http.StatusOK, h.classOut(c))
 }
 
 func (h *Handler) cancelClass(w http.ResponseWriter, r *http.Request, p store.Principal) {
@@ -163,7 +163,7 @@ func (h *Handler) cancelClass(w http.ResponseWriter, r *http.Request, p store.Pr
 		return
 	}
 	h.closeMediaRoom(r.Context(), c.ID)
-	writeJSON(w, http.StatusOK, viewClass(c))
+	writeJSON(w, http.StatusOK, h.classOut(c))
 }
 
 func (h *Handler) getTeacher(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +178,7 @@ func (h *Handler) getTeacher(w http.ResponseWriter, r *http.Request) {
 	}
 	t := tp.Teacher
 	writeJSON(w, http.StatusOK, map[string]any{"id": t.ID, "name": t.Name, "bio": t.Bio, "time_zone": t.TimeZone,
-		"rating": t.Rating(), "rating_count": t.RatingCount, "upcoming": viewClasses(tp.Upcoming)})
+		"rating": t.Rating(), "rating_count": t.RatingCount, "upcoming": h.classesOut(tp.Upcoming)})
 }
 
 func (h *Handler) createDiscount(w http.ResponseWriter, r *http.Request, p store.Principal) {

@@ -16,6 +16,7 @@ import (
 	"github.com/atrium-live/atrium/controlplane/accounts"
 	"github.com/atrium-live/atrium/controlplane/auth"
 	"github.com/atrium-live/atrium/controlplane/catalog"
+	"github.com/atrium-live/atrium/controlplane/classroom"
 	"github.com/atrium-live/atrium/controlplane/media"
 	"github.com/atrium-live/atrium/controlplane/notify"
 	"github.com/atrium-live/atrium/controlplane/recordings"
@@ -48,6 +49,9 @@ type Handler struct {
 	UI http.Handler
 	// Money serves wallets, purchases, bookings, refunds, earnings and payouts (money_*.go).
 	Money Money
+
+	// Classroom stores and relays the live room's chat, Q&A and polls (h_classroom.go).
+	Classroom *classroom.Service
 
 	Rate         RateLimits
 	CORSOrigins  []string

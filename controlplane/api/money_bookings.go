@@ -65,7 +65,7 @@ func (h *Handler) myBookings(w http.ResponseWriter, r *http.Request, p store.Pri
 		writeError(w, r, h.Log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"upcoming": viewBookings(up), "past": viewBookings(past)})
+	writeJSON(w, http.StatusOK, map[string]any{"upcoming": h.bookingsOut(up), "past": h.bookingsOut(past)})
 }
 
 func (h *Handler) getBooking(w http.ResponseWriter, r *http.Request, p store.Principal) {
@@ -189,4 +189,16 @@ func (h *Handler) closeMediaRoom(ctx context.Context, classID string) {
 	if err := h.Media.CloseRoom(ctx, classID); err != nil {
 		h.Log.Warn("could not close the room of a cancelled class", "class_id", classID, "err", err)
 	}
+}
+
+// bookingsOut is viewBookings with each class's end and join window, so "My classes" shows
+// a join button only while the room is open.
+func (h *Handler) bookingsOut(bs []store.Booking) []bookingView {
+	out := viewBookings(bs)
+	for i, b := range bs {
+		end := b.ClassStartsAt.Add(time.Duration(b.ClassMinutes) * time.Minute).UTC()
+		out[i].ClassEndsAt = &end
+		out[i].joinView = h.joinWindow(b.ClassStartsAt, b.ClassMinutes, b.ClassStatus)
+	}
+	return out
 }

@@ -23,6 +23,10 @@ type bookingView struct {
 	DiscountApplied bool       `json:"discount_applied"`
 	CreatedAt       time.Time  `json:"created_at"`
 	CancelledAt     *time.Time `json:"cancelled_at"`
+	// ClassEndsAt and the join window (joinable_*) are filled in by bookingsOut for the
+	// student's own lists (GET /me/bookings).
+	ClassEndsAt *time.Time `json:"class_ends_at,omitempty"`
+	joinView
 }
 
 func viewBooking(b store.Booking) bookingView {

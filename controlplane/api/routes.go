@@ -122,6 +122,19 @@ func (h *Handler) routeTable(specJSON []byte) *mux.Router {
 	api.HandleFunc("/classes/{id}/roster.csv", any(h.classRosterCSV)).Methods(http.MethodGet)
 	api.HandleFunc("/classes/{id}/message", any(h.messageClass)).Methods(http.MethodPost)
 
+	// The classroom's persisted chat, Q&A and polls (h_classroom.go, docs/classroom.md): the
+	// class's teacher, its booked students and admins; changes are relayed to the room.
+	api.HandleFunc("/classes/{id}/chat", any(h.classChat)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/chat", any(h.postChat)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/questions", any(h.classQuestions)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/questions", any(h.askQuestion)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/questions/{qid}/upvote", any(h.questionAction(true))).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/questions/{qid}/answer", any(h.questionAction(false))).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/polls", any(h.classPolls)).Methods(http.MethodGet)
+	api.HandleFunc("/classes/{id}/polls", any(h.createPoll)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/polls/{pid}/vote", any(h.votePoll)).Methods(http.MethodPost)
+	api.HandleFunc("/classes/{id}/polls/{pid}/close", any(h.closePoll)).Methods(http.MethodPost)
+
 	// Recordings (h_recordings.go): the class's teacher manages them; the teacher, admins and
 	// booked students list and watch them (media is the authorizing proxy to the bucket).
 	api.HandleFunc("/classes/{id}/recordings", any(h.classRecordings)).Methods(http.MethodGet)

@@ -58,6 +58,48 @@ type classView struct {
 	TeacherJoinedAt    *time.Time `json:"teacher_joined_at"`
 	RoomFinishedAt     *time.Time `json:"room_finished_at"`
 	CreatedAt          time.Time  `json:"created_at"`
+	joinView
+}
+
+// joinView is when the class's room admits people, from the server's clock and rules
+// (media.Window), so the UI shows join buttons and countdowns without guessing:
+// joinable_from/joinable_until are null for a class whose room never opens (cancelled),
+// opens_in_seconds counts down to joinable_from (0 once open or over).
+type joinView struct {
+	JoinableFrom   *time.Time `json:"joinable_from"`
+	JoinableUntil  *time.Time `json:"joinable_until"`
+	JoinableNow    bool       `json:"joinable_now"`
+	OpensInSeconds int        `json:"opens_in_seconds"`
+}
+
+// joinWindow renders the join window of a class (h.Media's rules, h.Now's clock).
+func (h *Handler) joinWindow(startsAt time.Time, minutes int, status string) joinView {
+	if h.Media == nil {
+		return joinView{}
+	}
+	w := h.Media.Window(startsAt, minutes, status)
+	if w.Never {
+		return joinView{}
+	}
+	now := h.Now()
+	from, until := w.From.UTC(), w.Until.UTC()
+	secs := int((w.OpensIn(now) + time.Second - 1) / time.Second) // rounded up: never "0 s" before it opens
+	return joinView{JoinableFrom: &from, JoinableUntil: &until, JoinableNow: w.Open(now), OpensInSeconds: secs}
+}
+
+// classOut is viewClass with the join window filled in.
+func (h *Handler) classOut(c store.Class) classView {
+	v := viewClass(c)
+	v.joinView = h.joinWindow(c.StartsAt, c.DurationMinutes, c.Status)
+	return v
+}
+
+func (h *Handler) classesOut(cs []store.Class) []classView {
+	out := make([]classView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, h.classOut(c))
+	}
+	return out
 }
 
 func viewClass(c store.Class) classView {

@@ -87,7 +87,7 @@ module.exports = {
     const c = s.cfg;
     const teacher = await s.page('teacher', '/#/login');
     await s.login(teacher, c.teacher.email, c.teacher.password);
-    await teacher.goto(c.base + '/#/class/' + c.classID + '/room');
+    await s.enterRoom(teacher, c.classID);
     await teacher.waitForFunction(() => { const r = window.atriumRoom; return r && r.state === 'connected' && r.localParticipant.getTrackPublication('camera'); },
       null, { timeout: 30000 });
     data.codec = await teacher.evaluate(() => {
@@ -99,7 +99,7 @@ module.exports = {
 
     const student = await s.page('student', '/#/login');
     await s.login(student, c.student.email, c.student.password);
-    await student.goto(c.base + '/#/class/' + c.classID + '/room');
+    await s.enterRoom(student, c.classID);
     await student.waitForFunction(() => window.atriumRoom && window.atriumRoom.state === 'connected', null, { timeout: 30000 });
     data.studentIndicatorBefore = await student.$eval('#rec-indicator', (e) => !e.hidden);
     data.studentHasButton = !!(await student.$('#rec-toggle'));

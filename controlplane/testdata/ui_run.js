@@ -57,6 +57,15 @@ class Session {
     await page.screenshot({ path: path.join(this.cfg.screenshots, name + '.png'), fullPage: true });
   }
 
+  // enterRoom opens a class's classroom and presses Join on the pre-join screen (after
+  // before(page), if given, has set the screen up).
+  async enterRoom(page, classID, before) {
+    await page.goto(this.cfg.base + '/#/class/' + classID + '/room');
+    await page.waitForSelector('#prejoin-join', { timeout: 20000 });
+    if (before) await before(page);
+    await page.click('#prejoin-join');
+  }
+
   // login signs in through the form and waits for the header to show the user.
   async login(page, email, password) {
     await page.goto(this.cfg.base + '/#/login');
@@ -299,7 +308,7 @@ const scenarios = {
     const page = await s.page('teacher', '/#/login');
     await s.login(page, c.teacher.email, c.teacher.password);
     const t0 = Date.now();
-    await page.goto(c.base + '/#/class/' + c.classID + '/room');
+    await s.enterRoom(page, c.classID);
     await page.waitForSelector('#rejoin', { timeout: 40000 });
     data.ms = Date.now() - t0;
     data.status = await text(page, '#room-status');
@@ -315,8 +324,8 @@ const scenarios = {
     const student = await s.page('student', '/#/login', { width: 390, height: 844 }); // a phone
     await s.login(teacher, c.teacher.email, c.teacher.password);
     await s.login(student, c.student.email, c.student.password);
-    await teacher.goto(c.base + '/#/class/' + c.classID + '/room');
-    await student.goto(c.base + '/#/class/' + c.classID + '/room');
+    await s.enterRoom(teacher, c.classID);
+    await s.enterRoom(student, c.classID);
 
     const sel = `#stage video[data-identity="${c.teacherID}"][data-source="camera"]`;
     const deadline = Date.now() + (c.waitMs || 30000);
@@ -438,17 +447,19 @@ const scenarios = {
     await s.login(denied, c.teacher.email, c.teacher.password);
     await denied.goto(c.base + '/#/class/' + c.classID + '/room');
     await denied.reload();
-    // After a reload the page first signs in from the session cookie: the room may not be
-    // drawn yet, so the wait must not throw on a missing status line.
-    await denied.waitForFunction(() => /denied/.test((document.querySelector('#room-status') || {}).textContent), null, { timeout: 20000 }).catch(() => {});
-    data.deniedStatus = await text(denied, '#room-status');
+    // The pre-join screen tries the camera at once and explains the denial; joining anyway
+    // (without camera and microphone) replaces the first page.
+    await denied.waitForFunction(() => /denied/.test((document.querySelector('#prejoin-status') || {}).textContent || ''), null, { timeout: 20000 }).catch(() => {});
+    data.deniedStatus = await text(denied, '#prejoin-status');
+    await denied.click('#prejoin-join').catch(() => {});
     await teacher.waitForFunction(() => /another tab/.test(document.querySelector('#room-status').textContent), null, { timeout: 10000 }).catch(() => {});
     data.replacedStatus = await text(teacher, '#room-status');
     await s.shot(denied, 'classroom-denied');
   },
 };
-// Recording scenarios live in their own file (recording.js in the UI has its own tests).
-Object.assign(scenarios, require("./ui_recording.js"));
+// Recording scenarios live in their own file (recording.js in the UI has its own tests), and
+// so do the classroom's conversation, moderation and phone layout scenarios.
+Object.assign(scenarios, require("./ui_recording.js"), require("./ui_classroom.js"));
 // The teacher's roster and "End class for everyone" (teacher.js).
 Object.assign(scenarios, require("./ui_roster.js"));
 // Sessions across tabs, live notifications and CSRF (ui_sessions.js).

@@ -16,6 +16,45 @@
     return c.seats_left + (c.seats_left === 1 ? " seat left" : " seats left");
   }
 
+  // leftText says how long until something, coarser the further away it is.
+  function leftText(s) {
+    if (s >= 86400) return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h";
+    if (s >= 3600) return Math.floor(s / 3600) + " h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + " min";
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  // countdown is an element counting secs down (on the monotonic clock, from a number of
+  // seconds the server computed, so a wrong clock on this computer does not matter); at zero
+  // it calls onZero once. It stops by itself once the element leaves the page.
+  function countdown(secs, onZero) {
+    const el = h("span", { class: "countdown", role: "timer" });
+    const end = performance.now() + secs * 1000;
+    let shown = false;
+    (function tick() {
+      if (shown && !el.isConnected) return;
+      shown = true;
+      const left = Math.max(0, Math.ceil((end - performance.now()) / 1000));
+      el.textContent = leftText(left);
+      if (left === 0) { onZero(); return; }
+      setTimeout(tick, left > 7200 ? 30000 : 1000);
+    })();
+    return el;
+  }
+
+  // joinControl is the way into a class's room, from the join window the server sends with
+  // classes and with the student's bookings (joinable_now, opens_in_seconds): the button
+  // while the room admits people, a countdown before it opens (which turns into the button),
+  // nothing when it will not open again. x is a class or a booking.
+  function joinControl(x, label, id) {
+    const classID = x.class_id || x.id;
+    const button = () => h("a", { class: "button join", id, href: "#/class/" + classID + "/room", "data-join": classID }, label || "Enter classroom");
+    if (x.joinable_now) return button();
+    if (!x.joinable_from || !(x.opens_in_seconds > 0)) return null;
+    const box = h("span", { class: "join-countdown", "data-join-countdown": classID }, "Classroom opens in ");
+    box.append(countdown(x.opens_in_seconds, () => box.replaceWith(button())));
+    return box;
+  }
+
   function classCard(c) {
     return h("li", { class: "card class-card" },
       h("a", { href: "#/class/" + encodeURIComponent(c.id) },
@@ -122,15 +161,15 @@
     const started = new Date(c.starts_at) <= new Date();
     const ended = new Date(c.ends_at) <= new Date();
 
-    const enter = h("a", { class: "button", id: "enter", href: "#/class/" + id + "/room" }, "Enter classroom");
+    const enter = () => joinControl(c, isTeacher && !started ? "Start class" : "Enter classroom", "enter");
     if (c.status === "cancelled") {
       msg.append(h("p", { class: "notice" }, "This class was cancelled" + (c.cancel_reason ? ": " + c.cancel_reason : "") +
         ". Booked students got a full refund."));
     } else if (isTeacher) {
-      actions.append(enter, h("a", { class: "button secondary", href: "#/teach/" + id }, "Edit or cancel"));
+      Atrium.append(actions, [enter(), h("a", { class: "button secondary", href: "#/teach/" + id }, "Edit or cancel")]);
     } else if (booking) {
       msg.append(h("p", { class: "ok" }, "You are booked (" + credits(booking.paid_credits) + " paid)."));
-      actions.append(enter);
+      Atrium.append(actions, [enter()]);
       if (!started) actions.append(cancelButton(booking, msg));
     } else if (!ended && !started) {
       if (c.seats_left > 0) actions.append(...bookForm(c, msg));
@@ -250,4 +289,6 @@
   });
 
   Atrium.classCard = classCard;
+  Atrium.joinControl = joinControl;
+  Atrium.countdown = countdown;
 })();

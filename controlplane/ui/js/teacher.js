@@ -31,7 +31,7 @@
           h("p", { class: "meta" }, when(c.starts_at) + " · " + c.seats_taken + "/" + c.capacity + " booked · " + credits(c.price_credits) +
             (c.status === "cancelled" ? " · cancelled" : ended ? " · ended" : ""))),
         h("div", { class: "actions" },
-          c.status === "cancelled" || ended ? null : h("a", { class: "button", href: "#/class/" + c.id + "/room" }, live ? "Rejoin class" : "Start class"),
+          Atrium.joinControl(c, live ? "Rejoin class" : "Start class"),
           h("a", { class: "button secondary", href: "#/teach/" + c.id }, "Manage")));
     });
     mount(h("section", { class: "stack" },

@@ -123,8 +123,8 @@
 
   function bookingRow(b, past) {
     const actions = h("div", { class: "actions" });
-    if (!past && b.status === "confirmed") actions.append(h("a", { class: "button", href: "#/class/" + b.class_id + "/room" }, "Enter classroom"));
-    if (past && b.status === "confirmed") {
+    if (!past && b.status === "confirmed" && b.class_status !== "cancelled") Atrium.append(actions, [Atrium.joinControl(b, "Enter classroom")]);
+    if (past && b.status === "confirmed" && b.class_status !== "cancelled") {
       const rate = h("select", { "aria-label": "Rate " + b.class_title }, h("option", { value: "" }, "Rate…"),
         [5, 4, 3, 2, 1].map((n) => h("option", { value: n }, "★".repeat(n))));
       rate.addEventListener("change", async () => {
@@ -154,17 +154,49 @@
       actions);
   }
 
+  // Notices can be dismissed. The server marks them read (POST /me/notifications/ID/read)
+  // where it can; this browser also remembers the dismissal (localStorage, per user), so a
+  // notice stays gone on a server without that endpoint.
+  const dismissedKey = () => "atrium.dismissed." + ((Atrium.user() || {}).id || "");
+  const dismissed = () => new Set(JSON.parse(localStorage.getItem(dismissedKey()) || "[]"));
+
+  async function dismiss(n, el) {
+    el.remove();
+    const d = dismissed();
+    d.add(n.id);
+    localStorage.setItem(dismissedKey(), JSON.stringify([...d].slice(-200)));
+    try { await call("POST", "/me/notifications/" + n.id + "/read"); } catch (_) { /* remembered here */ }
+  }
+
+  function notice(n) {
+    const el = h("div", { class: "notice dismissable", "data-notification": n.id }, h("div", {}, h("strong", {}, n.title), h("p", {}, n.body)));
+    el.append(h("button", { type: "button", class: "ghost small dismiss", "aria-label": "Dismiss: " + n.title, on: { click: () => dismiss(n, el) } }, "Dismiss"));
+    return el;
+  }
+
+  // splitBookings sorts the student's bookings into upcoming (confirmed, class not cancelled,
+  // not over), past (attended or missed) and cancelled (by them or the teacher, or refunded).
+  function splitBookings(b) {
+    const gone = (x) => x.status !== "confirmed" || x.class_status === "cancelled";
+    const cancelled = b.upcoming.concat(b.past).filter(gone)
+      .sort((x, y) => String(y.cancelled_at || y.class_starts_at).localeCompare(String(x.cancelled_at || x.class_starts_at)));
+    return { upcoming: b.upcoming.filter((x) => !gone(x)), past: b.past.filter((x) => !gone(x)), cancelled };
+  }
+
   route(/^\/bookings$/, async (_, __, { mount }) => {
-    const b = await call("GET", "/me/bookings");
+    const b = splitBookings(await call("GET", "/me/bookings"));
     const n = await call("GET", "/me/notifications").catch(() => ({ items: [] }));
+    const hidden = dismissed();
+    const list = (id, items, past, empty) => items.length ? h("ul", { class: "list", id }, items.map((x) => bookingRow(x, past)))
+      : h("p", { class: "meta", id: id + "-empty" }, empty);
     mount(h("section", { class: "stack" },
       h("h1", {}, "My classes"),
-      n.items.filter((x) => !x.read).slice(0, 5).map((x) => h("div", { class: "notice" }, h("strong", {}, x.title), h("p", {}, x.body))),
+      h("div", { id: "notices", class: "stack" }, n.items.filter((x) => !x.read && !hidden.has(x.id)).slice(0, 5).map(notice)),
       h("h2", {}, "Upcoming"),
-      b.upcoming.length ? h("ul", { class: "list", id: "upcoming" }, b.upcoming.map((x) => bookingRow(x, false)))
-        : h("p", { class: "meta" }, "Nothing booked. ", h("a", { href: "#/" }, "Find a class")),
+      b.upcoming.length ? list("upcoming", b.upcoming, false) : h("p", { class: "meta", id: "upcoming-empty" }, "Nothing booked. ", h("a", { href: "#/" }, "Find a class")),
       h("h2", {}, "Past"),
-      b.past.length ? h("ul", { class: "list" }, b.past.map((x) => bookingRow(x, true))) : h("p", { class: "meta" }, "No past classes yet.")));
+      list("past", b.past, true, "No past classes yet."),
+      b.cancelled.length ? [h("h2", {}, "Cancelled"), list("cancelled", b.cancelled, true)] : null));
   }, { role: "student" });
 
   Atrium.isDevHost = isDevHost;
