@@ -69,8 +69,8 @@ func TestDynacast(t *testing.T) {
 	}
 
 	lo, hi := data.Low, data.High
-	t.Logf("LOW: A's f off %d ms after the request, f's bytes last grew at %d ms (reached=%v); B decodes width %d; A then: %s",
-		lo.InactiveMs, lo.BytesMs, lo.Reached, lo.Width, lo.Sample)
+	t.Logf("LOW: A's f off %d ms after the request, f's bytes last grew at %d ms (reached=%v); B decodes width %d (bottom layer seen at %d ms); A then: %s",
+		lo.InactiveMs, lo.BytesMs, lo.Reached, lo.Width, lo.DecodeMs, lo.Sample)
 	t.Logf("HIGH: A's f on after %d ms, f's bytes grow after %d ms, B decodes width %d (> h %d) after %d ms (reached=%v); A then: %s",
 		hi.InactiveMs, hi.BytesMs, hi.Width, hi.HWidth, hi.DecodeMs, hi.Reached, hi.Sample)
 	t.Logf("A's encodings over time: %s", data.series())
@@ -153,7 +153,7 @@ type dynacastPhase struct {
 	Reached    bool         `json:"reached"`
 	InactiveMs int          `json:"inactiveMs"` // LOW: f off in A's sender; HIGH: f on again
 	BytesMs    int          `json:"bytesMs"`    // LOW: f's bytes last grew; HIGH: first grew again
-	DecodeMs   int          `json:"decodeMs"`   // HIGH: B decodes wider than A's h layer
+	DecodeMs   int          `json:"decodeMs"`   // LOW: B decodes narrower than h; HIGH: wider than h
 	Width      int          `json:"width"`      // B's decoded width at the end of the phase
 	HWidth     int          `json:"hWidth"`     // A's h layer width (HIGH)
 	Widths     [][2]int     `json:"widths"`     // HIGH: B's decoded width over time, [ms, width]

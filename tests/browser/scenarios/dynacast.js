@@ -91,10 +91,14 @@ module.exports = async function dynacast(r, data, say) {
       if (!on(s, 'f') && inactiveMs < 0) inactiveMs = s.at - at;
       return !on(s, 'f') && !on(s, 'h') && s.at - lastGrowth.f >= 1500;
     }, wait, 500);
-    const b = await bInfo();
+    // B's decoded width then: polled (bounded) rather than read once, since the first picture
+    // of the bottom layer needs its keyframe; decodeMs says when (ms after the request).
+    const hw = got.value.rids.h ? got.value.rids.h.width : 0;
+    const low = await r.poll('B decodes the bottom layer', bInfo, (x) => x.width > 0 && hw > 0 && x.width < hw, 5000);
+    const b = low.value;
     data.low = {
       quality: 'LOW', at, tracks, reached: got.done, inactiveMs, bytesMs: lastGrowth.f - at,
-      width: b.width, sample: got.value,
+      width: b.width, decodeMs: low.done ? Date.now() - at : -1, sample: got.value,
     };
     say(`LOW: A's f off after ${inactiveMs} ms, last f bytes ${lastGrowth.f - at} ms after the request (reached=${got.done}); B width ${b.width}`);
   }
