@@ -65,9 +65,12 @@ func (h *Hub) add(s *Subscriber) (netip.AddrPort, error) {
 	for k, v := range *h.subs.Load() {
 		next[k] = v
 	}
+	// s.local is set before the map holding s is published: the hub's reader may hand s a
+	// packet (and s answer from s.local) the moment it is visible (a data race under -race).
+	s.local = netip.AddrPortFrom(ip, h.port)
 	next[ip] = s
 	h.subs.Store(&next)
-	return netip.AddrPortFrom(ip, h.port), nil
+	return s.local, nil
 }
 
 func (h *Hub) remove(s *Subscriber) {

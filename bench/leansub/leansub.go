@@ -174,12 +174,8 @@ func (s *Subscriber) openSocket() error {
 		}
 	}
 	if s.p.Hub != nil && ip.IsLoopback() && ip.Is4() {
-		addr, err := s.p.Hub.add(s)
-		if err != nil {
-			return err
-		}
-		s.local = addr
-		return nil
+		_, err := s.p.Hub.add(s) // sets s.local before s is reachable
+		return err
 	}
 	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
