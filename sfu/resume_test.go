@@ -39,7 +39,7 @@ func TestResume(t *testing.T) {
 		t.Errorf("bob's sid changed from %s to %s: rejoined instead of resumed", sidBefore, got)
 	}
 	r1, _ := sub.get(cam.pub.SID())
-	eventually(t, 5*time.Second, "media after the resume", func() bool { r, _ := sub.get(cam.pub.SID()); return r.packets > r1.packets+10 })
+	eventually(t, 15*time.Second, "media after the resume", func() bool { r, _ := sub.get(cam.pub.SID()); return r.packets > r1.packets+10 })
 	select {
 	case id := <-left:
 		t.Errorf("alice saw %s leave during a resume", id)
